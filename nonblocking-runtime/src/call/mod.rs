@@ -1,0 +1,284 @@
+//! [`AsyncCall`], the handle to one call started without waiting.
+
+mod spawn;
+pub(crate) mod state;
+mod wait;
+
+use std::fmt;
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::task::AbortHandle;
+
+pub use self::spawn::{call_async, call_blocking, try_call_async, try_call_blocking};
+use self::state::{Delivery, Handler, Shared};
+pub use self::wait::CallFuture;
+use crate::cancel::{Cancel, CancelOnDrop};
+use crate::error::CallError;
+use crate::sync::Arc;
+
+/// The handle to one call started with [`call_async`], [`call_blocking`], their `try_`
+/// forms, a `call_async_<name>` stub or a call by name.
+///
+/// The call runs whether or not anyone holds the handle: dropping it detaches (Anvil's
+/// fire-and-forget), it never cancels. Use [`cancel`](Self::cancel) or
+/// [`cancel_on_drop`](Self::cancel_on_drop) to stop it.
+///
+/// The outcome is set exactly once and kept in the handle's shared state: handlers and
+/// [`result`](Self::result) borrow it, and awaiting moves the value out, so `T` needs no `Clone`.
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::{CallStatus, call_async};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let call = call_async(async { 6 * 7 })
+///     .on_result(|answer| println!("got {answer}"))
+///     .on_error(|error| eprintln!("failed: {error}"));
+/// assert_eq!(call.await.unwrap(), 42);
+/// # }
+/// ```
+pub struct AsyncCall<T> {
+    shared: Arc<Shared<T>>,
+    task: AbortHandle,
+    runtime: Handle,
+}
+
+/// Where a call stands. Anvil's `PENDING` / `FULFILLED` / `REJECTED`, plus cancellation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CallStatus {
+    /// Still running.
+    Pending,
+    /// Returned a value.
+    Completed,
+    /// Returned an error, panicked or timed out.
+    Failed,
+    /// Stopped by `cancel()`, or by its runtime shutting down.
+    Cancelled,
+}
+
+/// The one not-finished error that `result()` and `error()` lend while a call runs.
+static NOT_FINISHED: CallError = CallError::NotFinished;
+
+impl<T: Send + Sync + 'static> AsyncCall<T> {
+    fn new(shared: Arc<Shared<T>>, task: AbortHandle, runtime: Handle) -> Self {
+        AsyncCall {
+            shared,
+            task,
+            runtime,
+        }
+    }
+
+    /// Adds a handler for the call's value. It runs at most once, only if the call completes,
+    /// on the runtime (never inside this method, even when the call already finished).
+    ///
+    /// Returns the handle, so `call_async(..).on_result(ok).on_error(err)` chains; that chain is
+    /// Anvil's `on_result(ok, err)`. A panicking handler is logged through `tracing` and
+    /// changes nothing else: other handlers still run, and error handlers do not see it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::call_async;
+    /// # use std::sync::mpsc;
+    /// let (tx, rx) = mpsc::channel();
+    /// let _call = call_async(async { "saved" }).on_result(move |message| {
+    ///     tx.send(message.to_string()).unwrap();
+    /// });
+    /// assert_eq!(rx.recv().unwrap(), "saved");
+    /// ```
+    pub fn on_result(self, handler: impl FnOnce(&T) + Send + 'static) -> Self {
+        self.attach(Handler::Result(Box::new(handler)))
+    }
+
+    /// Adds a handler for the call's error: it runs at most once, if the call fails, panics,
+    /// times out or is cancelled. Otherwise as [`on_result`](Self::on_result).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::try_call_async;
+    /// # use std::sync::mpsc;
+    /// let (tx, rx) = mpsc::channel();
+    /// let _call = try_call_async(async { Err::<(), _>("no network") })
+    ///     .on_error(move |error| tx.send(error.to_string()).unwrap());
+    /// assert_eq!(rx.recv().unwrap(), "no network");
+    /// ```
+    pub fn on_error(self, handler: impl FnOnce(&CallError) + Send + 'static) -> Self {
+        self.attach(Handler::Error(Box::new(handler)))
+    }
+
+    fn attach(self, handler: Handler<T>) -> Self {
+        if let Some(delivery) = Shared::attach(&self.shared, handler) {
+            deliver_later(&self.runtime, delivery);
+        }
+        self
+    }
+
+    /// Stops the call if it has not finished within `after`: it then fails with
+    /// [`CallError::TimedOut`]. The timer counts from this call, on the call's runtime clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::{CallError, call_async};
+    /// # use std::time::Duration;
+    /// let call = call_async(std::future::pending::<()>()).timeout(Duration::from_millis(10));
+    /// assert!(matches!(call.wait(), Err(CallError::TimedOut(_))));
+    /// ```
+    pub fn timeout(self, after: Duration) -> Self {
+        if self.shared.outcome().is_some() {
+            return self;
+        }
+        let shared = Arc::downgrade(&self.shared);
+        let task = self.task.clone();
+        let timer = self.runtime.spawn(async move {
+            tokio::time::sleep(after).await;
+            if let Some(shared) = shared.upgrade() {
+                if let Some(delivery) = Shared::finish(shared, Err(CallError::TimedOut(after))) {
+                    task.abort();
+                    delivery.run();
+                } else {
+                    task.abort();
+                }
+            }
+        });
+        let timer = timer.abort_handle();
+        let stop = timer.clone();
+        if !self.shared.set_on_finish(Box::new(move || stop.abort())) {
+            timer.abort();
+        }
+        self
+    }
+
+    /// Where the call stands now.
+    pub fn status(&self) -> CallStatus {
+        status_of(self.shared.outcome())
+    }
+
+    /// `true` once the call has an outcome (its handlers may still be running).
+    pub fn is_finished(&self) -> bool {
+        self.shared.outcome().is_some()
+    }
+
+    /// Lends the call's value, or its error; [`CallError::NotFinished`] while it runs.
+    /// Never blocks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::{CallError, call_async};
+    /// let call = call_async(std::future::pending::<u8>());
+    /// assert!(matches!(call.result(), Err(CallError::NotFinished)));
+    /// ```
+    pub fn result(&self) -> Result<&T, &CallError> {
+        self.shared.mark_observed();
+        match self.shared.outcome() {
+            None => Err(&NOT_FINISHED),
+            Some(outcome) => outcome.as_ref(),
+        }
+    }
+
+    /// The call's error: `None` if it completed, the error if it did not, and
+    /// [`CallError::NotFinished`] while it runs. Never blocks.
+    pub fn error(&self) -> Option<&CallError> {
+        self.shared.mark_observed();
+        match self.shared.outcome() {
+            None => Some(&NOT_FINISHED),
+            Some(outcome) => outcome.as_ref().err(),
+        }
+    }
+
+    /// Stops the call; its outcome becomes [`CallError::Cancelled`] and its error handlers run
+    /// on the runtime. Idempotent, and a no-op once the call finished.
+    ///
+    /// An async call stops at its next `.await`. A `call_blocking` closure that has not started
+    /// never does; one that already started runs to its end and its result is discarded.
+    pub fn cancel(&self) {
+        if let Some(delivery) = Shared::finish(Arc::clone(&self.shared), Err(CallError::Cancelled))
+        {
+            deliver_later(&self.runtime, delivery);
+        }
+        self.task.abort();
+    }
+
+    /// Turns the handle into a guard that cancels the call when dropped.
+    pub fn cancel_on_drop(self) -> CancelOnDrop<Self> {
+        CancelOnDrop::new(self)
+    }
+
+    /// Waits for the call's value or error without blocking; the same as `.await`ing the handle.
+    /// Resolves once every handler attached before it has run.
+    pub fn await_result(self) -> CallFuture<T> {
+        self.into_future()
+    }
+
+    /// Blocks the current thread until the call finishes (and every handler attached before this
+    /// ran), then returns its value or error.
+    ///
+    /// Outside any runtime this parks the thread. On a multi-thread runtime's worker it uses
+    /// `block_in_place`. On the thread of the current-thread runtime the call runs on, blocking
+    /// would deadlock, so it returns [`CallError::WouldDeadlock`] at once (the call goes on).
+    pub fn wait(self) -> Result<T, CallError> {
+        let runtime = self.runtime.clone();
+        wait::block_on(self.into_future(), &runtime)
+    }
+}
+
+impl<T: Send + Sync + 'static> IntoFuture for AsyncCall<T> {
+    type Output = Result<T, CallError>;
+    type IntoFuture = CallFuture<T>;
+
+    fn into_future(self) -> CallFuture<T> {
+        CallFuture::new(self.shared)
+    }
+}
+
+impl<T: Send + Sync + 'static> Cancel for AsyncCall<T> {
+    fn cancel(&self) {
+        AsyncCall::cancel(self);
+    }
+}
+
+impl<T> fmt::Debug for AsyncCall<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncCall")
+            .field("status", &status_of(self.shared.outcome()))
+            .field("task", &self.task.id())
+            .finish()
+    }
+}
+
+fn status_of<T>(outcome: Option<&state::Outcome<T>>) -> CallStatus {
+    match outcome {
+        None => CallStatus::Pending,
+        Some(Ok(_)) => CallStatus::Completed,
+        Some(Err(CallError::Cancelled)) => CallStatus::Cancelled,
+        Some(Err(_)) => CallStatus::Failed,
+    }
+}
+
+/// Runs a delivery on the runtime. If the runtime is gone the task is dropped unpolled, and
+/// dropping a delivery runs it in place, so the handlers still run exactly once.
+fn deliver_later<T: Send + Sync + 'static>(runtime: &Handle, delivery: Delivery<T>) {
+    drop(runtime.spawn(async move { delivery.run() }));
+}
+
+/// Blocks until `call` finishes; the free-function form of [`AsyncCall::wait`]
+/// (Anvil's `wait_for(async_call)`).
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::{call_blocking, wait_for};
+///
+/// let call = call_blocking(|| std::fs::metadata(".").is_ok());
+/// assert_eq!(wait_for(call).unwrap(), true);
+/// ```
+pub fn wait_for<T: Send + Sync + 'static>(call: AsyncCall<T>) -> Result<T, CallError> {
+    call.wait()
+}

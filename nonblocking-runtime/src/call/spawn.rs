@@ -1,0 +1,184 @@
+//! Starting calls: async futures on the workers, sync closures on the blocking pool.
+
+use std::future::Future;
+
+use tracing::{Instrument, Span};
+
+use super::AsyncCall;
+use super::state::{Outcome, Shared};
+use crate::error::{BoxError, CallError};
+use crate::panic::{catching, catching_async};
+use crate::runtime;
+use crate::sync::Arc;
+
+/// Runs `future` without blocking the caller and returns the handle to its outcome.
+///
+/// The future runs on the current tokio runtime, or outside any runtime on the pinned or
+/// background one (see [`set_runtime`](crate::set_runtime)), inside the caller's `tracing` span.
+/// A panic becomes [`CallError::Panicked`]. For work that returns `Result`, use
+/// [`try_call_async`] so that `Err` becomes the call's failure.
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::call_async;
+///
+/// // Fire and forget: the handle may be dropped, the call goes on.
+/// call_async(async { println!("saving in the background") });
+///
+/// // Or keep the handle for the outcome.
+/// let call = call_async(async { 1 + 1 });
+/// assert_eq!(call.wait().unwrap(), 2);
+/// ```
+pub fn call_async<F>(future: F) -> AsyncCall<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + Sync + 'static,
+{
+    spawn_future(future, Ok)
+}
+
+/// [`call_async`] for work that returns `Result<T, E>`: `Ok(v)` is the call's value and
+/// `Err(e)` its failure, seen by error handlers as [`CallError::Failed`] (get `e` back with
+/// [`CallError::downcast_ref`]).
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::try_call_async;
+///
+/// let call = try_call_async(async { "42".parse::<u32>() });
+/// assert_eq!(call.wait().unwrap(), 42);
+///
+/// let call = try_call_async(async { "forty-two".parse::<u32>() });
+/// let error = call.wait().unwrap_err();
+/// assert!(error.downcast_ref::<std::num::ParseIntError>().is_some());
+/// ```
+pub fn try_call_async<F, T, E>(future: F) -> AsyncCall<T>
+where
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + Sync + 'static,
+    E: Into<BoxError>,
+{
+    spawn_future(future, failure_of)
+}
+
+/// Runs a synchronous closure on tokio's blocking pool, so it never stalls the async workers,
+/// and returns the handle to its outcome.
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::call_blocking;
+///
+/// let call = call_blocking(|| std::thread::sleep(std::time::Duration::from_millis(5)));
+/// call.wait().unwrap();
+/// ```
+pub fn call_blocking<F, T>(f: F) -> AsyncCall<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + Sync + 'static,
+{
+    spawn_closure(f, Ok)
+}
+
+/// [`call_blocking`] for work that returns `Result<T, E>`; see [`try_call_async`].
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::try_call_blocking;
+///
+/// let call = try_call_blocking(|| std::fs::read_to_string("/no/such/file"));
+/// let error = call.wait().unwrap_err();
+/// assert!(error.downcast_ref::<std::io::Error>().is_some());
+/// ```
+pub fn try_call_blocking<F, T, E>(f: F) -> AsyncCall<T>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + Sync + 'static,
+    E: Into<BoxError> + 'static,
+{
+    spawn_closure(f, failure_of)
+}
+
+fn failure_of<T, E: Into<BoxError>>(output: Result<T, E>) -> Outcome<T> {
+    output.map_err(|error| CallError::Failed(error.into()))
+}
+
+fn spawn_future<F, T>(future: F, into_outcome: fn(F::Output) -> Outcome<T>) -> AsyncCall<T>
+where
+    F: Future + Send + 'static,
+    T: Send + Sync + 'static,
+{
+    let runtime = runtime::handle();
+    let shared = Shared::new();
+    let completion = Completion::new(Arc::clone(&shared));
+    let task = runtime.spawn(
+        async move {
+            let outcome = match catching_async(future).await {
+                Ok(output) => into_outcome(output),
+                Err(message) => Err(CallError::Panicked(message)),
+            };
+            completion.complete(outcome);
+        }
+        .instrument(Span::current()),
+    );
+    AsyncCall::new(shared, task.abort_handle(), runtime)
+}
+
+fn spawn_closure<F, R, T>(f: F, into_outcome: fn(R) -> Outcome<T>) -> AsyncCall<T>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: 'static,
+    T: Send + Sync + 'static,
+{
+    let runtime = runtime::handle();
+    let shared = Shared::new();
+    let completion = Completion::new(Arc::clone(&shared));
+    let span = Span::current();
+    let task = runtime.spawn_blocking(move || {
+        let _entered = span.enter();
+        let outcome = match catching(f) {
+            Ok(output) => into_outcome(output),
+            Err(message) => Err(CallError::Panicked(message)),
+        };
+        completion.complete(outcome);
+    });
+    AsyncCall::new(shared, task.abort_handle(), runtime)
+}
+
+/// The task's side of a call: completes it with the outcome, or, if the task is dropped first
+/// (aborted, or its runtime shut down), with `Cancelled`. Handlers attached before completion
+/// run right here, in the finishing task: no extra task, no extra wake-up.
+struct Completion<T> {
+    shared: Option<Arc<Shared<T>>>,
+}
+
+impl<T> Completion<T> {
+    fn new(shared: Arc<Shared<T>>) -> Self {
+        Completion {
+            shared: Some(shared),
+        }
+    }
+
+    fn complete(mut self, outcome: Outcome<T>) {
+        self.finish(outcome);
+    }
+
+    fn finish(&mut self, outcome: Outcome<T>) {
+        if let Some(delivery) = self
+            .shared
+            .take()
+            .and_then(|shared| Shared::finish(shared, outcome))
+        {
+            delivery.run();
+        }
+    }
+}
+
+impl<T> Drop for Completion<T> {
+    fn drop(&mut self) {
+        self.finish(Err(CallError::Cancelled));
+    }
+}

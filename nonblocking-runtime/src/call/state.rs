@@ -1,0 +1,257 @@
+//! The state machine behind one [`AsyncCall`](crate::AsyncCall), free of tokio so that loom
+//! can check it.
+//!
+//! A call moves from pending to finished exactly once ([`Shared::finish`]); whoever finishes it
+//! first (the task, `cancel()`, a timeout, or the task being dropped by a runtime shutdown)
+//! decides the outcome and receives the handlers attached so far as one [`Delivery`]. Handlers
+//! attached later get a delivery of their own. An awaiter is woken only once the outcome is set
+//! *and* every delivery handed out so far has run, so `call.on_result(h).await` sees `h` done.
+//!
+//! The outcome lives in a `OnceLock` outside the mutex so that `result()` can lend `&T` for as
+//! long as the handle is borrowed; it is written only under the mutex, which keeps "set once"
+//! and "take the handlers" one atomic step.
+
+use std::mem;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+use std::task::{Context, Poll, Waker};
+
+use crate::error::{CallError, panic_message};
+use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
+
+/// What a finished call produced.
+pub(crate) type Outcome<T> = Result<T, CallError>;
+
+/// A handler attached with `on_result` or `on_error`.
+pub(crate) enum Handler<T> {
+    Result(Box<dyn FnOnce(&T) + Send>),
+    Error(Box<dyn FnOnce(&CallError) + Send>),
+}
+
+pub(crate) struct Shared<T> {
+    outcome: OnceLock<Outcome<T>>,
+    /// Set once an error handler, an awaiter or `result()`/`error()` has looked: a failure
+    /// nobody observed is logged when the state is dropped.
+    observed: AtomicBool,
+    inner: Mutex<Inner<T>>,
+}
+
+struct Inner<T> {
+    /// Handlers waiting for the outcome; always empty once it is set.
+    handlers: Vec<Handler<T>>,
+    /// Deliveries handed out and not yet finished running.
+    deliveries: usize,
+    awaiter: Option<Waker>,
+    /// Run once when the call finishes (stops a timeout's timer).
+    on_finish: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl<T> Shared<T> {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Shared {
+            outcome: OnceLock::new(),
+            observed: AtomicBool::new(false),
+            inner: Mutex::new(Inner {
+                handlers: Vec::new(),
+                deliveries: 0,
+                awaiter: None,
+                on_finish: None,
+            }),
+        })
+    }
+
+    pub(crate) fn outcome(&self) -> Option<&Outcome<T>> {
+        self.outcome.get()
+    }
+
+    pub(crate) fn mark_observed(&self) {
+        self.observed.store(true, Ordering::Relaxed);
+    }
+
+    /// Sets the outcome unless the call already finished, and hands back the handlers attached so
+    /// far for the caller to run (inline or on the runtime). Takes the caller's reference so the
+    /// final release happens in the right order for [`Shared::take_outcome`].
+    pub(crate) fn finish(this: Arc<Self>, outcome: Outcome<T>) -> Option<Delivery<T>> {
+        let mut inner = this.inner.lock();
+        if this.outcome.get().is_some() {
+            drop(inner);
+            // `outcome` is dropped after the lock is released: dropping a `T` runs user code.
+            return None;
+        }
+        if this.outcome.set(outcome).is_err() {
+            unreachable!("the outcome is only ever set under the lock, after checking it is unset");
+        }
+        let handlers = mem::take(&mut inner.handlers);
+        let on_finish = inner.on_finish.take();
+        if handlers.is_empty() {
+            let awaiter = inner.take_awaiter_if_settled();
+            drop(inner);
+            drop(this);
+            if let Some(stop) = on_finish {
+                stop();
+            }
+            if let Some(waker) = awaiter {
+                waker.wake();
+            }
+            None
+        } else {
+            inner.deliveries += 1;
+            drop(inner);
+            if let Some(stop) = on_finish {
+                stop();
+            }
+            Some(Delivery {
+                shared: Some(this),
+                handlers,
+            })
+        }
+    }
+
+    /// Attaches a handler. Before the outcome it waits in the list; after, it comes back as a
+    /// delivery of its own, which the caller must run elsewhere: never inside the attaching call.
+    pub(crate) fn attach(this: &Arc<Self>, handler: Handler<T>) -> Option<Delivery<T>> {
+        if matches!(handler, Handler::Error(_)) {
+            this.mark_observed();
+        }
+        let mut inner = this.inner.lock();
+        if this.outcome.get().is_none() {
+            inner.handlers.push(handler);
+            return None;
+        }
+        inner.deliveries += 1;
+        drop(inner);
+        Some(Delivery {
+            shared: Some(Arc::clone(this)),
+            handlers: vec![handler],
+        })
+    }
+
+    /// Registers `on_finish` to run when the call finishes; `false` (and nothing registered) if
+    /// it already did.
+    pub(crate) fn set_on_finish(&self, on_finish: Box<dyn FnOnce() + Send>) -> bool {
+        let mut inner = self.inner.lock();
+        if self.outcome.get().is_some() {
+            return false;
+        }
+        inner.on_finish = Some(on_finish);
+        true
+    }
+
+    /// Ready once the outcome is set and every handler delivery handed out so far has run.
+    pub(crate) fn poll_settled(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.mark_observed();
+        let mut inner = self.inner.lock();
+        if self.outcome.get().is_some() && inner.deliveries == 0 {
+            return Poll::Ready(());
+        }
+        match &inner.awaiter {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => inner.awaiter = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Moves the outcome out once the call is settled. Gives the reference back while another
+    /// holder (a delivery between releasing the lock and dropping its reference, or an aborted
+    /// task not yet dropped) still has one, unless the outcome can be copied without the
+    /// original (cancelled, timed out).
+    pub(crate) fn take_outcome(this: Arc<Self>) -> Result<Outcome<T>, Arc<Self>> {
+        match Arc::try_unwrap(this) {
+            Ok(mut shared) => Ok(shared
+                .outcome
+                .take()
+                .expect("take_outcome is only called once the call is settled")),
+            Err(this) => match this.outcome.get() {
+                Some(Err(error)) => error.copy_of_control().map(Err).ok_or(this),
+                _ => Err(this),
+            },
+        }
+    }
+
+    fn release(this: Arc<Self>) {
+        let mut inner = this.inner.lock();
+        inner.deliveries -= 1;
+        let awaiter = inner.take_awaiter_if_settled();
+        drop(inner);
+        // Drop our reference before waking, so the woken awaiter can usually own the state.
+        drop(this);
+        if let Some(waker) = awaiter {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> Inner<T> {
+    fn take_awaiter_if_settled(&mut self) -> Option<Waker> {
+        if self.deliveries == 0 {
+            self.awaiter.take()
+        } else {
+            None
+        }
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        if let Some(Err(error)) = self.outcome.get() {
+            if !error.is_cancelled() && !*self.observed.get_mut() {
+                tracing::error!(
+                    error = %error,
+                    "an async call failed and nothing observed it (no error handler, no await)"
+                );
+            }
+        }
+    }
+}
+
+/// A batch of handlers that must run exactly once against a set outcome. Dropping it unrun
+/// (a delivery task dropped by a runtime shutdown) runs it in place, so no handler is lost.
+pub(crate) struct Delivery<T> {
+    shared: Option<Arc<Shared<T>>>,
+    handlers: Vec<Handler<T>>,
+}
+
+impl<T> Delivery<T> {
+    pub(crate) fn run(mut self) {
+        self.run_now();
+    }
+
+    fn run_now(&mut self) {
+        let Some(shared) = self.shared.take() else {
+            return;
+        };
+        let outcome = shared
+            .outcome
+            .get()
+            .expect("a delivery exists only after the outcome is set");
+        for handler in mem::take(&mut self.handlers) {
+            run_handler(handler, outcome);
+        }
+        Shared::release(shared);
+    }
+}
+
+impl<T> Drop for Delivery<T> {
+    fn drop(&mut self) {
+        self.run_now();
+    }
+}
+
+fn run_handler<T>(handler: Handler<T>, outcome: &Outcome<T>) {
+    let ran = match (handler, outcome) {
+        (Handler::Result(handler), Ok(value)) => {
+            catch_unwind(AssertUnwindSafe(move || handler(value)))
+        }
+        (Handler::Error(handler), Err(error)) => {
+            catch_unwind(AssertUnwindSafe(move || handler(error)))
+        }
+        // A result handler of a failed call (or the reverse) is dropped unrun.
+        _ => Ok(()),
+    };
+    if let Err(payload) = ran {
+        tracing::error!(
+            panic = %panic_message(&*payload),
+            "a handler of an async call panicked; the call's outcome is unchanged"
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! Waiting for a call: as a future (`.await`) or by blocking the thread (`wait()`).
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use super::state::{Outcome, Shared};
+use crate::error::CallError;
+use crate::sync::Arc;
+
+/// The future of an [`AsyncCall`](crate::AsyncCall): resolves to the call's value or error
+/// once the call finished and every handler attached before awaiting has run.
+///
+/// Dropping it detaches from the call; the call itself goes on.
+#[must_use = "futures do nothing unless polled"]
+pub struct CallFuture<T> {
+    shared: Option<Arc<Shared<T>>>,
+}
+
+impl<T> CallFuture<T> {
+    pub(super) fn new(shared: Arc<Shared<T>>) -> Self {
+        CallFuture {
+            shared: Some(shared),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for CallFuture<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallFuture")
+            .field("done", &self.shared.is_none())
+            .finish()
+    }
+}
+
+impl<T> Future for CallFuture<T> {
+    type Output = Outcome<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
+        let shared = self
+            .shared
+            .take()
+            .expect("CallFuture polled after it completed");
+        if shared.poll_settled(cx).is_pending() {
+            self.shared = Some(shared);
+            return Poll::Pending;
+        }
+        match Shared::take_outcome(shared) {
+            Ok(outcome) => Poll::Ready(outcome),
+            Err(shared) => {
+                // Settled, but a delivery is still between releasing the lock and dropping its
+                // reference: a window of a few instructions. Come straight back.
+                self.shared = Some(shared);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Blocks the current thread until `future` resolves; the `wait()` behind `AsyncCall`.
+///
+/// `runtime` is the runtime the call runs on, to refuse waiting where it would deadlock.
+pub(super) fn block_on<T>(future: CallFuture<T>, runtime: &Handle) -> Outcome<T> {
+    match Handle::try_current() {
+        Ok(current) => match current.runtime_flavor() {
+            // This thread may be the one that must drive the call: never block it.
+            RuntimeFlavor::CurrentThread if current.id() == runtime.id() => {
+                Err(CallError::WouldDeadlock)
+            }
+            RuntimeFlavor::CurrentThread => park_on(future),
+            // Multi-thread flavours: hand this worker's queued tasks to another worker first.
+            _ => tokio::task::block_in_place(|| park_on(future)),
+        },
+        Err(_) => park_on(future),
+    }
+}
+
+struct Unparker(Thread);
+
+impl Wake for Unparker {
+    fn wake(self: StdArc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &StdArc<Self>) {
+        self.0.unpark();
+    }
+}
+
+fn park_on<F: Future>(future: F) -> F::Output {
+    let waker = Waker::from(StdArc::new(Unparker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        thread::park();
+    }
+}

@@ -1,0 +1,207 @@
+//! The one error type every call reports through.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+/// A boxed error as produced by a failing call: anything `Into<BoxError>` works,
+/// from `std::io::Error` to `String` and `anyhow::Error`.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Why an [`AsyncCall`](crate::AsyncCall) (or a call by name) did not produce a value.
+///
+/// The variants are grouped by who is at fault:
+///
+/// * the call itself: [`Failed`](Self::Failed) (it returned `Err`) and
+///   [`Panicked`](Self::Panicked);
+/// * the caller's control: [`Cancelled`](Self::Cancelled) and [`TimedOut`](Self::TimedOut);
+/// * asking too early or in the wrong place: [`NotFinished`](Self::NotFinished) and
+///   [`WouldDeadlock`](Self::WouldDeadlock);
+/// * calls by name: [`NotFound`](Self::NotFound), [`InvalidArguments`](Self::InvalidArguments),
+///   [`InvalidResult`](Self::InvalidResult), [`DuplicateName`](Self::DuplicateName) and
+///   [`RegistryBuilt`](Self::RegistryBuilt).
+///
+/// New variants may be added in minor releases, so matches need a wildcard arm.
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::{CallError, try_call_async};
+///
+/// let call = try_call_async(async { Err::<u32, _>(std::io::Error::other("disk full")) });
+/// let err = call.wait().unwrap_err();
+/// assert_eq!(err.to_string(), "disk full");
+/// assert!(err.downcast_ref::<std::io::Error>().is_some());
+/// assert!(matches!(err, CallError::Failed(_)));
+/// ```
+#[derive(thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The call is still running: its result or error was asked for too early.
+    #[error("the async call is still pending")]
+    NotFinished,
+
+    /// The call was cancelled with `cancel()`, or its runtime shut down before it finished.
+    #[error("the async call was cancelled")]
+    Cancelled,
+
+    /// The call did not finish within the duration given to `timeout()`.
+    #[error("the async call timed out after {0:?}")]
+    TimedOut(Duration),
+
+    /// `wait()` was called on the thread of the current-thread runtime that must run the call,
+    /// which would block forever. Await the call instead.
+    #[error(
+        "waiting here would deadlock: this thread drives the current-thread runtime the call runs on; `.await` the call instead of calling wait()"
+    )]
+    WouldDeadlock,
+
+    /// The call panicked; the panic's message is kept.
+    #[error("the async call panicked: {0}")]
+    Panicked(String),
+
+    /// The call returned `Err(e)`. Displays `e`'s own message; get `e` back with
+    /// [`CallError::downcast_ref`]. (`e` is deliberately not the [`source`](StdError::source),
+    /// so error reporters do not print the same message twice.)
+    #[error("{0}")]
+    Failed(BoxError),
+
+    /// No server function is registered under this name.
+    #[error("{}", not_found_message(.name, .suggestion.as_deref()))]
+    NotFound {
+        /// The name that was asked for.
+        name: String,
+        /// The closest registered name, when one is close.
+        suggestion: Option<String>,
+    },
+
+    /// The arguments of a call by name do not fit the function's parameters.
+    #[error("invalid arguments for server function `{function}`{}: {reason}", parameter_suffix(.parameter.as_deref()))]
+    InvalidArguments {
+        /// The registered name of the function.
+        function: String,
+        /// The parameter at fault, when one parameter is.
+        parameter: Option<String>,
+        /// What is wrong, in serde's words where serde found it.
+        reason: String,
+    },
+
+    /// The value a function by name returned could not be turned into the type asked for.
+    #[error("the result of server function `{function}` does not fit the requested type: {reason}")]
+    InvalidResult {
+        /// The registered name of the function.
+        function: String,
+        /// serde's reason.
+        reason: String,
+    },
+
+    /// Two or more functions are registered under the same name; calls by that name refuse
+    /// to guess which one is meant.
+    #[error("server function name `{name}` is registered more than once: {}", .definitions.join("; "))]
+    DuplicateName {
+        /// The contested name.
+        name: String,
+        /// Every definition, as `path at file:line`.
+        definitions: Vec<String>,
+    },
+
+    /// `register()` was called after the registry was already built by a first lookup.
+    #[error(
+        "server function `{0}` was registered too late: the registry was already built by a call by name; register before the first call"
+    )]
+    RegistryBuilt(String),
+}
+
+fn not_found_message(name: &str, suggestion: Option<&str>) -> String {
+    let hint = "list what is registered with nonblocking_runtime::registry(), and make sure the crate that defines it is linked (see the guide's \"functions that are not found\")";
+    match suggestion {
+        Some(close) => format!(
+            "no server function named `{name}` is registered; did you mean `{close}`? ({hint})"
+        ),
+        None => format!("no server function named `{name}` is registered ({hint})"),
+    }
+}
+
+fn parameter_suffix(parameter: Option<&str>) -> String {
+    parameter
+        .map(|p| format!(", parameter `{p}`"))
+        .unwrap_or_default()
+}
+
+impl fmt::Debug for CallError {
+    // The derived Debug would print `Failed(Custom { .. })` noise; show the variant and its
+    // message, which is what a failing `unwrap()` should say.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Failed(inner) => f.debug_tuple("Failed").field(inner).finish(),
+            other => write!(f, "{}({other})", other.kind_name()),
+        }
+    }
+}
+
+impl CallError {
+    /// The error a failing call returned, if it is of type `E`.
+    ///
+    /// Guaranteed to find `E` for any `E: std::error::Error + Send + Sync + 'static` returned by
+    /// the call (`try_call_async`, `try_call_blocking`, or a fallible `#[server_function]`).
+    /// Errors that were converted from a `String` or `&str` are not downcastable to those types;
+    /// read their message with `to_string()`.
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        match self {
+            CallError::Failed(inner) => inner.downcast_ref::<E>(),
+            _ => None,
+        }
+    }
+
+    /// `true` for [`Cancelled`](Self::Cancelled).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, CallError::Cancelled)
+    }
+
+    /// `true` for [`Panicked`](Self::Panicked).
+    pub fn is_panic(&self) -> bool {
+        matches!(self, CallError::Panicked(_))
+    }
+
+    /// `true` for [`TimedOut`](Self::TimedOut).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, CallError::TimedOut(_))
+    }
+
+    /// A copy of the error where one can be made without the original: the outcomes the caller
+    /// caused (cancelled, timed out) carry no foreign value.
+    pub(crate) fn copy_of_control(&self) -> Option<CallError> {
+        match self {
+            CallError::Cancelled => Some(CallError::Cancelled),
+            CallError::TimedOut(after) => Some(CallError::TimedOut(*after)),
+            _ => None,
+        }
+    }
+
+    fn kind_name(&self) -> &'static str {
+        match self {
+            CallError::NotFinished => "NotFinished",
+            CallError::Cancelled => "Cancelled",
+            CallError::TimedOut(_) => "TimedOut",
+            CallError::WouldDeadlock => "WouldDeadlock",
+            CallError::Panicked(_) => "Panicked",
+            CallError::Failed(_) => "Failed",
+            CallError::NotFound { .. } => "NotFound",
+            CallError::InvalidArguments { .. } => "InvalidArguments",
+            CallError::InvalidResult { .. } => "InvalidResult",
+            CallError::DuplicateName { .. } => "DuplicateName",
+            CallError::RegistryBuilt(_) => "RegistryBuilt",
+        }
+    }
+}
+
+/// The message of a panic payload, as `std` prints it.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}

@@ -1,0 +1,80 @@
+//! Which tokio runtime a call, repeat or defer runs on.
+//!
+//! Inside a runtime, the current one. Outside any (a plain `fn main`, a GUI thread), the runtime
+//! pinned with [`set_runtime`], or else one shared background runtime started on first use.
+
+use std::sync::OnceLock;
+
+use tokio::runtime::{Handle, Runtime};
+
+static PINNED: OnceLock<Handle> = OnceLock::new();
+static BACKGROUND: OnceLock<Runtime> = OnceLock::new();
+
+/// Why [`set_runtime`] refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetRuntimeError {
+    /// A runtime was already pinned, or the background runtime already started.
+    #[error(
+        "set_runtime must be called before the first call made outside a runtime: a runtime is already in use there"
+    )]
+    AlreadyInUse,
+}
+
+/// Pins the runtime that calls, repeats and defers made *outside* any tokio runtime run on,
+/// instead of the background runtime this crate would otherwise start on first use.
+///
+/// Code running inside a runtime always uses that runtime, pinned or not, so that a test's
+/// paused clock or an app's own runtime is never bypassed.
+///
+/// Call it once, before the first such call; afterwards it returns
+/// [`SetRuntimeError::AlreadyInUse`].
+///
+/// # Examples
+///
+/// ```standalone_crate
+/// let runtime = tokio::runtime::Builder::new_multi_thread()
+///     .worker_threads(1)
+///     .enable_time()
+///     .build()
+///     .unwrap();
+/// nonblocking_runtime::set_runtime(runtime.handle().clone()).unwrap();
+///
+/// // From a thread with no runtime of its own, the call runs on `runtime`.
+/// let call = nonblocking_runtime::call_async(async { tokio::runtime::Handle::current().id() });
+/// assert_eq!(call.wait().unwrap(), runtime.handle().id());
+/// ```
+pub fn set_runtime(handle: Handle) -> Result<(), SetRuntimeError> {
+    if BACKGROUND.get().is_some() {
+        return Err(SetRuntimeError::AlreadyInUse);
+    }
+    PINNED
+        .set(handle)
+        .map_err(|_| SetRuntimeError::AlreadyInUse)
+}
+
+/// The runtime a call made here runs on.
+pub(crate) fn handle() -> Handle {
+    Handle::try_current().unwrap_or_else(|_| fallback().clone())
+}
+
+fn fallback() -> &'static Handle {
+    if let Some(pinned) = PINNED.get() {
+        return pinned;
+    }
+    BACKGROUND.get_or_init(start_background).handle()
+}
+
+fn start_background() -> Runtime {
+    // Two workers: enough to keep handlers and timers moving while one worker runs a slow body,
+    // without competing with the application for every core.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("nonblocking-background")
+        .enable_time()
+        .build()
+        .unwrap_or_else(|error| {
+            // Only fails when the OS refuses threads; nothing sensible can continue.
+            panic!("nonblocking: could not start the background runtime: {error}")
+        })
+}
