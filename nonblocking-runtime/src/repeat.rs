@@ -2,9 +2,21 @@
 //! cancelled (Anvil's `repeat`, the `setInterval` of tokio).
 //!
 //! Each repeat is one task on the runtime it was created on, driven by a tokio `Interval` with
-//! `MissedTickBehavior::Skip`: call k starts at `start + k * interval`, a call that overruns
-//! skips the ticks it missed rather than firing them in a burst, and calls never overlap because
-//! the task runs them one after the other.
+//! `MissedTickBehavior::Skip`, so it keeps that type's well-known schedule:
+//!
+//! * calls never overlap: the task runs them one after the other;
+//! * no drift: while calls are shorter than the interval, call k starts at
+//!   `start + k * interval`, however long each call took;
+//! * when a call overruns (by more than tokio's 5 ms grace), the next call starts as soon as it
+//!   returns and the other ticks it missed are dropped, never fired in a burst; the calls after
+//!   that are back on the original grid.
+//!
+//! ```text
+//! interval 10 ms, first call takes 25 ms:
+//!   grid:   10  20  30  40  50  60
+//!   calls:  [10------35)
+//!                      [35)[40)[50)[60)
+//! ```
 
 use std::fmt;
 use std::future::{Future, poll_fn};
