@@ -32,6 +32,7 @@ mod cancel;
 mod defer;
 mod error;
 mod panic;
+mod registry;
 mod repeat;
 mod runtime;
 mod sync;
@@ -44,5 +45,137 @@ pub use crate::call::{
 pub use crate::cancel::{Cancel, CancelOnDrop, cancel};
 pub use crate::defer::{DeferRef, defer};
 pub use crate::error::{BoxError, CallError};
+pub use crate::registry::{
+    Param, Registry, ServerFunction, call_async_by_name, register, registry,
+};
 pub use crate::repeat::{RepeatRef, repeat, repeat_async, repeat_with};
 pub use crate::runtime::{SetRuntimeError, set_runtime};
+
+/// Makes a function callable by name from anywhere in the program, and generates a typed
+/// non-blocking stub for it.
+///
+/// ```
+/// use nonblocking_runtime::{call_async_by_name, server_function};
+///
+/// #[server_function]
+/// pub async fn update(id: u32, title: String) -> Result<u32, std::io::Error> {
+///     println!("storing {id}: {title}");
+///     Ok(id)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // The typed stub: checked at compile time, no serialization.
+/// let call = call_async_update(7, "groceries".into());
+/// assert_eq!(call.await.unwrap(), 7);
+///
+/// // By name, with serde arguments: positional (a tuple or array) or by keyword (an object).
+/// let by_name = call_async_by_name::<u32>("update", (8, "laundry"));
+/// assert_eq!(by_name.await.unwrap(), 8);
+/// # }
+/// ```
+///
+/// # What it accepts
+///
+/// `fn` and `async fn` of any visibility, returning `()`, `T` or `Result<T, E>` (with
+/// `E: Into<Box<dyn Error + Send + Sync>>`, like [`try_call_async`]). Parameters are plain
+/// identifiers with owned types that are `Serialize + DeserializeOwned + Send + 'static`; the
+/// value is `Serialize + DeserializeOwned + Send + Sync + 'static`; an async function's future
+/// must be `Send`.
+///
+/// A return type whose last path segment is `Result` (`Result<T, E>`, `io::Result<T>`,
+/// `anyhow::Result<T>`) is *fallible*: `Err(e)` becomes the call's [`CallError::Failed`], and
+/// the stub's value is `T`. For an alias the macro cannot see through, say so:
+/// `#[server_function(fallible)]` (or `(infallible)` to return a `Result` as a plain value).
+///
+/// # Options
+///
+/// | option | meaning |
+/// |---|---|
+/// | `name = "billing.update"` | the registered name; default: the function's identifier. Names match `[A-Za-z0-9_.-]+`. |
+/// | `inline` | run a cheap sync function directly on the async worker instead of the blocking pool (a hop there costs ~30 µs of thread wake-up). Sync functions default to the blocking pool, because they may block. |
+/// | `fallible` / `infallible` | override the `Result` rule above |
+/// | `require = "admin"` | free-form metadata for authorization hooks ([`ServerFunction::require`]) |
+/// | `crate = path::to::runtime` | where `nonblocking_runtime` is, if you renamed it |
+///
+/// # What it generates
+///
+/// Next to the unchanged function, with the same visibility and `cfg`s:
+///
+/// * `call_async_<name>(same params) -> AsyncCall<T>`: calls the function directly (no
+///   serialization) through [`call_async`], [`call_blocking`] or their `try_` forms;
+/// * `<NAME>_SERVER_FUNCTION`, a `const` [`ServerFunction`] with the registered name, Rust path,
+///   file, line, parameters, return type and a handler for calls by name, submitted to the
+///   [`registry()`] through `inventory`.
+///
+/// Run `cargo expand` on your crate to read it all (see the README).
+///
+/// # Misuse is a compile error at your code
+///
+/// ```compile_fail
+/// # use nonblocking_runtime::server_function;
+/// #[server_function]
+/// fn shout(text: &str) -> String { // error: use `String` instead of a reference
+///     text.to_uppercase()
+/// }
+/// ```
+#[doc(inline)]
+pub use nonblocking_macros::server_function;
+
+/// What `#[server_function]` expands to refers to, by absolute path. Not public API: it may
+/// change in any release, together with the macro (which is pinned to this exact version).
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+
+    pub use crate::registry::{Arguments, Invocation, ServerFunctionParts};
+    pub use crate::{
+        AsyncCall, CallError, Param, ServerFunction, call_async, call_blocking, try_call_async,
+        try_call_blocking,
+    };
+    pub use core::result::Result;
+
+    /// Names the `Ok` type of a return type the macro cannot see through (an alias of `Result`).
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a `Result`, so the server function cannot be `fallible`",
+        label = "this return type",
+        note = "remove `fallible` from #[server_function(..)], or return a `Result<T, E>`"
+    )]
+    pub trait Fallible {
+        /// The call's value.
+        type Ok;
+    }
+
+    impl<T, E> Fallible for Result<T, E> {
+        type Ok = T;
+    }
+
+    /// What a parameter must be to cross a call by name.
+    #[diagnostic::on_unimplemented(
+        message = "server function parameter type `{Self}` must be `Serialize + DeserializeOwned + Send + 'static`",
+        label = "this parameter's type cannot be passed by name",
+        note = "derive serde's `Serialize` and `Deserialize` for it, and use owned data (no references)"
+    )]
+    pub trait Argument: serde::Serialize + serde::de::DeserializeOwned + Send + 'static {}
+
+    impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> Argument for T {}
+
+    /// What a return value must be to be kept in an `AsyncCall` and returned by name.
+    #[diagnostic::on_unimplemented(
+        message = "server function return type `{Self}` must be `Serialize + DeserializeOwned + Send + Sync + 'static`",
+        label = "this return type cannot be returned by name",
+        note = "derive serde's `Serialize` and `Deserialize` for it, and return owned data"
+    )]
+    pub trait ReturnValue:
+        serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static
+    {
+    }
+
+    impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static> ReturnValue for T {}
+
+    /// Compile-time checks the expansion calls, spanned at the user's types.
+    pub const fn assert_argument<T: Argument>() {}
+
+    /// See [`assert_argument`].
+    pub const fn assert_return_value<T: ReturnValue>() {}
+}

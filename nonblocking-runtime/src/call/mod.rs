@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
+pub(crate) use self::spawn::call_with_outcome;
 pub use self::spawn::{call_async, call_blocking, try_call_async, try_call_blocking};
 use self::state::{Delivery, Handler, Shared};
 pub use self::wait::CallFuture;

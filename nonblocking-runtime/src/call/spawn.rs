@@ -102,6 +102,15 @@ where
     spawn_closure(f, failure_of)
 }
 
+/// Runs a future whose `Err` is already the call's error (calls by name).
+pub(crate) fn call_with_outcome<F, T>(future: F) -> AsyncCall<T>
+where
+    F: Future<Output = Outcome<T>> + Send + 'static,
+    T: Send + Sync + 'static,
+{
+    spawn_future(future, |outcome| outcome)
+}
+
 fn failure_of<T, E: Into<BoxError>>(output: Result<T, E>) -> Outcome<T> {
     output.map_err(|error| CallError::Failed(error.into()))
 }

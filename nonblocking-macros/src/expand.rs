@@ -1,0 +1,218 @@
+//! Code generation: the user's function, its typed stub, and its registry entry.
+//!
+//! ```text
+//! // Input:
+//! #[server_function]
+//! pub async fn add(a: i64, b: i64) -> i64 { a + b }
+//!
+//! // Output (paths shortened; `rt` is `::nonblocking_runtime::__private`):
+//! pub async fn add(a: i64, b: i64) -> i64 { a + b }
+//!
+//! pub fn call_async_add(a: i64, b: i64) -> rt::AsyncCall<i64> {
+//!     rt::call_async(add(a, b))
+//! }
+//!
+//! pub const ADD_SERVER_FUNCTION: rt::ServerFunction = rt::ServerFunction::from_parts(
+//!     rt::ServerFunctionParts { name: "add", params: &[..], handler: { fn handler(..) {..} handler }, .. },
+//! );
+//! rt::inventory::submit! { ADD_SERVER_FUNCTION }
+//! const _: () = { rt::assert_argument::<i64>(); .. };
+//! ```
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Attribute, Ident, ItemFn, Path};
+
+use crate::attr::{Args, Errors};
+use crate::model::{Returns, ServerFn, return_span};
+
+/// The whole attribute: parse, check, generate. On any error the user's function is still
+/// emitted unchanged, next to the errors, so the rest of their crate keeps compiling.
+pub(crate) fn server_function(args: TokenStream, item: TokenStream) -> TokenStream {
+    let function: ItemFn = match syn::parse2(item.clone()) {
+        Ok(function) => function,
+        Err(error) => {
+            let mut out = item;
+            out.extend(
+                syn::Error::new(
+                    error.span(),
+                    "#[server_function] applies to functions: `fn` or `async fn`",
+                )
+                .to_compile_error(),
+            );
+            return out;
+        }
+    };
+    let mut errors = Errors::default();
+    let args = Args::parse(args).unwrap_or_else(|error| {
+        errors.push(error);
+        Args::default()
+    });
+    let krate = args
+        .krate
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(::nonblocking_runtime));
+    match ServerFn::read(function.clone(), &args) {
+        Ok(model) if errors.is_empty() => generate(&model, &krate),
+        Ok(_) => with_errors(&function, errors),
+        Err(error) => {
+            errors.push(error);
+            with_errors(&function, errors)
+        }
+    }
+}
+
+fn with_errors(function: &ItemFn, errors: Errors) -> TokenStream {
+    let mut out = function.to_token_stream();
+    if let Err(error) = errors.finish() {
+        out.extend(error.to_compile_error());
+    }
+    out
+}
+
+fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
+    let rt = quote!(#krate::__private);
+    let item = &model.item;
+    let vis = &item.vis;
+    let ident = &item.sig.ident;
+    let plain = ident.to_string().trim_start_matches("r#").to_owned();
+    let stub = format_ident!("call_async_{}", plain);
+    let entry = format_ident!("{}_SERVER_FUNCTION", plain.to_uppercase());
+    // Only `cfg`s carry over: the stub and entry exist exactly when the function does.
+    let cfgs: Vec<&Attribute> = item
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"))
+        .collect();
+
+    let names: Vec<&Ident> = model.params.iter().map(|param| &param.ident).collect();
+    let types: Vec<_> = model.params.iter().map(|param| &param.ty).collect();
+    let call = quote!(#ident(#(#names),*));
+
+    let value = match &model.returns {
+        Returns::Unit => quote!(()),
+        Returns::Value(ty) => ty.to_token_stream(),
+        Returns::Fallible { ok: Some(ok), .. } => ok.to_token_stream(),
+        Returns::Fallible { ty, ok: None } => {
+            quote_spanned!(ty.span()=> <#ty as #rt::Fallible>::Ok)
+        }
+    };
+    let fallible = matches!(model.returns, Returns::Fallible { .. });
+    let (start, run) = match (model.is_async, model.inline, fallible) {
+        (true, _, false) => (quote!(#rt::call_async(#call)), quote!(run_async(#call))),
+        (true, _, true) => (
+            quote!(#rt::try_call_async(#call)),
+            quote!(run_try_async(#call)),
+        ),
+        (false, true, false) => (
+            quote!(#rt::call_async(async move { #call })),
+            quote!(run_inline(move || #call)),
+        ),
+        (false, true, true) => (
+            quote!(#rt::try_call_async(async move { #call })),
+            quote!(run_try_inline(move || #call)),
+        ),
+        (false, false, false) => (
+            quote!(#rt::call_blocking(move || #call)),
+            quote!(run_blocking(move || #call)),
+        ),
+        (false, false, true) => (
+            quote!(#rt::try_call_blocking(move || #call)),
+            quote!(run_try_blocking(move || #call)),
+        ),
+    };
+    // A non-`Send` future or value is reported at the function's name, not inside the macro.
+    let start = respan(start, ident.span());
+
+    let stub_doc = format!(
+        "Calls [`{plain}`] without waiting and returns the handle to its outcome; generated by `#[server_function]`."
+    );
+    let entry_doc = format!(
+        "The registry entry of [`{plain}`], registered as `{}`; for `register()` and tooling.",
+        model.name
+    );
+
+    let name = &model.name;
+    let returns = match &item.sig.output {
+        syn::ReturnType::Default => quote!("()"),
+        syn::ReturnType::Type(_, ty) => quote!(::core::stringify!(#ty)),
+    };
+    let is_async = model.is_async;
+    let require = match &model.require {
+        Some(require) => quote!(::core::option::Option::Some(#require)),
+        None => quote!(::core::option::Option::None),
+    };
+    // Hygienic: a user parameter called `args` cannot collide with it.
+    let args = Ident::new("args", Span::mixed_site());
+    let args_binding = if names.is_empty() {
+        quote!(#args)
+    } else {
+        quote!(mut #args)
+    };
+
+    let argument_checks = types
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> #rt::assert_argument::<#ty>();));
+    let return_check = match &model.returns {
+        Returns::Unit => quote!(),
+        _ => quote_spanned!(return_span(item)=> #rt::assert_return_value::<#value>();),
+    };
+
+    quote! {
+        #item
+
+        #(#cfgs)*
+        #[doc = #stub_doc]
+        #vis fn #stub(#(#names: #types),*) -> #rt::AsyncCall<#value> {
+            #start
+        }
+
+        #(#cfgs)*
+        #[doc = #entry_doc]
+        #vis const #entry: #rt::ServerFunction = #rt::ServerFunction::from_parts(#rt::ServerFunctionParts {
+            name: #name,
+            rust_path: ::core::concat!(::core::module_path!(), "::", #plain),
+            file: ::core::file!(),
+            line: ::core::line!(),
+            params: &[#(#rt::Param { name: ::core::stringify!(#names), ty: ::core::stringify!(#types) }),*],
+            returns: #returns,
+            is_async: #is_async,
+            require: #require,
+            handler: {
+                fn handler(#args_binding: #rt::Arguments) -> #rt::Result<#rt::Invocation, #rt::CallError> {
+                    #(let #names: #types = #args.next()?;)*
+                    #rt::Result::Ok(#args.#run)
+                }
+                handler
+            },
+        });
+
+        #(#cfgs)*
+        #rt::inventory::submit! { #entry }
+
+        #(#cfgs)*
+        const _: () = {
+            #(#argument_checks)*
+            #return_check
+        };
+    }
+}
+
+/// Gives every token of `tokens` the span `span`, keeping the tokens themselves.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = inner.into();
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
+}

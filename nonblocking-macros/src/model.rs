@@ -1,0 +1,260 @@
+//! Reads the annotated function into a [`ServerFn`], checking every rule on the way and
+//! reporting all violations at once, each on the user's token.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, ReturnType, Type};
+
+use crate::attr::{Args, Errors};
+
+/// A function the attribute accepted.
+pub(crate) struct ServerFn {
+    pub(crate) item: ItemFn,
+    /// The name it is registered and called by.
+    pub(crate) name: String,
+    pub(crate) params: Vec<Param>,
+    pub(crate) is_async: bool,
+    pub(crate) inline: bool,
+    pub(crate) returns: Returns,
+    pub(crate) require: Option<String>,
+}
+
+pub(crate) struct Param {
+    pub(crate) ident: Ident,
+    pub(crate) ty: Type,
+}
+
+pub(crate) enum Returns {
+    /// `-> ()` or nothing.
+    Unit,
+    /// Any other type: the value of the call.
+    Value(Box<Type>),
+    /// A `Result` (or, with `fallible`, anything that is one): `ok` is the call's value, when
+    /// it can be read from the type as written (`None` for an alias the macro cannot see into).
+    Fallible {
+        ty: Box<Type>,
+        ok: Option<Box<Type>>,
+    },
+}
+
+impl ServerFn {
+    pub(crate) fn read(item: ItemFn, args: &Args) -> syn::Result<ServerFn> {
+        let mut errors = Errors::default();
+        let sig = &item.sig;
+
+        if let Some(unsafety) = &sig.unsafety {
+            errors.push(syn::Error::new(
+                unsafety.span,
+                "a server function cannot be `unsafe`: calling it by name would bypass the `unsafe` block its callers need",
+            ));
+        }
+        if let Some(param) = sig.generics.params.first() {
+            errors.push(syn::Error::new(
+                param.span(),
+                "a server function cannot be generic: calls by name need one concrete signature",
+            ));
+        }
+        if let Some(clause) = &sig.generics.where_clause {
+            errors.push(syn::Error::new(
+                clause.span(),
+                "a server function cannot have a `where` clause",
+            ));
+        }
+        if let Some(variadic) = &sig.variadic {
+            errors.push(syn::Error::new(
+                variadic.span(),
+                "a server function cannot be variadic",
+            ));
+        }
+        if let Some(abi) = &sig.abi {
+            errors.push(syn::Error::new(
+                abi.span(),
+                "a server function must use the Rust ABI",
+            ));
+        }
+
+        let params = sig
+            .inputs
+            .iter()
+            .filter_map(|input| read_param(input, &mut errors))
+            .collect();
+
+        let is_async = sig.asyncness.is_some();
+        let inline = match (args.inline, is_async) {
+            (Some(span), true) => {
+                errors.push(syn::Error::new(
+                    span,
+                    "`inline` is for sync functions: an `async fn` already runs on the async workers",
+                ));
+                false
+            }
+            (inline, _) => inline.is_some(),
+        };
+
+        let returns = read_returns(&sig.output, args, &mut errors);
+
+        let name = match &args.name {
+            Some(lit) => {
+                let name = lit.value();
+                if let Err(message) = check_name(&name) {
+                    errors.push(syn::Error::new(lit.span(), message));
+                }
+                name
+            }
+            None => sig.ident.to_string().trim_start_matches("r#").to_owned(),
+        };
+
+        errors.finish()?;
+        Ok(ServerFn {
+            name,
+            params,
+            is_async,
+            inline,
+            returns,
+            require: args.require.as_ref().map(|lit| lit.value()),
+            item,
+        })
+    }
+}
+
+fn read_param(input: &FnArg, errors: &mut Errors) -> Option<Param> {
+    let typed = match input {
+        FnArg::Receiver(receiver) => {
+            errors.push(syn::Error::new(
+                receiver.span(),
+                "a server function cannot take `self`: make it a free function and pass the state it needs as arguments",
+            ));
+            return None;
+        }
+        FnArg::Typed(typed) => typed,
+    };
+    let ident = match &*typed.pat {
+        Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => pat.ident.clone(),
+        other => {
+            errors.push(syn::Error::new(
+                other.span(),
+                "server function parameters must be plain identifiers (`name: Type`): calls by keyword look them up by name",
+            ));
+            return None;
+        }
+    };
+    if let Some(message) = unsupported_type(&typed.ty) {
+        errors.push(syn::Error::new(typed.ty.span(), message));
+        return None;
+    }
+    Some(Param {
+        ident,
+        ty: (*typed.ty).clone(),
+    })
+}
+
+/// Why a parameter type cannot cross a call by name, if it cannot.
+fn unsupported_type(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Reference(reference) => {
+            let owned = match &*reference.elem {
+                Type::Path(path) if path.path.is_ident("str") => "String".to_owned(),
+                Type::Slice(slice) => format!("Vec<{}>", type_text(&slice.elem)),
+                Type::Path(path) if path.path.is_ident("Path") => "PathBuf".to_owned(),
+                other => type_text(other),
+            };
+            Some(format!(
+                "server function parameters must be owned, because arguments by name are decoded into fresh values: use `{owned}` instead of a reference"
+            ))
+        }
+        Type::ImplTrait(_) => Some(
+            "server function parameters cannot be `impl Trait`: calls by name need one concrete type".to_owned(),
+        ),
+        Type::Paren(inner) => unsupported_type(&inner.elem),
+        Type::Group(inner) => unsupported_type(&inner.elem),
+        _ => None,
+    }
+}
+
+fn type_text(ty: &Type) -> String {
+    quote::quote!(#ty).to_string().replace(' ', "")
+}
+
+fn read_returns(output: &ReturnType, args: &Args, errors: &mut Errors) -> Returns {
+    let ty = match output {
+        ReturnType::Default => {
+            if let Some((true, span)) = args.fallible {
+                errors.push(syn::Error::new(
+                    span,
+                    "`fallible` needs a function that returns a `Result`",
+                ));
+            }
+            return Returns::Unit;
+        }
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    if let Type::ImplTrait(_) = ty {
+        errors.push(syn::Error::new(
+            ty.span(),
+            "a server function cannot return `impl Trait`: calls by name need one concrete type",
+        ));
+        return Returns::Unit;
+    }
+    if let Type::Reference(_) = ty {
+        errors.push(syn::Error::new(
+            ty.span(),
+            "a server function must return an owned value: its result is kept after the function returns",
+        ));
+        return Returns::Unit;
+    }
+    if matches!(&ty, Type::Tuple(tuple) if tuple.elems.is_empty()) {
+        return Returns::Unit;
+    }
+    let result_ok = result_ok_type(&ty);
+    let fallible = match args.fallible {
+        Some((explicit, _)) => explicit,
+        None => result_ok.is_some(),
+    };
+    if !fallible {
+        return Returns::Value(Box::new(ty));
+    }
+    Returns::Fallible {
+        ty: Box::new(ty),
+        ok: result_ok.map(Box::new),
+    }
+}
+
+/// `T` of a type whose last path segment is `Result<T, ..>`.
+fn result_ok_type(ty: &Type) -> Option<Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(generics) = &last.arguments else {
+        return None;
+    };
+    generics.args.iter().find_map(|arg| match arg {
+        GenericArgument::Type(ok) => Some(ok.clone()),
+        _ => None,
+    })
+}
+
+/// Names become URL paths in the HTTP transport: keep them to `[A-Za-z0-9_.-]+`.
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a server function name cannot be empty".to_owned());
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        Some(bad) => Err(format!(
+            "invalid server function name {name:?}: {bad:?} is not allowed; use letters, digits, `_`, `.` and `-`"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The span to blame for a missing trait on the return type: the type itself, or the name.
+pub(crate) fn return_span(item: &ItemFn) -> Span {
+    match &item.sig.output {
+        ReturnType::Default => item.sig.ident.span(),
+        ReturnType::Type(_, ty) => ty.span(),
+    }
+}

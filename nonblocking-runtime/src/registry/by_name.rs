@@ -1,0 +1,74 @@
+//! [`call_async_by_name`]: call a server function by its registered name.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::arguments::{Arguments, Invocation};
+use super::table::registry;
+use crate::call::{AsyncCall, call_with_outcome};
+use crate::error::CallError;
+
+/// Calls the server function registered as `name`, without waiting (Anvil's
+/// `call_async("name", *args, **kws)`).
+///
+/// `args` is any `Serialize` value, read by one rule: a sequence (a tuple such as `("a", 3)`,
+/// a `Vec`, a JSON array) is **positional**, a map or struct is **by keyword**
+/// (`json!({"item": .., "count": 3})`), `()` or `null` means no arguments, and any other value
+/// is the single argument. So a single struct, map, sequence or tuple argument is written as a
+/// 1-tuple: `(item,)`. A missing argument is read as `null`, so trailing `Option` parameters may
+/// be left out.
+///
+/// `R` is the type to decode the result into; `serde_json::Value` takes anything.
+///
+/// The lookup and the decoding of the arguments happen here, in the caller, so `args` may be
+/// borrowed. Errors arrive as the call's failure: [`CallError::NotFound`],
+/// [`CallError::InvalidArguments`], [`CallError::InvalidResult`] or
+/// [`CallError::DuplicateName`], or the function's own.
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::{call_async_by_name, server_function};
+///
+/// #[server_function]
+/// async fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let positional = call_async_by_name::<i64>("add", (1, 2));
+/// let keyword = call_async_by_name::<i64>("add", serde_json::json!({"a": 3, "b": 4}));
+/// assert_eq!(positional.await.unwrap(), 3);
+/// assert_eq!(keyword.await.unwrap(), 7);
+///
+/// let unknown = call_async_by_name::<i64>("sum", (1, 2)).await.unwrap_err();
+/// assert!(unknown.to_string().contains("no server function named `sum`"));
+/// # }
+/// ```
+pub fn call_async_by_name<R>(name: &str, args: impl Serialize) -> AsyncCall<R>
+where
+    R: DeserializeOwned + Send + Sync + 'static,
+{
+    let started = start(name, &args);
+    call_with_outcome(async move {
+        let (function, invocation) = started?;
+        let value = invocation.await?;
+        R::deserialize(value).map_err(|error| CallError::InvalidResult {
+            function: function.to_owned(),
+            reason: error.to_string(),
+        })
+    })
+}
+
+/// Looks the function up, decodes the arguments and creates (but does not poll) its future.
+fn start(name: &str, args: &impl Serialize) -> Result<(&'static str, Invocation), CallError> {
+    let function = registry().get(name)?;
+    let args = serde_json::to_value(args).map_err(|error| CallError::InvalidArguments {
+        function: function.name().to_owned(),
+        parameter: None,
+        reason: format!("the arguments could not be encoded as JSON: {error}"),
+    })?;
+    let invocation = (function.handler())(Arguments::new(function, args)?)?;
+    Ok((function.name(), invocation))
+}

@@ -1,0 +1,141 @@
+//! [`ServerFunction`], the registry entry of one `#[server_function]`.
+
+use std::fmt;
+
+use super::arguments::{Arguments, Invocation};
+use crate::error::CallError;
+
+/// The registry entry of one server function: its registered name, where it is defined, its
+/// signature as written, and the handler that calls it with arguments by name.
+///
+/// `#[server_function]` builds one as a `const` (named `<FUNCTION>_SERVER_FUNCTION`) and submits
+/// it to the registry; [`registry()`](crate::registry()) lists them.
+pub struct ServerFunction {
+    parts: ServerFunctionParts,
+}
+
+/// One parameter of a server function, as written in its signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    /// The parameter's name, which is also its keyword in calls by name.
+    pub name: &'static str,
+    /// The parameter's type, as written (`stringify!` of the source tokens).
+    pub ty: &'static str,
+}
+
+/// Decodes arguments, starts the function and returns the future of its encoded result.
+pub type Handler = fn(Arguments) -> Result<Invocation, CallError>;
+
+/// The fields of a [`ServerFunction`], filled in by the generated code. Not public API.
+#[doc(hidden)]
+pub struct ServerFunctionParts {
+    pub name: &'static str,
+    pub rust_path: &'static str,
+    pub file: &'static str,
+    pub line: u32,
+    pub params: &'static [Param],
+    pub returns: &'static str,
+    pub is_async: bool,
+    pub require: Option<&'static str>,
+    pub handler: Handler,
+}
+
+impl ServerFunction {
+    #[doc(hidden)]
+    pub const fn from_parts(parts: ServerFunctionParts) -> Self {
+        ServerFunction { parts }
+    }
+
+    /// The name it is registered and called by (the function's identifier unless
+    /// `#[server_function(name = "...")]` said otherwise).
+    pub fn name(&self) -> &'static str {
+        self.parts.name
+    }
+
+    /// The Rust path of the function, such as `my_app::billing::update`.
+    pub fn rust_path(&self) -> &'static str {
+        self.parts.rust_path
+    }
+
+    /// The file the function is defined in.
+    pub fn file(&self) -> &'static str {
+        self.parts.file
+    }
+
+    /// The line of the attribute in [`file`](Self::file).
+    pub fn line(&self) -> u32 {
+        self.parts.line
+    }
+
+    /// The parameters, in order.
+    pub fn params(&self) -> &'static [Param] {
+        self.parts.params
+    }
+
+    /// The return type as written (`()` when there is none).
+    pub fn returns(&self) -> &'static str {
+        self.parts.returns
+    }
+
+    /// `true` for an `async fn`.
+    pub fn is_async(&self) -> bool {
+        self.parts.is_async
+    }
+
+    /// The `require = "..."` value of the attribute, for authorization hooks.
+    pub fn require(&self) -> Option<&'static str> {
+        self.parts.require
+    }
+
+    /// Where it is defined, as `path at file:line`.
+    pub fn location(&self) -> String {
+        format!(
+            "{} at {}:{}",
+            self.parts.rust_path, self.parts.file, self.parts.line
+        )
+    }
+
+    pub(crate) fn handler(&self) -> Handler {
+        self.parts.handler
+    }
+
+    /// Whether two entries describe the same definition (one function submitted by inventory
+    /// and also passed to `register()`).
+    pub(crate) fn same_definition(&self, other: &ServerFunction) -> bool {
+        self.parts.name == other.parts.name
+            && self.parts.rust_path == other.parts.rust_path
+            && self.parts.file == other.parts.file
+            && self.parts.line == other.parts.line
+    }
+}
+
+impl fmt::Debug for ServerFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerFunction")
+            .field("name", &self.parts.name)
+            .field("rust_path", &self.parts.rust_path)
+            .field("file", &self.parts.file)
+            .field("line", &self.parts.line)
+            .field("params", &self.parts.params)
+            .field("returns", &self.parts.returns)
+            .field("is_async", &self.parts.is_async)
+            .field("require", &self.parts.require)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for ServerFunction {
+    /// `name(param: Type, ..) -> Returns`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}(", self.parts.name)?;
+        for (i, param) in self.parts.params.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}: {}", param.name, param.ty)?;
+        }
+        write!(f, ") -> {}", self.parts.returns)
+    }
+}
+
+inventory::collect!(ServerFunction);

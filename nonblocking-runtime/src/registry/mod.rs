@@ -1,0 +1,13 @@
+//! Server functions: the entries `#[server_function]` submits, the registry built from them,
+//! and calls by name.
+
+mod arguments;
+mod by_name;
+mod function;
+mod suggest;
+mod table;
+
+pub use self::arguments::{Arguments, Invocation};
+pub use self::by_name::call_async_by_name;
+pub use self::function::{Param, ServerFunction, ServerFunctionParts};
+pub use self::table::{Registry, register, registry};

@@ -1,0 +1,191 @@
+//! The registry: every server function by name, built once on first use.
+//!
+//! Built from what `inventory` collected plus anything passed to [`register`], into a hash map,
+//! so a lookup is one hash and one comparison, never a scan. A name defined twice is kept as a
+//! conflict: lookups of it fail with [`CallError::DuplicateName`] naming every definition.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use super::function::ServerFunction;
+use super::suggest::closest;
+use crate::error::CallError;
+
+/// Every registered server function, as listed by [`registry()`].
+pub struct Registry {
+    /// Sorted by name, then by path.
+    functions: Vec<&'static ServerFunction>,
+    by_name: HashMap<&'static str, Entry>,
+}
+
+enum Entry {
+    One(&'static ServerFunction),
+    /// Two or more definitions of one name, in `functions` order.
+    Conflict(Vec<&'static ServerFunction>),
+}
+
+static REGISTRY: OnceLock<Registry> = OnceLock::new();
+
+/// Functions passed to [`register`], and whether the registry was built (after which
+/// registering is too late). One lock for both, so no registration can slip past a build.
+static EXPLICIT: Mutex<Explicit> = Mutex::new(Explicit {
+    functions: Vec::new(),
+    built: false,
+});
+
+struct Explicit {
+    functions: Vec<&'static ServerFunction>,
+    built: bool,
+}
+
+/// The registry of server functions, built on first use.
+///
+/// # Examples
+///
+/// ```
+/// for function in nonblocking_runtime::registry() {
+///     println!("{function} defined at {}", function.location());
+/// }
+/// ```
+pub fn registry() -> &'static Registry {
+    REGISTRY.get_or_init(|| {
+        let mut explicit = EXPLICIT.lock().unwrap_or_else(PoisonError::into_inner);
+        explicit.built = true;
+        let collected = inventory::iter::<ServerFunction>.into_iter();
+        Registry::build(collected.chain(explicit.functions.iter().copied()))
+    })
+}
+
+/// Registers a server function explicitly, for targets where automatic registration does not
+/// run, or for a crate you cannot make the binary link. Pass the `const` the attribute defines,
+/// `<FUNCTION>_SERVER_FUNCTION`. Registering a function that is also registered automatically
+/// is harmless.
+///
+/// Call it before the first call by name (or `registry()`): the registry is built then, and a
+/// later `register` returns [`CallError::RegistryBuilt`].
+///
+/// # Examples
+///
+/// ```standalone_crate
+/// use nonblocking_runtime::{register, server_function};
+///
+/// #[server_function]
+/// fn ping() -> String {
+///     "pong".into()
+/// }
+///
+/// register(&PING_SERVER_FUNCTION).unwrap();
+/// ```
+pub fn register(function: &'static ServerFunction) -> Result<(), CallError> {
+    let mut explicit = EXPLICIT.lock().unwrap_or_else(PoisonError::into_inner);
+    if explicit.built {
+        return Err(CallError::RegistryBuilt(function.name().to_owned()));
+    }
+    explicit.functions.push(function);
+    Ok(())
+}
+
+impl Registry {
+    fn build(all: impl Iterator<Item = &'static ServerFunction>) -> Registry {
+        let mut functions: Vec<&'static ServerFunction> = Vec::new();
+        for function in all {
+            if !functions
+                .iter()
+                .any(|known| known.same_definition(function))
+            {
+                functions.push(function);
+            }
+        }
+        functions.sort_by_key(|f| (f.name(), f.rust_path(), f.file(), f.line()));
+
+        let mut by_name: HashMap<&'static str, Entry> = HashMap::with_capacity(functions.len());
+        for &function in &functions {
+            by_name
+                .entry(function.name())
+                .and_modify(|entry| match entry {
+                    Entry::One(first) => *entry = Entry::Conflict(vec![*first, function]),
+                    Entry::Conflict(all) => all.push(function),
+                })
+                .or_insert(Entry::One(function));
+        }
+        let registry = Registry { functions, by_name };
+        for (name, definitions) in registry.conflicts() {
+            tracing::error!(
+                name,
+                definitions = %locations(definitions),
+                "a server function name is defined more than once; calls by that name will fail until one is renamed"
+            );
+        }
+        registry
+    }
+
+    /// The function registered under `name`.
+    ///
+    /// Fails with [`CallError::NotFound`] (suggesting the closest name) or
+    /// [`CallError::DuplicateName`].
+    pub fn get(&self, name: &str) -> Result<&'static ServerFunction, CallError> {
+        match self.by_name.get(name) {
+            Some(Entry::One(function)) => Ok(function),
+            Some(Entry::Conflict(definitions)) => Err(CallError::DuplicateName {
+                name: name.to_owned(),
+                definitions: definitions.iter().map(|f| f.location()).collect(),
+            }),
+            None => Err(CallError::NotFound {
+                name: name.to_owned(),
+                suggestion: closest(name, self.by_name.keys().copied()).map(str::to_owned),
+            }),
+        }
+    }
+
+    /// Every registered function, sorted by name (a conflicting name appears once per
+    /// definition).
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'static ServerFunction> + '_ {
+        self.functions.iter().copied()
+    }
+
+    /// How many functions are registered.
+    pub fn len(&self) -> usize {
+        self.functions.len()
+    }
+
+    /// `true` if none is.
+    pub fn is_empty(&self) -> bool {
+        self.functions.is_empty()
+    }
+
+    /// Names defined more than once, with every definition.
+    pub fn conflicts(
+        &self,
+    ) -> impl Iterator<Item = (&'static str, &[&'static ServerFunction])> + '_ {
+        self.by_name.iter().filter_map(|(name, entry)| match entry {
+            Entry::Conflict(definitions) => Some((*name, definitions.as_slice())),
+            Entry::One(_) => None,
+        })
+    }
+}
+
+impl<'a> IntoIterator for &'a Registry {
+    type Item = &'static ServerFunction;
+    type IntoIter = std::iter::Copied<std::slice::Iter<'a, &'static ServerFunction>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.functions.iter().copied()
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.functions.iter().map(|f| f.to_string()))
+            .finish()
+    }
+}
+
+fn locations(definitions: &[&ServerFunction]) -> String {
+    definitions
+        .iter()
+        .map(|f| f.location())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
