@@ -25,7 +25,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Ident, ItemFn, Path};
 
 use crate::attr::{Args, Errors};
-use crate::model::{Returns, ServerFn, return_span};
+use crate::model::{Returns, ServerFn, display_type, return_span};
 
 /// The whole attribute: parse, check, generate. On any error the user's function is still
 /// emitted unchanged, next to the errors, so the rest of their crate keeps compiling.
@@ -135,9 +135,13 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
 
     let name = &model.name;
     let returns = match &item.sig.output {
-        syn::ReturnType::Default => quote!("()"),
-        syn::ReturnType::Type(_, ty) => quote!(::core::stringify!(#ty)),
+        syn::ReturnType::Default => "()".to_owned(),
+        syn::ReturnType::Type(_, ty) => display_type(ty),
     };
+    let param_names = names
+        .iter()
+        .map(|name| name.to_string().trim_start_matches("r#").to_owned());
+    let param_types = types.iter().map(|ty| display_type(ty));
     let is_async = model.is_async;
     let require = match &model.require {
         Some(require) => quote!(::core::option::Option::Some(#require)),
@@ -175,7 +179,7 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
             rust_path: ::core::concat!(::core::module_path!(), "::", #plain),
             file: ::core::file!(),
             line: ::core::line!(),
-            params: &[#(#rt::Param { name: ::core::stringify!(#names), ty: ::core::stringify!(#types) }),*],
+            params: &[#(#rt::Param { name: #param_names, ty: #param_types }),*],
             returns: #returns,
             is_async: #is_async,
             require: #require,

@@ -258,3 +258,47 @@ pub(crate) fn return_span(item: &ItemFn) -> Span {
         ReturnType::Type(_, ty) => ty.span(),
     }
 }
+
+/// A type as a person writes it (`Result<i32, ParseIntError>`), not as `stringify!` spaces its
+/// tokens (`Result < i32, ParseIntError >`): these strings end up in listings and errors.
+pub(crate) fn display_type(ty: &Type) -> String {
+    let mut out = String::new();
+    write_tokens(quote::quote!(#ty), &mut out);
+    out
+}
+
+fn write_tokens(tokens: proc_macro2::TokenStream, out: &mut String) {
+    use proc_macro2::{Delimiter, TokenTree};
+    let mut word_before = false;
+    for token in tokens {
+        match token {
+            TokenTree::Group(group) => {
+                let (open, close) = match group.delimiter() {
+                    Delimiter::Parenthesis => ("(", ")"),
+                    Delimiter::Bracket => ("[", "]"),
+                    Delimiter::Brace => ("{ ", " }"),
+                    Delimiter::None => ("", ""),
+                };
+                out.push_str(open);
+                write_tokens(group.stream(), out);
+                out.push_str(close);
+                word_before = false;
+            }
+            TokenTree::Punct(punct) => {
+                match punct.as_char() {
+                    ',' | ';' => out.push_str(&format!("{} ", punct.as_char())),
+                    '+' | '=' => out.push_str(&format!(" {} ", punct.as_char())),
+                    c => out.push(c),
+                }
+                word_before = false;
+            }
+            TokenTree::Ident(_) | TokenTree::Literal(_) => {
+                if word_before {
+                    out.push(' ');
+                }
+                out.push_str(&token.to_string());
+                word_before = true;
+            }
+        }
+    }
+}

@@ -22,24 +22,29 @@ pub(crate) fn closest<'a>(
         .map(|(_, candidate)| candidate)
 }
 
-/// Levenshtein distance over chars, one row at a time.
+/// Edit distance over chars where swapping two neighbours counts as one edit (optimal string
+/// alignment): the typos people make are mostly one insertion, deletion, change or swap.
 fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                diagonal
-            } else {
-                1 + diagonal.min(above).min(row[j])
-            };
-            diagonal = above;
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // Three rows of the (a.len() + 1) x (b.len() + 1) table: two back, one back, current.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            current[j] = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                current[j] = current[j].min(before[j - 2] + 1);
+            }
         }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
     }
-    row[b.len()]
+    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -52,6 +57,8 @@ mod tests {
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
         assert_eq!(edit_distance("updte", "update"), 1);
+        assert_eq!(edit_distance("shuot", "shout"), 1);
+        assert_eq!(edit_distance("ab", "ba"), 1);
     }
 
     #[test]
@@ -59,6 +66,7 @@ mod tests {
         let names = ["update", "delete", "billing.update"];
         assert_eq!(closest("updte", names), Some("update"));
         assert_eq!(closest("UPDATE", names), Some("update"));
+        assert_eq!(closest("udpate", names), Some("update"));
         assert_eq!(closest("billing.updat", names), Some("billing.update"));
         assert_eq!(closest("frobnicate", names), None);
         assert_eq!(closest("x", ["y"]), Some("y"));
