@@ -1,0 +1,6 @@
+use nonblocking_runtime::server_function;
+
+#[server_function(nmae = "ping")]
+fn ping() {}
+
+fn main() {}
