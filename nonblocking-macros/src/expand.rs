@@ -89,6 +89,12 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
     let names: Vec<&Ident> = model.params.iter().map(|param| &param.ident).collect();
     let types: Vec<_> = model.params.iter().map(|param| &param.ty).collect();
     let call = quote!(#ident(#(#names),*));
+    // `move || f()` would trip clippy's `redundant_closure` in the user's crate.
+    let closure = if names.is_empty() {
+        quote!(#ident)
+    } else {
+        quote!(move || #call)
+    };
 
     let value = match &model.returns {
         Returns::Unit => quote!(()),
@@ -107,19 +113,19 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         ),
         (false, true, false) => (
             quote!(#rt::call_async(async move { #call })),
-            quote!(run_inline(move || #call)),
+            quote!(run_inline(#closure)),
         ),
         (false, true, true) => (
             quote!(#rt::try_call_async(async move { #call })),
-            quote!(run_try_inline(move || #call)),
+            quote!(run_try_inline(#closure)),
         ),
         (false, false, false) => (
-            quote!(#rt::call_blocking(move || #call)),
-            quote!(run_blocking(move || #call)),
+            quote!(#rt::call_blocking(#closure)),
+            quote!(run_blocking(#closure)),
         ),
         (false, false, true) => (
-            quote!(#rt::try_call_blocking(move || #call)),
-            quote!(run_try_blocking(move || #call)),
+            quote!(#rt::try_call_blocking(#closure)),
+            quote!(run_try_blocking(#closure)),
         ),
     };
     // A non-`Send` future or value is reported at the function's name, not inside the macro.
