@@ -88,21 +88,29 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
 
     let names: Vec<&Ident> = model.params.iter().map(|param| &param.ident).collect();
     let types: Vec<_> = model.params.iter().map(|param| &param.ty).collect();
-    let call = quote!(#ident(#(#names),*));
+    let mut call = quote!(#ident(#(#names),*));
+    if let Returns::Fallible { ok: None, .. } = &model.returns {
+        // An alias of `Result` goes through the `Fallible` trait, so a `fallible` function that
+        // returns no `Result` is one clear error instead of a cascade of type mismatches.
+        call = if model.is_async {
+            quote!(async move { #rt::Fallible::into_result(#call.await) })
+        } else {
+            quote!(#rt::Fallible::into_result(#call))
+        };
+    }
     // `move || f()` would trip clippy's `redundant_closure` in the user's crate.
-    let closure = if names.is_empty() {
-        quote!(#ident)
-    } else {
-        quote!(move || #call)
-    };
+    let closure =
+        if names.is_empty() && !matches!(model.returns, Returns::Fallible { ok: None, .. }) {
+            quote!(#ident)
+        } else {
+            quote!(move || #call)
+        };
 
     let value = match &model.returns {
         Returns::Unit => quote!(()),
         Returns::Value(ty) => ty.to_token_stream(),
         Returns::Fallible { ok: Some(ok), .. } => ok.to_token_stream(),
-        Returns::Fallible { ty, ok: None } => {
-            quote_spanned!(ty.span()=> <#ty as #rt::Fallible>::Ok)
-        }
+        Returns::Fallible { ty, ok: None } => respan(quote!(<#ty as #rt::Fallible>::Ok), ty.span()),
     };
     let fallible = matches!(model.returns, Returns::Fallible { .. });
     let (start, run) = match (model.is_async, model.inline, fallible) {

@@ -144,10 +144,19 @@ pub mod __private {
     pub trait Fallible {
         /// The call's value.
         type Ok;
+        /// The call's failure.
+        type Error;
+        /// The `Result` it is.
+        fn into_result(self) -> Result<Self::Ok, Self::Error>;
     }
 
     impl<T, E> Fallible for Result<T, E> {
         type Ok = T;
+        type Error = E;
+
+        fn into_result(self) -> Self {
+            self
+        }
     }
 
     /// What a parameter must be to cross a call by name.
