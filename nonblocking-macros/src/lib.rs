@@ -1,9 +1,11 @@
 //! The `#[server_function]` attribute of nonblocking. Use it through `nonblocking-runtime`,
 //! which re-exports it and holds everything the generated code refers to.
 //!
-//! The attribute is built in three phases, one module each: [`attr`] parses the attribute's
-//! arguments, [`model`] reads and checks the function into a [`model::ServerFn`], and
-//! [`expand`] generates the stub and the registration.
+//! The attribute is built in three phases, one module each: `attr` parses the attribute's
+//! arguments, `model` reads and checks the function into a `ServerFn`, and
+//! `expand` generates the stub and the registration.
+
+#![forbid(unsafe_code)]
 
 mod attr;
 mod expand;

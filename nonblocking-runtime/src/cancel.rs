@@ -8,6 +8,20 @@ use std::ops::Deref;
 /// [`RepeatRef`](crate::RepeatRef), a [`DeferRef`](crate::DeferRef), or an `Option` of one.
 ///
 /// Cancelling is idempotent and a no-op once the target finished.
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::{Cancel, call_async, defer};
+/// use std::time::Duration;
+///
+/// // Anything cancellable, in one list.
+/// let pending: Vec<Box<dyn Cancel>> = vec![
+///     Box::new(call_async(std::future::pending::<()>())),
+///     Box::new(defer(|| println!("never"), Duration::from_secs(60))),
+/// ];
+/// pending.iter().for_each(|target| target.cancel());
+/// ```
 pub trait Cancel {
     /// Stops the target; see each implementor for what that means for work already running.
     fn cancel(&self);
@@ -74,6 +88,15 @@ impl<C: Cancel> CancelOnDrop<C> {
     }
 
     /// Gives the target back without cancelling it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::{CallStatus, call_async};
+    /// let guard = call_async(async { 5 }).cancel_on_drop();
+    /// let call = guard.disarm();
+    /// assert_eq!(call.wait().unwrap(), 5);
+    /// ```
     pub fn disarm(mut self) -> C {
         self.target
             .take()

@@ -13,6 +13,19 @@ use crate::timer::{Slot, Stage, TimerQueue};
 ///
 /// Dropping it does not cancel the defer: the call still happens (use
 /// [`cancel_on_drop`](Self::cancel_on_drop) for the opposite).
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::defer;
+/// use std::time::Duration;
+///
+/// let save = defer(|| println!("saved"), Duration::from_secs(60));
+/// let other_handle = save.clone();
+/// assert!(save.is_pending());
+/// other_handle.cancel();
+/// assert!(save.is_cancelled());
+/// ```
 #[derive(Clone)]
 pub struct DeferRef {
     slot: Arc<Slot>,
@@ -21,6 +34,17 @@ pub struct DeferRef {
 impl DeferRef {
     /// Stops the call if it has not started; a no-op once it fired or was cancelled.
     /// The closure is dropped here, not when its time would have come.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::defer;
+    /// # use std::time::Duration;
+    /// let later = defer(|| unreachable!(), Duration::from_secs(60));
+    /// later.cancel();
+    /// later.cancel(); // a no-op the second time
+    /// assert!(later.is_cancelled());
+    /// ```
     pub fn cancel(&self) {
         self.slot.cancel();
     }
@@ -44,21 +68,63 @@ impl DeferRef {
     }
 
     /// `true` while the call is still to come.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::defer;
+    /// # use std::time::Duration;
+    /// let later = defer(|| {}, Duration::from_secs(60));
+    /// assert!(later.is_pending());
+    /// ```
     pub fn is_pending(&self) -> bool {
         self.slot.stage() == Stage::Pending
     }
 
     /// `true` once the call has been handed to the runtime to run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::defer;
+    /// # use std::time::Duration;
+    /// let soon = defer(|| {}, Duration::from_millis(1));
+    /// while !soon.has_fired() {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// assert!(!soon.reset(Duration::from_secs(1)), "a fired defer cannot be moved");
+    /// ```
     pub fn has_fired(&self) -> bool {
         self.slot.stage() == Stage::Fired
     }
 
     /// `true` if it was cancelled (by `cancel()` or its runtime shutting down) before firing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::defer;
+    /// # use std::time::Duration;
+    /// let later = defer(|| {}, Duration::from_secs(60));
+    /// assert!(!later.is_cancelled());
+    /// later.cancel();
+    /// assert!(later.is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.slot.stage() == Stage::Cancelled
     }
 
     /// Turns the handle into a guard that cancels the defer when dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::defer;
+    /// # use std::time::Duration;
+    /// let later = defer(|| unreachable!(), Duration::from_millis(1)).cancel_on_drop();
+    /// assert!(later.is_pending());
+    /// drop(later); // the closure never runs
+    /// ```
     pub fn cancel_on_drop(self) -> CancelOnDrop<Self> {
         CancelOnDrop::new(self)
     }

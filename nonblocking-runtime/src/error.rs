@@ -6,6 +6,17 @@ use std::time::Duration;
 
 /// A boxed error as produced by a failing call: anything `Into<BoxError>` works,
 /// from `std::io::Error` to `String` and `anyhow::Error`.
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::{BoxError, try_call_async};
+///
+/// async fn fetch() -> Result<u8, BoxError> {
+///     Err("offline".into())
+/// }
+/// assert_eq!(try_call_async(fetch()).wait().unwrap_err().to_string(), "offline");
+/// ```
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// Why an [`AsyncCall`](crate::AsyncCall) (or a call by name) did not produce a value.
@@ -146,6 +157,15 @@ impl CallError {
     /// the call (`try_call_async`, `try_call_blocking`, or a fallible `#[server_function]`).
     /// Errors that were converted from a `String` or `&str` are not downcastable to those types;
     /// read their message with `to_string()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::try_call_async;
+    /// let error = try_call_async(async { "x".parse::<u8>() }).wait().unwrap_err();
+    /// assert!(error.downcast_ref::<std::num::ParseIntError>().is_some());
+    /// assert!(error.downcast_ref::<std::io::Error>().is_none());
+    /// ```
     pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
         match self {
             CallError::Failed(inner) => inner.downcast_ref::<E>(),
@@ -154,16 +174,43 @@ impl CallError {
     }
 
     /// `true` for [`Cancelled`](Self::Cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::call_async;
+    /// let call = call_async(std::future::pending::<()>());
+    /// call.cancel();
+    /// assert!(call.wait().unwrap_err().is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, CallError::Cancelled)
     }
 
     /// `true` for [`Panicked`](Self::Panicked).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::call_async;
+    /// let error = call_async(async { panic!("bug") }).wait().unwrap_err();
+    /// assert!(error.is_panic());
+    /// assert_eq!(error.to_string(), "the async call panicked: bug");
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, CallError::Panicked(_))
     }
 
     /// `true` for [`TimedOut`](Self::TimedOut).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::call_async;
+    /// # use std::time::Duration;
+    /// let call = call_async(std::future::pending::<()>()).timeout(Duration::from_millis(1));
+    /// assert!(call.wait().unwrap_err().is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, CallError::TimedOut(_))
     }

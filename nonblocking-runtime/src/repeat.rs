@@ -38,6 +38,18 @@ use crate::runtime;
 ///
 /// Dropping every handle does **not** stop the repeat (it would be unreachable otherwise only
 /// if you meant it: use [`cancel_on_drop`](Self::cancel_on_drop) for that).
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::repeat;
+/// use std::time::Duration;
+///
+/// let beat = repeat(|| {}, Duration::from_millis(1));
+/// let handle = beat.clone();
+/// handle.cancel();
+/// assert!(beat.is_cancelled());
+/// ```
 #[derive(Clone)]
 pub struct RepeatRef {
     shared: Arc<RepeatShared>,
@@ -52,6 +64,18 @@ struct RepeatShared {
 impl RepeatRef {
     /// Stops the repeat: no call starts after this returns. A call already running (including
     /// the one calling `cancel` on its own ref) finishes normally. Idempotent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::repeat;
+    /// # use std::time::Duration;
+    /// let beat = repeat(|| {}, Duration::from_millis(1));
+    /// beat.cancel();
+    /// let calls = beat.calls();
+    /// std::thread::sleep(Duration::from_millis(20));
+    /// assert_eq!(beat.calls(), calls, "no call starts after cancel");
+    /// ```
     pub fn cancel(&self) {
         if !self.shared.cancelled.swap(true, Ordering::AcqRel) {
             self.shared.wake.notify_waiters();
@@ -59,16 +83,50 @@ impl RepeatRef {
     }
 
     /// `true` once [`cancel`](Self::cancel) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::repeat;
+    /// # use std::time::Duration;
+    /// let beat = repeat(|| {}, Duration::from_secs(1));
+    /// assert!(!beat.is_cancelled());
+    /// beat.cancel();
+    /// assert!(beat.is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.shared.cancelled.load(Ordering::Acquire)
     }
 
     /// How many calls have started so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::repeat;
+    /// # use std::time::Duration;
+    /// let beat = repeat(|| {}, Duration::from_millis(1));
+    /// while beat.calls() < 3 {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// beat.cancel();
+    /// ```
     pub fn calls(&self) -> u64 {
         self.shared.calls.load(Ordering::Acquire)
     }
 
     /// Turns the handle into a guard that cancels the repeat when dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::repeat;
+    /// # use std::time::Duration;
+    /// let beat = repeat(|| {}, Duration::from_millis(1)).cancel_on_drop();
+    /// let observer = (*beat).clone();
+    /// drop(beat);
+    /// assert!(observer.is_cancelled());
+    /// ```
     pub fn cancel_on_drop(self) -> CancelOnDrop<Self> {
         CancelOnDrop::new(self)
     }

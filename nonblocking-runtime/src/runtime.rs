@@ -11,6 +11,17 @@ static PINNED: OnceLock<Handle> = OnceLock::new();
 static BACKGROUND: OnceLock<Runtime> = OnceLock::new();
 
 /// Why [`set_runtime`] refused.
+///
+/// # Examples
+///
+/// ```standalone_crate
+/// use nonblocking_runtime::{SetRuntimeError, call_async, set_runtime};
+///
+/// // Once something ran outside a runtime, the choice is made.
+/// call_async(async {}).wait().unwrap();
+/// let late = tokio::runtime::Runtime::new().unwrap();
+/// assert!(matches!(set_runtime(late.handle().clone()), Err(SetRuntimeError::AlreadyInUse)));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SetRuntimeError {

@@ -49,6 +49,17 @@ pub struct AsyncCall<T> {
 }
 
 /// Where a call stands. Anvil's `PENDING` / `FULFILLED` / `REJECTED`, plus cancellation.
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::{CallStatus, call_async};
+///
+/// let call = call_async(std::future::pending::<()>());
+/// assert_eq!(call.status(), CallStatus::Pending);
+/// call.cancel();
+/// assert_eq!(call.status(), CallStatus::Cancelled);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CallStatus {
@@ -157,11 +168,33 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     }
 
     /// Where the call stands now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::{CallStatus, try_call_async};
+    /// let call = try_call_async(async { Err::<(), _>("no") }).on_error(|_| {});
+    /// while !call.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(call.status(), CallStatus::Failed);
+    /// ```
     pub fn status(&self) -> CallStatus {
         status_of(self.shared.outcome())
     }
 
     /// `true` once the call has an outcome (its handlers may still be running).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::call_async;
+    /// let call = call_async(async { 1 });
+    /// while !call.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(call.result().ok(), Some(&1));
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.shared.outcome().is_some()
     }
@@ -186,6 +219,20 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
 
     /// The call's error: `None` if it completed, the error if it did not, and
     /// [`CallError::NotFinished`] while it runs. Never blocks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::{CallError, call_async, try_call_async};
+    /// let pending = call_async(std::future::pending::<()>());
+    /// assert!(matches!(pending.error(), Some(CallError::NotFinished)));
+    ///
+    /// let failed = try_call_async(async { Err::<(), _>("broken") }).on_error(|_| {});
+    /// while !failed.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(failed.error().unwrap().to_string(), "broken");
+    /// ```
     pub fn error(&self) -> Option<&CallError> {
         self.shared.mark_observed();
         match self.shared.outcome() {
@@ -199,6 +246,17 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     ///
     /// An async call stops at its next `.await`. A `call_blocking` closure that has not started
     /// never does; one that already started runs to its end and its result is discarded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::{CallError, call_async};
+    /// let call = call_async(std::future::pending::<u8>())
+    ///     .on_error(|error| assert!(error.is_cancelled()));
+    /// call.cancel();
+    /// call.cancel(); // idempotent
+    /// assert!(matches!(call.wait(), Err(CallError::Cancelled)));
+    /// ```
     pub fn cancel(&self) {
         if let Some(delivery) = Shared::finish(Arc::clone(&self.shared), Err(CallError::Cancelled))
         {
@@ -208,12 +266,33 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     }
 
     /// Turns the handle into a guard that cancels the call when dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::{CallStatus, call_async};
+    /// let call = call_async(std::future::pending::<()>());
+    /// let observer = call.cancel_on_drop();
+    /// assert_eq!(observer.status(), CallStatus::Pending);
+    /// drop(observer); // cancels
+    /// ```
     pub fn cancel_on_drop(self) -> CancelOnDrop<Self> {
         CancelOnDrop::new(self)
     }
 
     /// Waits for the call's value or error without blocking; the same as `.await`ing the handle.
     /// Resolves once every handler attached before it has run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::call_async;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let value = call_async(async { "done" }).await_result().await.unwrap();
+    /// assert_eq!(value, "done");
+    /// # }
+    /// ```
     pub fn await_result(self) -> CallFuture<T> {
         self.into_future()
     }
@@ -224,6 +303,20 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     /// Outside any runtime this parks the thread. On a multi-thread runtime's worker it uses
     /// `block_in_place`. On the thread of the current-thread runtime the call runs on, blocking
     /// would deadlock, so it returns [`CallError::WouldDeadlock`] at once (the call goes on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::{CallError, call_async};
+    /// // From a plain thread: blocks until the value is there.
+    /// assert_eq!(call_async(async { 2 }).wait().unwrap(), 2);
+    ///
+    /// // On the current-thread runtime the call needs, it refuses instead of hanging.
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// runtime.block_on(async {
+    ///     assert!(matches!(call_async(async { 2 }).wait(), Err(CallError::WouldDeadlock)));
+    /// });
+    /// ```
     pub fn wait(self) -> Result<T, CallError> {
         let runtime = self.runtime.clone();
         wait::block_on(self.into_future(), &runtime)

@@ -16,6 +16,18 @@ use crate::sync::Arc;
 /// once the call finished and every handler attached before awaiting has run.
 ///
 /// Dropping it detaches from the call; the call itself goes on.
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::{CallFuture, call_async};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let future: CallFuture<u8> = call_async(async { 1 }).await_result();
+/// assert_eq!(future.await.unwrap(), 1);
+/// # }
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct CallFuture<T> {
     shared: Option<Arc<Shared<T>>>,

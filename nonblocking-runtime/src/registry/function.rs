@@ -10,11 +10,47 @@ use crate::error::CallError;
 ///
 /// `#[server_function]` builds one as a `const` (named `<FUNCTION>_SERVER_FUNCTION`) and submits
 /// it to the registry; [`registry()`](crate::registry()) lists them.
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::server_function;
+///
+/// /// Adds.
+/// #[server_function(name = "math.add", require = "user")]
+/// pub async fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// let entry = &ADD_SERVER_FUNCTION;
+/// assert_eq!(entry.name(), "math.add");
+/// assert!(entry.rust_path().ends_with("::add"));
+/// assert!(entry.line() > 0 && !entry.file().is_empty());
+/// assert_eq!(entry.params()[1].name, "b");
+/// assert_eq!(entry.returns(), "i64");
+/// assert!(entry.is_async());
+/// assert_eq!(entry.require(), Some("user"));
+/// assert_eq!(entry.to_string(), "math.add(a: i64, b: i64) -> i64");
+/// ```
 pub struct ServerFunction {
     parts: ServerFunctionParts,
 }
 
 /// One parameter of a server function, as written in its signature.
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::{Param, server_function};
+///
+/// #[server_function]
+/// fn tag(items: Vec<String>, label: Option<String>) {}
+///
+/// assert_eq!(TAG_SERVER_FUNCTION.params(), [
+///     Param { name: "items", ty: "Vec<String>" },
+///     Param { name: "label", ty: "Option<String>" },
+/// ]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Param {
     /// The parameter's name, which is also its keyword in calls by name.
@@ -48,46 +84,128 @@ impl ServerFunction {
 
     /// The name it is registered and called by (the function's identifier unless
     /// `#[server_function(name = "...")]` said otherwise).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::server_function;
+    /// #[server_function]
+    /// fn ping() {}
+    /// assert_eq!(PING_SERVER_FUNCTION.name(), "ping");
+    /// ```
     pub fn name(&self) -> &'static str {
         self.parts.name
     }
 
     /// The Rust path of the function, such as `my_app::billing::update`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::server_function;
+    /// #[server_function]
+    /// fn ping() {}
+    /// assert!(PING_SERVER_FUNCTION.rust_path().ends_with("::ping"));
+    /// ```
     pub fn rust_path(&self) -> &'static str {
         self.parts.rust_path
     }
 
     /// The file the function is defined in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::server_function;
+    /// #[server_function]
+    /// fn ping() {}
+    /// assert!(PING_SERVER_FUNCTION.file().ends_with(".rs"));
+    /// ```
     pub fn file(&self) -> &'static str {
         self.parts.file
     }
 
     /// The line of the attribute in [`file`](Self::file).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::server_function;
+    /// #[server_function]
+    /// fn ping() {}
+    /// assert!(PING_SERVER_FUNCTION.line() > 0);
+    /// ```
     pub fn line(&self) -> u32 {
         self.parts.line
     }
 
     /// The parameters, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::server_function;
+    /// #[server_function]
+    /// fn rename(id: u32, name: String) {}
+    /// let names: Vec<_> = RENAME_SERVER_FUNCTION.params().iter().map(|p| p.name).collect();
+    /// assert_eq!(names, ["id", "name"]);
+    /// ```
     pub fn params(&self) -> &'static [Param] {
         self.parts.params
     }
 
     /// The return type as written (`()` when there is none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::server_function;
+    /// #[server_function]
+    /// fn parse(text: String) -> Result<u8, std::num::ParseIntError> { text.parse() }
+    /// assert_eq!(PARSE_SERVER_FUNCTION.returns(), "Result<u8, std::num::ParseIntError>");
+    /// ```
     pub fn returns(&self) -> &'static str {
         self.parts.returns
     }
 
     /// `true` for an `async fn`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::server_function;
+    /// #[server_function]
+    /// async fn ping() {}
+    /// assert!(PING_SERVER_FUNCTION.is_async());
+    /// ```
     pub fn is_async(&self) -> bool {
         self.parts.is_async
     }
 
     /// The `require = "..."` value of the attribute, for authorization hooks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::server_function;
+    /// #[server_function(require = "admin")]
+    /// fn wipe() {}
+    /// assert_eq!(WIPE_SERVER_FUNCTION.require(), Some("admin"));
+    /// ```
     pub fn require(&self) -> Option<&'static str> {
         self.parts.require
     }
 
     /// Where it is defined, as `path at file:line`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::server_function;
+    /// #[server_function]
+    /// fn ping() {}
+    /// assert!(PING_SERVER_FUNCTION.location().contains("::ping at "));
+    /// ```
     pub fn location(&self) -> String {
         format!(
             "{} at {}:{}",

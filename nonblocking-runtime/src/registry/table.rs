@@ -13,6 +13,21 @@ use super::suggest::closest;
 use crate::error::CallError;
 
 /// Every registered server function, as listed by [`registry()`].
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::{registry, server_function};
+///
+/// #[server_function(name = "docs.registry.ping")]
+/// fn ping() -> String {
+///     "pong".into()
+/// }
+///
+/// let registry = registry();
+/// assert!(registry.get("docs.registry.ping").is_ok());
+/// assert!(registry.iter().any(|f| f.name() == "docs.registry.ping"));
+/// ```
 pub struct Registry {
     /// Sorted by name, then by path.
     functions: Vec<&'static ServerFunction>,
@@ -124,6 +139,19 @@ impl Registry {
     ///
     /// Fails with [`CallError::NotFound`] (suggesting the closest name) or
     /// [`CallError::DuplicateName`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::{CallError, registry, server_function};
+    /// #[server_function(name = "docs.get.ping")]
+    /// fn ping() {}
+    /// assert_eq!(registry().get("docs.get.ping").unwrap().name(), "docs.get.ping");
+    /// assert!(matches!(
+    ///     registry().get("docs.get.pnig"),
+    ///     Err(CallError::NotFound { suggestion: Some(_), .. })
+    /// ));
+    /// ```
     pub fn get(&self, name: &str) -> Result<&'static ServerFunction, CallError> {
         match self.by_name.get(name) {
             Some(Entry::One(function)) => Ok(function),
@@ -140,21 +168,59 @@ impl Registry {
 
     /// Every registered function, sorted by name (a conflicting name appears once per
     /// definition).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::{registry, server_function};
+    /// #[server_function]
+    /// fn ping() {}
+    /// for function in registry().iter() {
+    ///     println!("{function}");
+    /// }
+    /// ```
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &'static ServerFunction> + '_ {
         self.functions.iter().copied()
     }
 
     /// How many functions are registered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::{registry, server_function};
+    /// #[server_function]
+    /// fn ping() {}
+    /// assert_eq!(registry().len(), registry().iter().count());
+    /// ```
     pub fn len(&self) -> usize {
         self.functions.len()
     }
 
     /// `true` if none is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::{registry, server_function};
+    /// #[server_function]
+    /// fn ping() {}
+    /// assert!(!registry().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.functions.is_empty()
     }
 
     /// Names defined more than once, with every definition.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::registry;
+    /// for (name, definitions) in registry().conflicts() {
+    ///     eprintln!("`{name}` is defined {} times", definitions.len());
+    /// }
+    /// ```
     pub fn conflicts(
         &self,
     ) -> impl Iterator<Item = (&'static str, &[&'static ServerFunction])> + '_ {
