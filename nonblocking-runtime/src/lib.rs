@@ -25,17 +25,32 @@
 //! assert_eq!(call.wait().unwrap(), 42);
 //! ```
 #![forbid(unsafe_code)]
+// Under loom only the state machine is built, and only its tests use it.
+#![cfg_attr(nonblocking_loom, allow(dead_code, unused_imports))]
 #![warn(missing_docs)]
 
+// Under `--cfg nonblocking_loom` only the tokio-free call state machine is built, for the
+// loom model checker (tokio itself does not build under loom).
+#[cfg(nonblocking_loom)]
+mod call {
+    pub(crate) mod state;
+}
+mod error;
+mod sync;
+
+/// Compiles its items except under `--cfg nonblocking_loom`.
+macro_rules! not_under_loom {
+    ($($item:item)*) => { $( #[cfg(not(nonblocking_loom))] $item )* };
+}
+
+not_under_loom! {
 mod call;
 mod cancel;
 mod defer;
-mod error;
 mod panic;
 mod registry;
 mod repeat;
 mod runtime;
-mod sync;
 mod timer;
 
 pub use crate::call::{
@@ -187,4 +202,5 @@ pub mod __private {
 
     /// See [`assert_argument`].
     pub const fn assert_return_value<T: ReturnValue>() {}
+}
 }

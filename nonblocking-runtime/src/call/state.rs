@@ -194,7 +194,7 @@ impl<T> Inner<T> {
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
         if let Some(Err(error)) = self.outcome.get() {
-            if !error.is_cancelled() && !*self.observed.get_mut() {
+            if !error.is_cancelled() && !self.observed.load(Ordering::Relaxed) {
                 tracing::error!(
                     error = %error,
                     "an async call failed and nothing observed it (no error handler, no await)"
@@ -253,5 +253,158 @@ fn run_handler<T>(handler: Handler<T>, outcome: &Outcome<T>) {
             panic = %panic_message(&*payload),
             "a handler of an async call panicked; the call's outcome is unchanged"
         );
+    }
+}
+
+/// Every interleaving of completing, cancelling, attaching handlers and awaiting, under loom.
+/// Run with `RUSTFLAGS="--cfg nonblocking_loom" cargo test -p nonblocking-runtime --lib
+/// --release --target-dir target-loom` (see the README's testing section).
+#[cfg(all(test, nonblocking_loom))]
+mod loom_tests {
+    use std::future::poll_fn;
+
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use loom::thread;
+
+    use super::*;
+
+    /// Counts how often the result and error handlers ran.
+    #[derive(Default)]
+    struct Ran {
+        results: AtomicUsize,
+        errors: AtomicUsize,
+    }
+
+    fn model(test: impl Fn() + Sync + Send + 'static) {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(test);
+    }
+
+    fn attach_both(shared: &Arc<Shared<u32>>, ran: &Arc<Ran>) -> Vec<Delivery<u32>> {
+        let (on_ok, on_err) = (Arc::clone(ran), Arc::clone(ran));
+        let result = Handler::Result(Box::new(move |value: &u32| {
+            assert_eq!(*value, 7);
+            on_ok.results.fetch_add(1, Ordering::SeqCst);
+        }));
+        let error = Handler::Error(Box::new(move |error: &CallError| {
+            assert!(error.is_cancelled());
+            on_err.errors.fetch_add(1, Ordering::SeqCst);
+        }));
+        [result, error]
+            .into_iter()
+            .filter_map(|handler| Shared::attach(shared, handler))
+            .collect()
+    }
+
+    fn settle(shared: &Arc<Shared<u32>>) {
+        loom::future::block_on(poll_fn(|cx| shared.poll_settled(cx)));
+    }
+
+    fn take(mut shared: Arc<Shared<u32>>) -> Outcome<u32> {
+        loop {
+            match Shared::take_outcome(shared) {
+                Ok(outcome) => return outcome,
+                Err(back) => {
+                    shared = back;
+                    thread::yield_now();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn complete_vs_attach_vs_await() {
+        model(|| {
+            let shared = Shared::<u32>::new();
+            let ran = Arc::new(Ran::default());
+
+            let task = Arc::clone(&shared);
+            let completer = thread::spawn(move || {
+                if let Some(delivery) = Shared::finish(task, Ok(7)) {
+                    delivery.run();
+                }
+            });
+            let (handle, handlers) = (Arc::clone(&shared), Arc::clone(&ran));
+            let attacher = thread::spawn(move || {
+                // Late deliveries run on "the runtime": here, this thread.
+                attach_both(&handle, &handlers).into_iter().for_each(Delivery::run);
+            });
+
+            attacher.join().unwrap();
+            // Every handler attached before awaiting has run once the await resolves.
+            settle(&shared);
+            assert_eq!(ran.results.load(Ordering::SeqCst), 1);
+            assert_eq!(ran.errors.load(Ordering::SeqCst), 0);
+            completer.join().unwrap();
+            assert_eq!(take(shared).unwrap(), 7);
+        });
+    }
+
+    #[test]
+    fn complete_vs_cancel_vs_attach_sets_one_outcome() {
+        model(|| {
+            let shared = Shared::<u32>::new();
+            let ran = Arc::new(Ran::default());
+
+            let task = Arc::clone(&shared);
+            let completer = thread::spawn(move || Shared::finish(task, Ok(7)).map(Delivery::run).is_some());
+            let cancel = Arc::clone(&shared);
+            let canceller = thread::spawn(move || {
+                Shared::finish(cancel, Err(CallError::Cancelled)).map(Delivery::run).is_some()
+            });
+            let deliveries = attach_both(&shared, &ran);
+            deliveries.into_iter().for_each(Delivery::run);
+
+            let completed = completer.join().unwrap();
+            let cancelled = canceller.join().unwrap() || !completed;
+            settle(&shared);
+            let (results, errors) = (ran.results.load(Ordering::SeqCst), ran.errors.load(Ordering::SeqCst));
+            match take(shared) {
+                Ok(value) => {
+                    assert_eq!(value, 7);
+                    assert_eq!((results, errors), (1, 0));
+                }
+                Err(error) => {
+                    assert!(error.is_cancelled() && cancelled);
+                    assert_eq!((results, errors), (0, 1));
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn a_handler_attached_first_has_run_when_the_await_resolves() {
+        model(|| {
+            let shared = Shared::<u32>::new();
+            let ran = Arc::new(Ran::default());
+            assert!(attach_both(&shared, &ran).is_empty());
+
+            let task = Arc::clone(&shared);
+            let completer = thread::spawn(move || {
+                if let Some(delivery) = Shared::finish(task, Ok(7)) {
+                    delivery.run();
+                }
+            });
+            settle(&shared);
+            assert_eq!(ran.results.load(Ordering::SeqCst), 1);
+            assert_eq!(ran.errors.load(Ordering::SeqCst), 0);
+            completer.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn an_unrun_delivery_runs_when_dropped() {
+        model(|| {
+            let shared = Shared::<u32>::new();
+            let ran = Arc::new(Ran::default());
+            assert!(attach_both(&shared, &ran).is_empty());
+            let delivery = Shared::finish(Arc::clone(&shared), Err(CallError::Cancelled)).unwrap();
+            // A delivery task dropped unpolled by a runtime shutdown, on another thread.
+            thread::spawn(move || drop(delivery)).join().unwrap();
+            assert_eq!(ran.errors.load(Ordering::SeqCst), 1);
+            assert_eq!(ran.results.load(Ordering::SeqCst), 0);
+            settle(&shared);
+        });
     }
 }
