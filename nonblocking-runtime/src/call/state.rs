@@ -328,7 +328,9 @@ mod loom_tests {
             let (handle, handlers) = (Arc::clone(&shared), Arc::clone(&ran));
             let attacher = thread::spawn(move || {
                 // Late deliveries run on "the runtime": here, this thread.
-                attach_both(&handle, &handlers).into_iter().for_each(Delivery::run);
+                attach_both(&handle, &handlers)
+                    .into_iter()
+                    .for_each(Delivery::run);
             });
 
             attacher.join().unwrap();
@@ -348,10 +350,13 @@ mod loom_tests {
             let ran = Arc::new(Ran::default());
 
             let task = Arc::clone(&shared);
-            let completer = thread::spawn(move || Shared::finish(task, Ok(7)).map(Delivery::run).is_some());
+            let completer =
+                thread::spawn(move || Shared::finish(task, Ok(7)).map(Delivery::run).is_some());
             let cancel = Arc::clone(&shared);
             let canceller = thread::spawn(move || {
-                Shared::finish(cancel, Err(CallError::Cancelled)).map(Delivery::run).is_some()
+                Shared::finish(cancel, Err(CallError::Cancelled))
+                    .map(Delivery::run)
+                    .is_some()
             });
             let deliveries = attach_both(&shared, &ran);
             deliveries.into_iter().for_each(Delivery::run);
@@ -359,7 +364,10 @@ mod loom_tests {
             let completed = completer.join().unwrap();
             let cancelled = canceller.join().unwrap() || !completed;
             settle(&shared);
-            let (results, errors) = (ran.results.load(Ordering::SeqCst), ran.errors.load(Ordering::SeqCst));
+            let (results, errors) = (
+                ran.results.load(Ordering::SeqCst),
+                ran.errors.load(Ordering::SeqCst),
+            );
             match take(shared) {
                 Ok(value) => {
                     assert_eq!(value, 7);

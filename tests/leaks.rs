@@ -1,0 +1,210 @@
+//! Lifetimes and leaks: what a repeat, a defer or a dropped call captured is freed when they
+//! end; a million cancelled defers give their memory back; a program with pending timers exits
+//! at once. Live bytes come from a counting global allocator.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use nonblocking_runtime::{DeferRef, call_async, defer, repeat, repeat_with};
+
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+
+use counting_alloc::live_bytes;
+
+#[global_allocator]
+static ALLOCATOR: counting_alloc::Counting = counting_alloc::Counting;
+
+/// Tests that measure live bytes must not overlap with each other.
+static MEASURING: Mutex<()> = Mutex::new(());
+
+/// Waits up to 10 s for `weak` to be dropped everywhere.
+fn freed<T>(weak: &Weak<T>) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while weak.strong_count() > 0 {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+#[test]
+fn a_self_cancelling_repeat_frees_its_closure() {
+    let _serial = MEASURING.lock().unwrap();
+    let probe = Arc::new(());
+    let weak = Arc::downgrade(&probe);
+    let slot: Arc<Mutex<Option<nonblocking_runtime::RepeatRef>>> = Arc::default();
+    let own = Arc::clone(&slot);
+    // The closure holds its own RepeatRef (through `own`): an Arc cycle until cancelled.
+    let beat = repeat(
+        move || {
+            let _keep = &probe;
+            if let Some(me) = own.lock().unwrap().as_ref() {
+                me.cancel();
+            }
+        },
+        Duration::from_millis(1),
+    );
+    *slot.lock().unwrap() = Some(beat);
+    assert!(
+        freed(&weak),
+        "the repeat's closure was not dropped after it cancelled itself"
+    );
+    drop(slot);
+
+    let probe = Arc::new(());
+    let weak = Arc::downgrade(&probe);
+    let beat = repeat_with(
+        move |me| {
+            let _keep = &probe;
+            me.cancel();
+        },
+        Duration::from_millis(1),
+    );
+    assert!(freed(&weak));
+    assert!(beat.is_cancelled());
+}
+
+#[test]
+fn a_defer_frees_its_closure_after_firing_or_cancel() {
+    let _serial = MEASURING.lock().unwrap();
+    let probe = Arc::new(());
+    let weak = Arc::downgrade(&probe);
+    let fired = defer(move || drop(probe), Duration::from_millis(1));
+    assert!(freed(&weak));
+    assert!(fired.has_fired());
+
+    // A defer that holds its own DeferRef: freed once cancelled.
+    let probe = Arc::new(());
+    let weak = Arc::downgrade(&probe);
+    let own: Arc<Mutex<Option<DeferRef>>> = Arc::default();
+    let inside = Arc::clone(&own);
+    let pending = defer(
+        move || {
+            let _keep = (&probe, &inside);
+        },
+        Duration::from_secs(3600),
+    );
+    *own.lock().unwrap() = Some(pending.clone());
+    drop(own);
+    pending.cancel();
+    assert_eq!(weak.strong_count(), 0, "cancel drops the closure at once");
+}
+
+#[test]
+fn a_call_whose_handle_was_dropped_frees_everything() {
+    let _serial = MEASURING.lock().unwrap();
+    let captured = Arc::new(());
+    let weak_captured = Arc::downgrade(&captured);
+    let value = Arc::new(());
+    let weak_value = Arc::downgrade(&value);
+    let handler_probe = Arc::new(());
+    let weak_handler = Arc::downgrade(&handler_probe);
+    drop(
+        call_async(async move {
+            let _keep = captured;
+            tokio::task::yield_now().await;
+            value
+        })
+        .on_result(move |_| drop(handler_probe)),
+    );
+    assert!(freed(&weak_captured), "the future was not dropped");
+    assert!(freed(&weak_handler), "the handler was not dropped");
+    assert!(
+        freed(&weak_value),
+        "the value kept in the call's state was not dropped"
+    );
+}
+
+#[test]
+fn a_million_cancelled_defers_give_their_memory_back() {
+    const DEFERS: u64 = 1_000_000;
+    let _serial = MEASURING.lock().unwrap();
+    // Warm up: the background runtime and this runtime's timer queue exist before measuring.
+    defer(|| {}, Duration::from_secs(3600)).cancel();
+    std::thread::sleep(Duration::from_millis(20));
+    let before = live_bytes();
+
+    let mut pending = Vec::with_capacity(DEFERS as usize);
+    for i in 0..DEFERS {
+        pending.push(defer(
+            move || assert!(i < u64::MAX),
+            Duration::from_secs(3600),
+        ));
+    }
+    let peak = live_bytes();
+    for defer in &pending {
+        defer.cancel();
+    }
+    drop(pending);
+    // One timer tick.
+    std::thread::sleep(Duration::from_millis(2));
+    let after = live_bytes();
+    let grown = peak - before;
+    println!(
+        "live bytes: before {before}, with 1,000,000 pending {peak} (+{grown}), after cancelling {after}"
+    );
+    assert!(
+        grown > 50_000_000,
+        "the pending defers were counted ({grown} bytes)"
+    );
+    let left = (after - before).abs() as f64;
+    assert!(
+        left <= 0.01 * before as f64,
+        "{left} bytes left over after cancelling, more than 1% of {before}"
+    );
+}
+
+/// Run as a child process by the test below: returns from "main" (this test) with 1,000
+/// pending defers and 100 running repeats.
+#[test]
+fn exit_probe() {
+    if std::env::var_os("NONBLOCKING_EXIT_PROBE").is_none() {
+        return;
+    }
+    let _defers: Vec<DeferRef> = (0..1_000)
+        .map(|i| defer(move || assert!(i < 1_000), Duration::from_secs(60 + i)))
+        .collect();
+    let _repeats: Vec<_> = (0..100)
+        .map(|_| repeat(|| {}, Duration::from_millis(1)))
+        .collect();
+    std::thread::sleep(Duration::from_millis(20));
+    println!("RETURNING");
+}
+
+#[test]
+fn a_program_with_pending_timers_exits_promptly() {
+    let _serial = MEASURING.lock().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "exit_probe", "--nocapture", "--test-threads=1"])
+        .env("NONBLOCKING_EXIT_PROBE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let returned = loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains("RETURNING") => break Instant::now(),
+            Some(_) => continue,
+            None => panic!("the probe ended without returning from main"),
+        }
+    };
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            returned.elapsed() < Duration::from_secs(10),
+            "the probe hangs after main returned"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let took = returned.elapsed();
+    assert!(status.success(), "the probe failed: {status}");
+    assert!(took < Duration::from_secs(1), "exiting took {took:?}");
+}
