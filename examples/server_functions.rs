@@ -102,9 +102,9 @@ fn main() {
             .unwrap_err(),
     ] {
         let kind = match &error {
-            CallError::NotFound { .. } => "not found",
-            CallError::InvalidArguments { .. } => "invalid arguments",
-            CallError::InvalidResult { .. } => "invalid result",
+            CallError::NotFound(_) => "not found",
+            CallError::InvalidArguments(_) => "invalid arguments",
+            CallError::InvalidResult(_) => "invalid result",
             _ => "other",
         };
         println!("{kind}: {error}");

@@ -308,7 +308,7 @@ async fn by_name_failures_keep_the_functions_error() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, CallError::InvalidResult { ref function, .. } if function == "non_json_result"),
+        matches!(error, CallError::InvalidResult(ref invalid) if invalid.function == "non_json_result"),
         "{error}"
     );
 }
@@ -341,9 +341,9 @@ async fn an_unknown_name_is_not_found_with_a_suggestion_and_a_hint() {
         .await
         .unwrap_err();
     match &error {
-        CallError::NotFound { name, suggestion } => {
-            assert_eq!(name, "shuot");
-            assert_eq!(suggestion.as_deref(), Some("shout"));
+        CallError::NotFound(missing) => {
+            assert_eq!(missing.name, "shuot");
+            assert_eq!(missing.suggestion.as_deref(), Some("shout"));
         }
         other => panic!("expected NotFound, got {other:?}"),
     }
@@ -357,23 +357,15 @@ async fn an_unknown_name_is_not_found_with_a_suggestion_and_a_hint() {
     let error = call_async_by_name::<Value>("completely-unrelated", ())
         .await
         .unwrap_err();
-    assert!(matches!(
-        error,
-        CallError::NotFound {
-            suggestion: None,
-            ..
-        }
-    ));
+    assert!(matches!(error, CallError::NotFound(missing) if missing.suggestion.is_none()));
 }
 
 #[tokio::test]
 async fn bad_arguments_name_the_function_and_parameter() {
     let invalid = |error: CallError| match error {
-        CallError::InvalidArguments {
-            function,
-            parameter,
-            reason,
-        } => (function, parameter, reason),
+        CallError::InvalidArguments(invalid) => {
+            (invalid.function, invalid.parameter, invalid.reason)
+        }
         other => panic!("expected InvalidArguments, got {other:?}"),
     };
 
@@ -454,9 +446,13 @@ async fn a_result_of_the_wrong_type_is_an_error_naming_the_function() {
         .await
         .unwrap_err();
     match error {
-        CallError::InvalidResult { function, reason } => {
-            assert_eq!(function, "add");
-            assert!(reason.contains("invalid type"), "{reason}");
+        CallError::InvalidResult(invalid) => {
+            assert_eq!(invalid.function, "add");
+            assert!(
+                invalid.reason.contains("invalid type"),
+                "{}",
+                invalid.reason
+            );
         }
         other => panic!("expected InvalidResult, got {other:?}"),
     }
@@ -468,7 +464,8 @@ async fn a_duplicate_name_fails_naming_both_definitions_and_others_keep_working(
         .await
         .unwrap_err();
     match &error {
-        CallError::DuplicateName { name, definitions } => {
+        CallError::DuplicateName(duplicate) => {
+            let (name, definitions) = (&duplicate.name, &duplicate.definitions);
             assert_eq!(name, "shared.duplicate");
             assert_eq!(definitions.len(), 2);
             assert!(

@@ -60,10 +60,10 @@ pub enum CallError {
     #[error("the async call timed out after {0:?}")]
     TimedOut(Duration),
 
-    /// `wait()` was called on the thread of the current-thread runtime that must run the call,
-    /// which would block forever. Await the call instead.
+    /// `wait()` was called on the thread of a current-thread runtime, which may be the thread
+    /// that must run the call: blocking it could hang forever. Await the call instead.
     #[error(
-        "waiting here would deadlock: this thread drives the current-thread runtime the call runs on; `.await` the call instead of calling wait()"
+        "waiting here would deadlock: this thread drives a current-thread runtime that the call may need; `.await` the call instead of calling wait()"
     )]
     WouldDeadlock,
 
@@ -78,49 +78,105 @@ pub enum CallError {
     Failed(BoxError),
 
     /// No server function is registered under this name.
-    #[error("{}", not_found_message(.name, .suggestion.as_deref()))]
-    NotFound {
-        /// The name that was asked for.
-        name: String,
-        /// The closest registered name, when one is close.
-        suggestion: Option<String>,
-    },
+    #[error("{0}")]
+    NotFound(Box<NotFoundError>),
 
     /// The arguments of a call by name do not fit the function's parameters.
-    #[error("invalid arguments for server function `{function}`{}: {reason}", parameter_suffix(.parameter.as_deref()))]
-    InvalidArguments {
-        /// The registered name of the function.
-        function: String,
-        /// The parameter at fault, when one parameter is.
-        parameter: Option<String>,
-        /// What is wrong, in serde's words where serde found it.
-        reason: String,
-    },
+    #[error("{0}")]
+    InvalidArguments(Box<InvalidArgumentsError>),
 
     /// The value a function by name returned could not be turned into the type asked for.
-    #[error("the result of server function `{function}` does not fit the requested type: {reason}")]
-    InvalidResult {
-        /// The registered name of the function.
-        function: String,
-        /// serde's reason.
-        reason: String,
-    },
+    #[error("{0}")]
+    InvalidResult(Box<InvalidResultError>),
 
     /// Two or more functions are registered under the same name; calls by that name refuse
     /// to guess which one is meant.
-    #[error("server function name `{name}` is registered more than once: {}", .definitions.join("; "))]
-    DuplicateName {
-        /// The contested name.
-        name: String,
-        /// Every definition, as `path at file:line`.
-        definitions: Vec<String>,
-    },
+    #[error("{0}")]
+    DuplicateName(Box<DuplicateNameError>),
 
     /// `register()` was called after the registry was already built by a first lookup.
     #[error(
         "server function `{0}` was registered too late: the registry was already built by a call by name; register before the first call"
     )]
     RegistryBuilt(String),
+}
+
+/// The details of [`CallError::NotFound`]. (The details of the by-name errors are boxed so
+/// that every `Result<T, CallError>` stays small: calls move their outcome several times.)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", not_found_message(.name, .suggestion.as_deref()))]
+pub struct NotFoundError {
+    /// The name that was asked for.
+    pub name: String,
+    /// The closest registered name, when one is close.
+    pub suggestion: Option<String>,
+}
+
+/// The details of [`CallError::InvalidArguments`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid arguments for server function `{function}`{}: {reason}", parameter_suffix(.parameter.as_deref()))]
+pub struct InvalidArgumentsError {
+    /// The registered name of the function.
+    pub function: String,
+    /// The parameter at fault, when one parameter is.
+    pub parameter: Option<String>,
+    /// What is wrong, in serde's words where serde found it.
+    pub reason: String,
+}
+
+/// The details of [`CallError::InvalidResult`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the result of server function `{function}` does not fit the requested type: {reason}")]
+pub struct InvalidResultError {
+    /// The registered name of the function.
+    pub function: String,
+    /// serde's reason.
+    pub reason: String,
+}
+
+/// The details of [`CallError::DuplicateName`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("server function name `{name}` is registered more than once: {}", .definitions.join("; "))]
+pub struct DuplicateNameError {
+    /// The contested name.
+    pub name: String,
+    /// Every definition, as `path at file:line`.
+    pub definitions: Vec<String>,
+}
+
+impl CallError {
+    pub(crate) fn not_found(name: &str, suggestion: Option<&str>) -> CallError {
+        CallError::NotFound(Box::new(NotFoundError {
+            name: name.to_owned(),
+            suggestion: suggestion.map(str::to_owned),
+        }))
+    }
+
+    pub(crate) fn invalid_arguments(
+        function: &str,
+        parameter: Option<&str>,
+        reason: String,
+    ) -> CallError {
+        CallError::InvalidArguments(Box::new(InvalidArgumentsError {
+            function: function.to_owned(),
+            parameter: parameter.map(str::to_owned),
+            reason,
+        }))
+    }
+
+    pub(crate) fn invalid_result(function: &str, reason: String) -> CallError {
+        CallError::InvalidResult(Box::new(InvalidResultError {
+            function: function.to_owned(),
+            reason,
+        }))
+    }
+
+    pub(crate) fn duplicate_name(name: &str, definitions: Vec<String>) -> CallError {
+        CallError::DuplicateName(Box::new(DuplicateNameError {
+            name: name.to_owned(),
+            definitions,
+        }))
+    }
 }
 
 fn not_found_message(name: &str, suggestion: Option<&str>) -> String {
@@ -233,10 +289,10 @@ impl CallError {
             CallError::WouldDeadlock => "WouldDeadlock",
             CallError::Panicked(_) => "Panicked",
             CallError::Failed(_) => "Failed",
-            CallError::NotFound { .. } => "NotFound",
-            CallError::InvalidArguments { .. } => "InvalidArguments",
-            CallError::InvalidResult { .. } => "InvalidResult",
-            CallError::DuplicateName { .. } => "DuplicateName",
+            CallError::NotFound(_) => "NotFound",
+            CallError::InvalidArguments(_) => "InvalidArguments",
+            CallError::InvalidResult(_) => "InvalidResult",
+            CallError::DuplicateName(_) => "DuplicateName",
             CallError::RegistryBuilt(_) => "RegistryBuilt",
         }
     }

@@ -59,7 +59,10 @@ pub use crate::call::{
 };
 pub use crate::cancel::{Cancel, CancelOnDrop, cancel};
 pub use crate::defer::{DeferRef, defer};
-pub use crate::error::{BoxError, CallError};
+pub use crate::error::{
+    BoxError, CallError, DuplicateNameError, InvalidArgumentsError, InvalidResultError,
+    NotFoundError,
+};
 pub use crate::registry::{
     Param, Registry, ServerFunction, call_async_by_name, register, registry,
 };

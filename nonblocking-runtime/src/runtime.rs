@@ -5,7 +5,10 @@
 
 use std::sync::OnceLock;
 
+use std::future::Future;
+
 use tokio::runtime::{Handle, Runtime};
+use tokio::task::JoinHandle;
 
 static PINNED: OnceLock<Handle> = OnceLock::new();
 static BACKGROUND: OnceLock<Runtime> = OnceLock::new();
@@ -67,6 +70,33 @@ pub fn set_runtime(handle: Handle) -> Result<(), SetRuntimeError> {
 /// The runtime a call made here runs on.
 pub(crate) fn handle() -> Handle {
     Handle::try_current().unwrap_or_else(|_| fallback().clone())
+}
+
+/// Spawns on the runtime a call made here runs on. Inside a task this is `tokio::spawn`, which
+/// reaches the runtime without cloning its handle (a contended reference count).
+pub(crate) fn spawn<F>(task: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    if tokio::task::try_id().is_some() {
+        tokio::spawn(task)
+    } else {
+        handle().spawn(task)
+    }
+}
+
+/// [`spawn`] for the blocking pool.
+pub(crate) fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    if tokio::task::try_id().is_some() {
+        tokio::task::spawn_blocking(f)
+    } else {
+        handle().spawn_blocking(f)
+    }
 }
 
 fn fallback() -> &'static Handle {

@@ -8,8 +8,31 @@ use std::sync as imp;
 
 pub(crate) use imp::{
     Arc, MutexGuard,
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicUsize, Ordering},
 };
+
+#[cfg(not(nonblocking_loom))]
+pub(crate) use atomic_waker::AtomicWaker;
+
+/// The same three operations as `atomic_waker::AtomicWaker`, which loom cannot see into, built
+/// from a loom mutex: the model then checks our protocol around it.
+#[cfg(nonblocking_loom)]
+pub(crate) struct AtomicWaker(Mutex<Option<std::task::Waker>>);
+
+#[cfg(nonblocking_loom)]
+impl AtomicWaker {
+    pub(crate) fn new() -> Self {
+        AtomicWaker(Mutex::new(None))
+    }
+
+    pub(crate) fn register(&self, waker: &std::task::Waker) {
+        *self.0.lock() = Some(waker.clone());
+    }
+
+    pub(crate) fn take(&self) -> Option<std::task::Waker> {
+        self.0.lock().take()
+    }
+}
 
 /// A mutex without poisoning: no user code ever runs while one of ours is held, so a poisoned
 /// lock can only mean a bug in this crate, and its data is still consistent.

@@ -8,8 +8,7 @@ use std::fmt;
 use std::future::IntoFuture;
 use std::time::Duration;
 
-use tokio::runtime::Handle;
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 
 pub(crate) use self::spawn::call_with_outcome;
 pub use self::spawn::{call_async, call_blocking, try_call_async, try_call_blocking};
@@ -44,8 +43,8 @@ use crate::sync::Arc;
 /// ```
 pub struct AsyncCall<T> {
     shared: Arc<Shared<T>>,
-    task: AbortHandle,
-    runtime: Handle,
+    /// Kept only to abort the task; its output is `()`, the outcome lives in `shared`.
+    task: JoinHandle<()>,
 }
 
 /// Where a call stands. Anvil's `PENDING` / `FULFILLED` / `REJECTED`, plus cancellation.
@@ -77,12 +76,8 @@ pub enum CallStatus {
 static NOT_FINISHED: CallError = CallError::NotFinished;
 
 impl<T: Send + Sync + 'static> AsyncCall<T> {
-    fn new(shared: Arc<Shared<T>>, task: AbortHandle, runtime: Handle) -> Self {
-        AsyncCall {
-            shared,
-            task,
-            runtime,
-        }
+    fn new(shared: Arc<Shared<T>>, task: JoinHandle<()>) -> Self {
+        AsyncCall { shared, task }
     }
 
     /// Adds a handler for the call's value. It runs at most once, only if the call completes,
@@ -126,13 +121,15 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
 
     fn attach(self, handler: Handler<T>) -> Self {
         if let Some(delivery) = Shared::attach(&self.shared, handler) {
-            deliver_later(&self.runtime, delivery);
+            deliver_later(delivery);
         }
         self
     }
 
     /// Stops the call if it has not finished within `after`: it then fails with
-    /// [`CallError::TimedOut`]. The timer counts from this call, on the call's runtime clock.
+    /// [`CallError::TimedOut`]. The timer counts from this call, on the clock of the runtime
+    /// current here (the call's own when called where the call was made; so a paused test clock
+    /// controls it).
     ///
     /// # Examples
     ///
@@ -147,8 +144,8 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
             return self;
         }
         let shared = Arc::downgrade(&self.shared);
-        let task = self.task.clone();
-        let timer = self.runtime.spawn(async move {
+        let task = self.task.abort_handle();
+        let timer = crate::runtime::spawn(async move {
             tokio::time::sleep(after).await;
             if let Some(shared) = shared.upgrade() {
                 if let Some(delivery) = Shared::finish(shared, Err(CallError::TimedOut(after))) {
@@ -260,7 +257,7 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     pub fn cancel(&self) {
         if let Some(delivery) = Shared::finish(Arc::clone(&self.shared), Err(CallError::Cancelled))
         {
-            deliver_later(&self.runtime, delivery);
+            deliver_later(delivery);
         }
         self.task.abort();
     }
@@ -301,8 +298,9 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     /// ran), then returns its value or error.
     ///
     /// Outside any runtime this parks the thread. On a multi-thread runtime's worker it uses
-    /// `block_in_place`. On the thread of the current-thread runtime the call runs on, blocking
-    /// would deadlock, so it returns [`CallError::WouldDeadlock`] at once (the call goes on).
+    /// `block_in_place`. On a current-thread runtime's thread, blocking could deadlock (that
+    /// thread may be the one that runs the call), so it returns [`CallError::WouldDeadlock`] at
+    /// once and the call goes on.
     ///
     /// # Examples
     ///
@@ -318,8 +316,7 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     /// });
     /// ```
     pub fn wait(self) -> Result<T, CallError> {
-        let runtime = self.runtime.clone();
-        wait::block_on(self.into_future(), &runtime)
+        wait::block_on(self.into_future())
     }
 }
 
@@ -358,8 +355,8 @@ fn status_of<T>(outcome: Option<&state::Outcome<T>>) -> CallStatus {
 
 /// Runs a delivery on the runtime. If the runtime is gone the task is dropped unpolled, and
 /// dropping a delivery runs it in place, so the handlers still run exactly once.
-fn deliver_later<T: Send + Sync + 'static>(runtime: &Handle, delivery: Delivery<T>) {
-    drop(runtime.spawn(async move { delivery.run() }));
+fn deliver_later<T: Send + Sync + 'static>(delivery: Delivery<T>) {
+    drop(crate::runtime::spawn(async move { delivery.run() }));
 }
 
 /// Blocks until `call` finishes; the free-function form of [`AsyncCall::wait`]

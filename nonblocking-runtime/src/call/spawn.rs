@@ -120,20 +120,23 @@ where
     F: Future + Send + 'static,
     T: Send + Sync + 'static,
 {
-    let runtime = runtime::handle();
     let shared = Shared::new();
     let completion = Completion::new(Arc::clone(&shared));
-    let task = runtime.spawn(
-        async move {
-            let outcome = match catching_async(future).await {
-                Ok(output) => into_outcome(output),
-                Err(message) => Err(CallError::Panicked(message)),
-            };
-            completion.complete(outcome);
-        }
-        .instrument(Span::current()),
-    );
-    AsyncCall::new(shared, task.abort_handle(), runtime)
+    let task = async move {
+        let outcome = match catching_async(future).await {
+            Ok(output) => into_outcome(output),
+            Err(message) => Err(CallError::Panicked(message)),
+        };
+        completion.complete(outcome);
+    };
+    // Entering a span on every poll costs time on the hottest path; without any subscriber
+    // there is no span to enter.
+    let task = if tracing::dispatcher::has_been_set() {
+        runtime::spawn(task.instrument(Span::current()))
+    } else {
+        runtime::spawn(task)
+    };
+    AsyncCall::new(shared, task)
 }
 
 fn spawn_closure<F, R, T>(f: F, into_outcome: fn(R) -> Outcome<T>) -> AsyncCall<T>
@@ -142,11 +145,10 @@ where
     R: 'static,
     T: Send + Sync + 'static,
 {
-    let runtime = runtime::handle();
     let shared = Shared::new();
     let completion = Completion::new(Arc::clone(&shared));
     let span = Span::current();
-    let task = runtime.spawn_blocking(move || {
+    let task = runtime::spawn_blocking(move || {
         let _entered = span.enter();
         let outcome = match catching(f) {
             Ok(output) => into_outcome(output),
@@ -154,7 +156,7 @@ where
         };
         completion.complete(outcome);
     });
-    AsyncCall::new(shared, task.abort_handle(), runtime)
+    AsyncCall::new(shared, task)
 }
 
 /// The task's side of a call: completes it with the outcome, or, if the task is dropped first

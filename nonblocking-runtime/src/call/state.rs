@@ -7,17 +7,23 @@
 //! attached later get a delivery of their own. An awaiter is woken only once the outcome is set
 //! *and* every delivery handed out so far has run, so `call.on_result(h).await` sees `h` done.
 //!
-//! The outcome lives in a `OnceLock` outside the mutex so that `result()` can lend `&T` for as
-//! long as the handle is borrowed; it is written only under the mutex, which keeps "set once"
-//! and "take the handlers" one atomic step.
+//! The common call has no handlers, so its path takes no lock: the outcome's `OnceLock`
+//! decides who finishes, one atomic state word says whether anyone attached anything, and the
+//! awaiter waits on an `AtomicWaker`. Attaching a handler sets `SLOW` before it locks, and the
+//! finisher sets `FINISHED` with one sequentially consistent read-modify-write: whichever comes
+//! second sees the other, so a handler is either in the list the finisher takes or delivered
+//! by the attacher itself, never both and never neither.
+//!
+//! The outcome lives in a `OnceLock` so that `result()` can lend `&T` for as long as the handle
+//! is borrowed.
 
 use std::mem;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use crate::error::{CallError, panic_message};
-use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, AtomicWaker, Mutex, Ordering};
 
 /// What a finished call produced.
 pub(crate) type Outcome<T> = Result<T, CallError>;
@@ -28,20 +34,31 @@ pub(crate) enum Handler<T> {
     Error(Box<dyn FnOnce(&CallError) + Send>),
 }
 
+/// The outcome is set.
+const FINISHED: usize = 1;
+/// Something was attached (a handler, or a hook to run on finishing): the finisher must lock.
+const SLOW: usize = 1 << 1;
+/// The finisher has taken the handlers attached before it finished.
+const TAKEN: usize = 1 << 2;
+/// `TAKEN` and no delivery is running: an awaiter may go.
+const SETTLED: usize = 1 << 3;
+
 pub(crate) struct Shared<T> {
     outcome: OnceLock<Outcome<T>>,
+    state: AtomicUsize,
+    awaiter: AtomicWaker,
     /// Set once an error handler, an awaiter or `result()`/`error()` has looked: a failure
     /// nobody observed is logged when the state is dropped.
     observed: AtomicBool,
+    /// Only touched on the slow path: by calls with handlers or a timeout.
     inner: Mutex<Inner<T>>,
 }
 
 struct Inner<T> {
-    /// Handlers waiting for the outcome; always empty once it is set.
-    handlers: Vec<Handler<T>>,
+    /// Handlers waiting for the outcome; empty once the finisher took them.
+    handlers: Handlers<T>,
     /// Deliveries handed out and not yet finished running.
     deliveries: usize,
-    awaiter: Option<Waker>,
     /// Run once when the call finishes (stops a timeout's timer).
     on_finish: Option<Box<dyn FnOnce() + Send>>,
 }
@@ -50,11 +67,12 @@ impl<T> Shared<T> {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Shared {
             outcome: OnceLock::new(),
+            state: AtomicUsize::new(0),
+            awaiter: AtomicWaker::new(),
             observed: AtomicBool::new(false),
             inner: Mutex::new(Inner {
-                handlers: Vec::new(),
+                handlers: Handlers::default(),
                 deliveries: 0,
-                awaiter: None,
                 on_finish: None,
             }),
         })
@@ -72,19 +90,44 @@ impl<T> Shared<T> {
     /// far for the caller to run (inline or on the runtime). Takes the caller's reference so the
     /// final release happens in the right order for [`Shared::take_outcome`].
     pub(crate) fn finish(this: Arc<Self>, outcome: Outcome<T>) -> Option<Delivery<T>> {
-        let mut inner = this.inner.lock();
-        if this.outcome.get().is_some() {
-            drop(inner);
-            // `outcome` is dropped after the lock is released: dropping a `T` runs user code.
+        if let Err(lost) = this.outcome.set(outcome) {
+            drop(this);
+            // Dropping a `T` runs user code: nothing of ours is held here.
+            drop(lost);
             return None;
         }
-        if this.outcome.set(outcome).is_err() {
-            unreachable!("the outcome is only ever set under the lock, after checking it is unset");
+        let mut state = this.state.load(Ordering::Relaxed);
+        loop {
+            // Without anything attached, finishing also settles: no lock, no delivery.
+            let next = if state & SLOW == 0 {
+                state | FINISHED | TAKEN | SETTLED
+            } else {
+                state | FINISHED
+            };
+            match this
+                .state
+                .compare_exchange_weak(state, next, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
         }
+        if state & SLOW == 0 {
+            let awaiter = this.awaiter.take();
+            // Drop our reference before waking, so the woken awaiter can own the state.
+            drop(this);
+            if let Some(waker) = awaiter {
+                waker.wake();
+            }
+            return None;
+        }
+
+        let mut inner = this.inner.lock();
         let handlers = mem::take(&mut inner.handlers);
         let on_finish = inner.on_finish.take();
+        this.state.fetch_or(TAKEN, Ordering::SeqCst);
         if handlers.is_empty() {
-            let awaiter = inner.take_awaiter_if_settled();
+            let awaiter = this.settle_if_idle(&inner);
             drop(inner);
             drop(this);
             if let Some(stop) = on_finish {
@@ -114,15 +157,16 @@ impl<T> Shared<T> {
             this.mark_observed();
         }
         let mut inner = this.inner.lock();
-        if this.outcome.get().is_none() {
+        if this.enter_slow_path() {
             inner.handlers.push(handler);
             return None;
         }
         inner.deliveries += 1;
+        this.state.fetch_and(!SETTLED, Ordering::SeqCst);
         drop(inner);
         Some(Delivery {
             shared: Some(Arc::clone(this)),
-            handlers: vec![handler],
+            handlers: Handlers::one(handler),
         })
     }
 
@@ -130,23 +174,41 @@ impl<T> Shared<T> {
     /// it already did.
     pub(crate) fn set_on_finish(&self, on_finish: Box<dyn FnOnce() + Send>) -> bool {
         let mut inner = self.inner.lock();
-        if self.outcome.get().is_some() {
-            return false;
+        if self.enter_slow_path() {
+            inner.on_finish = Some(on_finish);
+            true
+        } else {
+            false
         }
-        inner.on_finish = Some(on_finish);
-        true
+    }
+
+    /// Marks the state `SLOW`; `true` if the finisher has not finished yet and so will take
+    /// what the caller (holding the lock) puts in the list.
+    fn enter_slow_path(&self) -> bool {
+        self.state.fetch_or(SLOW, Ordering::SeqCst) & FINISHED == 0
+    }
+
+    /// With the lock held: settles the call if the finisher took its handlers and no delivery
+    /// runs, returning the awaiter to wake.
+    fn settle_if_idle(&self, inner: &Inner<T>) -> Option<std::task::Waker> {
+        if inner.deliveries == 0 && self.state.load(Ordering::SeqCst) & TAKEN != 0 {
+            self.state.fetch_or(SETTLED, Ordering::SeqCst);
+            self.awaiter.take()
+        } else {
+            None
+        }
     }
 
     /// Ready once the outcome is set and every handler delivery handed out so far has run.
     pub(crate) fn poll_settled(&self, cx: &mut Context<'_>) -> Poll<()> {
         self.mark_observed();
-        let mut inner = self.inner.lock();
-        if self.outcome.get().is_some() && inner.deliveries == 0 {
+        if self.state.load(Ordering::Acquire) & SETTLED != 0 {
             return Poll::Ready(());
         }
-        match &inner.awaiter {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => inner.awaiter = Some(cx.waker().clone()),
+        self.awaiter.register(cx.waker());
+        // Settled between the check and the registration: the settler may have found no waker.
+        if self.state.load(Ordering::Acquire) & SETTLED != 0 {
+            return Poll::Ready(());
         }
         Poll::Pending
     }
@@ -171,22 +233,12 @@ impl<T> Shared<T> {
     fn release(this: Arc<Self>) {
         let mut inner = this.inner.lock();
         inner.deliveries -= 1;
-        let awaiter = inner.take_awaiter_if_settled();
+        let awaiter = this.settle_if_idle(&inner);
         drop(inner);
         // Drop our reference before waking, so the woken awaiter can usually own the state.
         drop(this);
         if let Some(waker) = awaiter {
             waker.wake();
-        }
-    }
-}
-
-impl<T> Inner<T> {
-    fn take_awaiter_if_settled(&mut self) -> Option<Waker> {
-        if self.deliveries == 0 {
-            self.awaiter.take()
-        } else {
-            None
         }
     }
 }
@@ -204,11 +256,48 @@ impl<T> Drop for Shared<T> {
     }
 }
 
+/// Handlers in attach order. Most calls have one or none, so the first is kept inline and a
+/// call with one handler allocates no list.
+pub(crate) struct Handlers<T> {
+    first: Option<Handler<T>>,
+    rest: Vec<Handler<T>>,
+}
+
+impl<T> Default for Handlers<T> {
+    fn default() -> Self {
+        Handlers {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+}
+
+impl<T> Handlers<T> {
+    fn one(handler: Handler<T>) -> Self {
+        Handlers {
+            first: Some(handler),
+            rest: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, handler: Handler<T>) {
+        if self.first.is_none() {
+            self.first = Some(handler);
+        } else {
+            self.rest.push(handler);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+}
+
 /// A batch of handlers that must run exactly once against a set outcome. Dropping it unrun
 /// (a delivery task dropped by a runtime shutdown) runs it in place, so no handler is lost.
 pub(crate) struct Delivery<T> {
     shared: Option<Arc<Shared<T>>>,
-    handlers: Vec<Handler<T>>,
+    handlers: Handlers<T>,
 }
 
 impl<T> Delivery<T> {
@@ -224,7 +313,8 @@ impl<T> Delivery<T> {
             .outcome
             .get()
             .expect("a delivery exists only after the outcome is set");
-        for handler in mem::take(&mut self.handlers) {
+        let handlers = mem::take(&mut self.handlers);
+        for handler in handlers.first.into_iter().chain(handlers.rest) {
             run_handler(handler, outcome);
         }
         Shared::release(shared);
@@ -396,6 +486,51 @@ mod loom_tests {
             });
             settle(&shared);
             assert_eq!(ran.results.load(Ordering::SeqCst), 1);
+            assert_eq!(ran.errors.load(Ordering::SeqCst), 0);
+            completer.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn on_finish_runs_once_whoever_finishes() {
+        model(|| {
+            let shared = Shared::<u32>::new();
+            let stopped = Arc::new(AtomicUsize::new(0));
+            let hook = Arc::clone(&stopped);
+            let registered = shared.set_on_finish(Box::new(move || {
+                hook.fetch_add(1, Ordering::SeqCst);
+            }));
+            assert!(registered);
+            let task = Arc::clone(&shared);
+            let completer = thread::spawn(move || Shared::finish(task, Ok(7)).map(Delivery::run));
+            let cancel = Arc::clone(&shared);
+            drop(Shared::finish(cancel, Err(CallError::Cancelled)).map(Delivery::run));
+            completer.join().unwrap();
+            assert_eq!(stopped.load(Ordering::SeqCst), 1);
+            settle(&shared);
+            assert!(!shared.set_on_finish(Box::new(|| unreachable!())));
+        });
+    }
+
+    #[test]
+    fn two_attachers_and_a_completer() {
+        model(|| {
+            let shared = Shared::<u32>::new();
+            let ran = Arc::new(Ran::default());
+            let task = Arc::clone(&shared);
+            let completer = thread::spawn(move || Shared::finish(task, Ok(7)).map(Delivery::run));
+            let (handle, handlers) = (Arc::clone(&shared), Arc::clone(&ran));
+            let other = thread::spawn(move || {
+                attach_both(&handle, &handlers)
+                    .into_iter()
+                    .for_each(Delivery::run);
+            });
+            attach_both(&shared, &ran)
+                .into_iter()
+                .for_each(Delivery::run);
+            other.join().unwrap();
+            settle(&shared);
+            assert_eq!(ran.results.load(Ordering::SeqCst), 2);
             assert_eq!(ran.errors.load(Ordering::SeqCst), 0);
             completer.join().unwrap();
         });

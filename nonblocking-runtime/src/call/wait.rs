@@ -76,15 +76,12 @@ impl<T> Future for CallFuture<T> {
 
 /// Blocks the current thread until `future` resolves; the `wait()` behind `AsyncCall`.
 ///
-/// `runtime` is the runtime the call runs on, to refuse waiting where it would deadlock.
-pub(super) fn block_on<T>(future: CallFuture<T>, runtime: &Handle) -> Outcome<T> {
+/// Refuses on a current-thread runtime's thread: that thread may be the one that must drive the
+/// call (and blocking it stalls every task of that runtime regardless).
+pub(super) fn block_on<T>(future: CallFuture<T>) -> Outcome<T> {
     match Handle::try_current() {
         Ok(current) => match current.runtime_flavor() {
-            // This thread may be the one that must drive the call: never block it.
-            RuntimeFlavor::CurrentThread if current.id() == runtime.id() => {
-                Err(CallError::WouldDeadlock)
-            }
-            RuntimeFlavor::CurrentThread => park_on(future),
+            RuntimeFlavor::CurrentThread => Err(CallError::WouldDeadlock),
             // Multi-thread flavours: hand this worker's queued tasks to another worker first.
             _ => tokio::task::block_in_place(|| park_on(future)),
         },

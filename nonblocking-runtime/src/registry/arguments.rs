@@ -203,18 +203,13 @@ where
 }
 
 fn encode<T: Serialize>(function: &ServerFunction, value: &T) -> Result<Value, CallError> {
-    serde_json::to_value(value).map_err(|error| CallError::InvalidResult {
-        function: function.name().to_owned(),
-        reason: format!("its value could not be encoded as JSON: {error}"),
+    serde_json::to_value(value).map_err(|error| {
+        CallError::invalid_result(function.name(), format!("its value could not be encoded as JSON: {error}"))
     })
 }
 
 fn invalid(function: &ServerFunction, parameter: Option<&str>, reason: String) -> CallError {
-    CallError::InvalidArguments {
-        function: function.name().to_owned(),
-        parameter: parameter.map(str::to_owned),
-        reason,
-    }
+    CallError::invalid_arguments(function.name(), parameter, reason)
 }
 
 fn count(params: usize) -> String {

@@ -54,20 +54,19 @@ where
     call_with_outcome(async move {
         let (function, invocation) = started?;
         let value = invocation.await?;
-        R::deserialize(value).map_err(|error| CallError::InvalidResult {
-            function: function.to_owned(),
-            reason: error.to_string(),
-        })
+        R::deserialize(value).map_err(|error| CallError::invalid_result(function, error.to_string()))
     })
 }
 
 /// Looks the function up, decodes the arguments and creates (but does not poll) its future.
 fn start(name: &str, args: &impl Serialize) -> Result<(&'static str, Invocation), CallError> {
     let function = registry().get(name)?;
-    let args = serde_json::to_value(args).map_err(|error| CallError::InvalidArguments {
-        function: function.name().to_owned(),
-        parameter: None,
-        reason: format!("the arguments could not be encoded as JSON: {error}"),
+    let args = serde_json::to_value(args).map_err(|error| {
+        CallError::invalid_arguments(
+            function.name(),
+            None,
+            format!("the arguments could not be encoded as JSON: {error}"),
+        )
     })?;
     let invocation = (function.handler())(Arguments::new(function, args)?)?;
     Ok((function.name(), invocation))

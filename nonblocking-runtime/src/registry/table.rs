@@ -149,20 +149,17 @@ impl Registry {
     /// assert_eq!(registry().get("docs.get.ping").unwrap().name(), "docs.get.ping");
     /// assert!(matches!(
     ///     registry().get("docs.get.pnig"),
-    ///     Err(CallError::NotFound { suggestion: Some(_), .. })
+    ///     Err(CallError::NotFound(missing)) if missing.suggestion.is_some()
     /// ));
     /// ```
     pub fn get(&self, name: &str) -> Result<&'static ServerFunction, CallError> {
         match self.by_name.get(name) {
             Some(Entry::One(function)) => Ok(function),
-            Some(Entry::Conflict(definitions)) => Err(CallError::DuplicateName {
-                name: name.to_owned(),
-                definitions: definitions.iter().map(|f| f.location()).collect(),
-            }),
-            None => Err(CallError::NotFound {
-                name: name.to_owned(),
-                suggestion: closest(name, self.by_name.keys().copied()).map(str::to_owned),
-            }),
+            Some(Entry::Conflict(definitions)) => Err(CallError::duplicate_name(
+                name,
+                definitions.iter().map(|f| f.location()).collect(),
+            )),
+            None => Err(CallError::not_found(name, closest(name, self.by_name.keys().copied()))),
         }
     }
 

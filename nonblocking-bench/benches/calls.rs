@@ -1,0 +1,265 @@
+//! Calls: typed stub, closure, handler delivery (before and after completion), by name.
+//! Every group runs the bare-tokio way (`tokio`) and ours (`nonblocking`) in the same run.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use nonblocking_bench::{Order, add, call_async_add, call_async_total, in_task, runtime};
+use nonblocking_runtime::{call_async, call_async_by_name, registry};
+use tokio::sync::oneshot;
+
+fn typed_call(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("typed_call");
+    group.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(tokio::spawn(add(black_box(1), 2)).await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("nonblocking", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(call_async_add(black_box(1), 2).await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+fn closure_call(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("closure_call");
+    group.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let start = Instant::now();
+                for i in 0..iters {
+                    black_box(tokio::spawn(async move { black_box(i) * 2 }).await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("nonblocking", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let start = Instant::now();
+                for i in 0..iters {
+                    black_box(call_async(async move { black_box(i) * 2 }).await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+/// The handler of both sides: tells the timed loop it ran.
+fn handler(done: oneshot::Sender<u64>) -> impl FnOnce(&u64) + Send + 'static {
+    move |value| {
+        let _ = done.send(*value);
+    }
+}
+
+fn handler_delivery(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("handler_before");
+    // The hand-written equivalent: the work, a oneshot for its value, a task that runs h.
+    group.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let start = Instant::now();
+                for i in 0..iters {
+                    let (done, ran) = oneshot::channel();
+                    let (value_tx, value_rx) = oneshot::channel();
+                    tokio::spawn(async move {
+                        let _ = value_tx.send(black_box(i));
+                    });
+                    tokio::spawn(async move {
+                        if let Ok(value) = value_rx.await {
+                            handler(done)(&value);
+                        }
+                    });
+                    black_box(ran.await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("nonblocking", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let start = Instant::now();
+                for i in 0..iters {
+                    let (done, ran) = oneshot::channel();
+                    drop(call_async(async move { black_box(i) }).on_result(handler(done)));
+                    black_box(ran.await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("handler_after");
+    group.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let start = Instant::now();
+                for i in 0..iters {
+                    let (done, ran) = oneshot::channel();
+                    let work = tokio::spawn(async move { black_box(i) });
+                    while !work.is_finished() {
+                        tokio::task::yield_now().await;
+                    }
+                    let value = work.await.unwrap();
+                    tokio::spawn(async move { handler(done)(&value) });
+                    black_box(ran.await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.bench_function("nonblocking", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let start = Instant::now();
+                for i in 0..iters {
+                    let (done, ran) = oneshot::channel();
+                    let call = call_async(async move { black_box(i) });
+                    while !call.is_finished() {
+                        tokio::task::yield_now().await;
+                    }
+                    drop(call.on_result(handler(done)));
+                    black_box(ran.await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+}
+
+fn by_name(c: &mut Criterion) {
+    let rt = runtime();
+    by_name_group(c, &rt, "tuple", typed_tuple, by_name_tuple);
+    by_name_group(c, &rt, "struct", typed_struct, by_name_struct);
+
+    // What a call by name must add to a typed call at the least: finding the function and
+    // serde of the same values (arguments to JSON and back, the result to JSON and back).
+    let mut group = c.benchmark_group("by_name_floor");
+    group.bench_function("tuple", |b| {
+        b.iter(|| {
+            let function = registry().get(black_box("add")).unwrap();
+            let args = serde_json::to_value(black_box((1_i64, 2_i64))).unwrap();
+            let serde_json::Value::Array(args) = args else {
+                unreachable!()
+            };
+            let mut args = args.into_iter();
+            let a: i64 = serde_json::from_value(args.next().unwrap()).unwrap();
+            let b: i64 = serde_json::from_value(args.next().unwrap()).unwrap();
+            let result = serde_json::to_value(a + b).unwrap();
+            black_box((function, serde_json::from_value::<i64>(result).unwrap()))
+        })
+    });
+    let order = Order::sample();
+    group.bench_function("struct", |b| {
+        b.iter(|| {
+            let function = registry().get(black_box("total")).unwrap();
+            let args = serde_json::to_value(black_box((&order,))).unwrap();
+            let serde_json::Value::Array(args) = args else {
+                unreachable!()
+            };
+            let order: Order = serde_json::from_value(args.into_iter().next().unwrap()).unwrap();
+            let result = serde_json::to_value(i64::from(order.quantity)).unwrap();
+            black_box((function, serde_json::from_value::<i64>(result).unwrap()))
+        })
+    });
+    group.finish();
+}
+
+fn by_name_group<T, N>(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    shape: &str,
+    typed: fn(u64) -> T,
+    by_name: fn(u64) -> N,
+) where
+    T: std::future::Future<Output = Duration> + Send + 'static,
+    N: std::future::Future<Output = Duration> + Send + 'static,
+{
+    let mut group = c.benchmark_group(format!("by_name_{shape}"));
+    group.bench_function("typed", |b| {
+        b.iter_custom(|iters| in_task(rt, move || typed(iters)))
+    });
+    group.bench_function("nonblocking", |b| {
+        b.iter_custom(|iters| in_task(rt, move || by_name(iters)))
+    });
+    group.finish();
+}
+
+async fn typed_tuple(iters: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        black_box(call_async_add(black_box(1), 2).await.unwrap());
+    }
+    start.elapsed()
+}
+
+async fn by_name_tuple(iters: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        black_box(
+            call_async_by_name::<i64>("add", black_box((1, 2)))
+                .await
+                .unwrap(),
+        );
+    }
+    start.elapsed()
+}
+
+async fn typed_struct(iters: u64) -> Duration {
+    let order = Order::sample();
+    let start = Instant::now();
+    for _ in 0..iters {
+        black_box(call_async_total(black_box(order.clone())).await.unwrap());
+    }
+    start.elapsed()
+}
+
+async fn by_name_struct(iters: u64) -> Duration {
+    let order = Order::sample();
+    let start = Instant::now();
+    for _ in 0..iters {
+        // The typed side clones the order to pass it by value; so does this one, to compare
+        // like with like.
+        let order = black_box(order.clone());
+        black_box(call_async_by_name::<i64>("total", (&order,)).await.unwrap());
+    }
+    start.elapsed()
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(40)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = typed_call, closure_call, handler_delivery, by_name
+}
+criterion_main!(benches);

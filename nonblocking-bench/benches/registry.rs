@@ -1,0 +1,2 @@
+//! Registry benchmarks (filled in below).
+fn main() {}
