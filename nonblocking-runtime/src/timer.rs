@@ -66,6 +66,12 @@ pub(crate) enum Stage {
     Cancelled,
 }
 
+thread_local! {
+    /// The queue this thread used last. A queue whose runtime is gone stays here until the
+    /// thread uses another runtime; it is closed by then, so it holds no entries.
+    static LAST_QUEUE: std::cell::RefCell<Option<Arc<TimerQueue>>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Every live queue, one per runtime. Few runtimes exist at once, so a list beats a map.
 static QUEUES: Mutex<Vec<Arc<TimerQueue>>> = Mutex::new(Vec::new());
 
@@ -77,6 +83,22 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl TimerQueue {
     /// The queue of `runtime`, starting it (and its driver) on first use.
     pub(crate) fn of(runtime: &Handle) -> Arc<TimerQueue> {
+        // Most defers come from the thread that made the last one, for the same runtime: a
+        // per-thread cache spares them the process-wide lock.
+        let id = runtime.id();
+        let cached = LAST_QUEUE.with(|last| {
+            let last = last.borrow();
+            last.as_ref().filter(|queue| queue.runtime.id() == id).cloned()
+        });
+        if let Some(queue) = cached {
+            return queue;
+        }
+        let queue = Self::lookup_or_start(runtime);
+        LAST_QUEUE.with(|last| *last.borrow_mut() = Some(Arc::clone(&queue)));
+        queue
+    }
+
+    fn lookup_or_start(runtime: &Handle) -> Arc<TimerQueue> {
         let id = runtime.id();
         let mut queues = lock(&QUEUES);
         if let Some(queue) = queues.iter().find(|queue| queue.runtime.id() == id) {

@@ -103,16 +103,11 @@ pub fn register(function: &'static ServerFunction) -> Result<(), CallError> {
 
 impl Registry {
     fn build(all: impl Iterator<Item = &'static ServerFunction>) -> Registry {
-        let mut functions: Vec<&'static ServerFunction> = Vec::new();
-        for function in all {
-            if !functions
-                .iter()
-                .any(|known| known.same_definition(function))
-            {
-                functions.push(function);
-            }
-        }
+        // One entry per definition: a function both collected and passed to `register()` is
+        // one function. Sorting puts such twins side by side.
+        let mut functions: Vec<&'static ServerFunction> = all.collect();
         functions.sort_by_key(|f| (f.name(), f.rust_path(), f.file(), f.line()));
+        functions.dedup_by(|a, b| a.same_definition(b));
 
         let mut by_name: HashMap<&'static str, Entry> = HashMap::with_capacity(functions.len());
         for &function in &functions {
