@@ -1,6 +1,7 @@
 //! AsyncCall: outcomes, handlers, status, result/error, await/wait, timeout and cancel.
 
 use std::fmt::Debug;
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -269,6 +270,26 @@ async fn cancel_on_drop_cancels_and_disarm_keeps_running() {
 
     let kept = call_async(async { 4 }).cancel_on_drop().disarm();
     assert_eq!(kept.await.unwrap(), 4);
+}
+
+#[tokio::test]
+async fn awaiting_a_cancel_on_drop_guard_awaits_the_call_and_dropping_it_cancels() {
+    assert_eq!(
+        call_async(async { 3 })
+            .timeout(Duration::from_secs(5))
+            .cancel_on_drop()
+            .await
+            .unwrap(),
+        3
+    );
+    let (tx, rx) = mpsc::channel();
+    let waiting = call_async(std::future::pending::<u8>())
+        .on_error(move |error| tx.send(error.is_cancelled()).unwrap())
+        .cancel_on_drop()
+        .into_future();
+    drop(waiting);
+    tokio::task::yield_now().await;
+    assert!(rx.recv_timeout(Duration::from_secs(5)).unwrap());
 }
 
 #[tokio::test]

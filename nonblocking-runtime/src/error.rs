@@ -94,6 +94,15 @@ pub enum CallError {
     #[error("{0}")]
     DuplicateName(Box<DuplicateNameError>),
 
+    /// A remote server refused the call for a reason only HTTP has (unauthorized, forbidden,
+    /// payload too large, overloaded, shutting down, bad request); see [`RejectedError`].
+    #[error("{0}")]
+    Rejected(Box<RejectedError>),
+
+    /// A remote call could not reach the server, or its reply was not one of ours.
+    #[error("transport error: {0}")]
+    Transport(String),
+
     /// `register()` was called after the registry was already built by a first lookup.
     #[error(
         "server function `{0}` was registered too late: the registry was already built by a call by name; register before the first call"
@@ -142,6 +151,28 @@ pub struct DuplicateNameError {
     pub name: String,
     /// Every definition, as `path at file:line`.
     pub definitions: Vec<String>,
+}
+
+/// The details of [`CallError::Rejected`]: the HTTP status and the server's code and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the server refused the call ({status} {code}): {message}")]
+pub struct RejectedError {
+    /// The HTTP status, such as 401 or 503.
+    pub status: u16,
+    /// The machine-readable code, such as `unauthorized` or `overloaded`.
+    pub code: String,
+    /// The server's message.
+    pub message: String,
+}
+
+/// The error a remote server function returned, as [`CallError::Failed`] carries it on the
+/// client: its message (the original error stays on the server). Get it with
+/// `error.downcast_ref::<RemoteFailure>()`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RemoteFailure {
+    /// The function's error message.
+    pub message: String,
 }
 
 impl CallError {
@@ -294,6 +325,8 @@ impl CallError {
             CallError::InvalidResult(_) => "InvalidResult",
             CallError::DuplicateName(_) => "DuplicateName",
             CallError::RegistryBuilt(_) => "RegistryBuilt",
+            CallError::Rejected(_) => "Rejected",
+            CallError::Transport(_) => "Transport",
         }
     }
 }

@@ -38,6 +38,23 @@ mod call {
 mod error;
 mod sync;
 
+/// Emits its items only when the runtime's `http` feature is on. Generated code cannot test the
+/// runtime's features with `#[cfg]` (that would test the user's crate), so it asks here.
+#[cfg(feature = "http")]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __nonblocking_if_http {
+    ($($item:item)*) => { $($item)* };
+}
+
+/// See the `http` variant: without the feature, nothing.
+#[cfg(not(feature = "http"))]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __nonblocking_if_http {
+    ($($item:item)*) => {};
+}
+
 /// Compiles its items except under `--cfg nonblocking_loom`.
 macro_rules! not_under_loom {
     ($($item:item)*) => { $( #[cfg(not(nonblocking_loom))] $item )* };
@@ -47,6 +64,8 @@ not_under_loom! {
 mod call;
 mod cancel;
 mod defer;
+#[cfg(feature = "http")]
+pub mod http;
 mod panic;
 mod registry;
 mod repeat;
@@ -61,7 +80,7 @@ pub use crate::cancel::{Cancel, CancelOnDrop, cancel};
 pub use crate::defer::{DeferRef, defer};
 pub use crate::error::{
     BoxError, CallError, DuplicateNameError, InvalidArgumentsError, InvalidResultError,
-    NotFoundError,
+    NotFoundError, RejectedError, RemoteFailure,
 };
 pub use crate::registry::{
     Param, Registry, ServerFunction, call_async_by_name, register, registry,
@@ -152,6 +171,11 @@ pub mod __private {
         try_call_blocking,
     };
     pub use core::result::Result;
+
+    #[cfg(feature = "http")]
+    pub use crate::http::Remote;
+
+    pub use crate::__nonblocking_if_http as if_http;
 
     /// Names the `Ok` type of a return type the macro cannot see through (an alias of `Result`).
     #[diagnostic::on_unimplemented(

@@ -109,10 +109,12 @@ fn fallback() -> &'static Handle {
 fn start_background() -> Runtime {
     // Two workers: enough to keep handlers and timers moving while one worker runs a slow body,
     // without competing with the application for every core.
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("nonblocking-background")
-        .enable_time()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(2).thread_name("nonblocking-background").enable_time();
+    // Remote calls open connections from the background runtime too.
+    #[cfg(feature = "http")]
+    builder.enable_io();
+    builder
         .build()
         .unwrap_or_else(|error| {
             // Only fails when the OS refuses threads; nothing sensible can continue.

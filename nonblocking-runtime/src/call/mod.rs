@@ -255,11 +255,7 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     /// assert!(matches!(call.wait(), Err(CallError::Cancelled)));
     /// ```
     pub fn cancel(&self) {
-        if let Some(delivery) = Shared::finish(Arc::clone(&self.shared), Err(CallError::Cancelled))
-        {
-            deliver_later(delivery);
-        }
-        self.task.abort();
+        cancel_call(&self.shared, &self.task);
     }
 
     /// Turns the handle into a guard that cancels the call when dropped.
@@ -327,6 +323,41 @@ impl<T: Send + Sync + 'static> IntoFuture for AsyncCall<T> {
     fn into_future(self) -> CallFuture<T> {
         CallFuture::new(self.shared)
     }
+}
+
+/// Awaiting the guard awaits the call; dropping that future before it resolves cancels the
+/// call (a server handler whose client went away, a `select!` branch that lost).
+///
+/// # Examples
+///
+/// ```
+/// # use nonblocking_runtime::{CallStatus, call_async};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// assert_eq!(call_async(async { 3 }).cancel_on_drop().await.unwrap(), 3);
+///
+/// let slow = call_async(std::future::pending::<()>()).on_error(|error| assert!(error.is_cancelled()));
+/// let waiting = slow.cancel_on_drop().into_future();
+/// drop(waiting); // cancels
+/// # }
+/// ```
+impl<T: Send + Sync + 'static> IntoFuture for CancelOnDrop<AsyncCall<T>> {
+    type Output = Result<T, CallError>;
+    type IntoFuture = CallFuture<T>;
+
+    fn into_future(self) -> CallFuture<T> {
+        let AsyncCall { shared, task } = self.disarm();
+        let state = Arc::clone(&shared);
+        CallFuture::cancelling_on_drop(shared, Box::new(move || cancel_call(&state, &task)))
+    }
+}
+
+/// Finishes the call as cancelled (its error handlers run on the runtime) and aborts its task.
+fn cancel_call<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, task: &JoinHandle<()>) {
+    if let Some(delivery) = Shared::finish(Arc::clone(shared), Err(CallError::Cancelled)) {
+        deliver_later(delivery);
+    }
+    task.abort();
 }
 
 impl<T: Send + Sync + 'static> Cancel for AsyncCall<T> {

@@ -31,12 +31,33 @@ use crate::sync::Arc;
 #[must_use = "futures do nothing unless polled"]
 pub struct CallFuture<T> {
     shared: Option<Arc<Shared<T>>>,
+    /// Cancels the call if this future is dropped before it resolves (the future of a
+    /// `CancelOnDrop` guard).
+    cancel_on_drop: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl<T> CallFuture<T> {
     pub(super) fn new(shared: Arc<Shared<T>>) -> Self {
         CallFuture {
             shared: Some(shared),
+            cancel_on_drop: None,
+        }
+    }
+
+    pub(super) fn cancelling_on_drop(shared: Arc<Shared<T>>, cancel: Box<dyn FnOnce() + Send>) -> Self {
+        CallFuture {
+            shared: Some(shared),
+            cancel_on_drop: Some(cancel),
+        }
+    }
+}
+
+impl<T> Drop for CallFuture<T> {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.cancel_on_drop.take() {
+            if self.shared.is_some() {
+                cancel();
+            }
         }
     }
 }
@@ -61,6 +82,9 @@ impl<T> Future for CallFuture<T> {
             self.shared = Some(shared);
             return Poll::Pending;
         }
+        // Finished: nothing left to cancel, and the canceller holds a reference to the state
+        // that would keep `take_outcome` from owning it.
+        self.cancel_on_drop = None;
         match Shared::take_outcome(shared) {
             Ok(outcome) => Poll::Ready(outcome),
             Err(shared) => {

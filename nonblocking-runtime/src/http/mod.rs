@@ -1,0 +1,30 @@
+//! Server functions over HTTP (feature `http`): [`Server`] serves the registry, [`Remote`] calls
+//! it from another process, with the same [`AsyncCall`](crate::AsyncCall) handle as a local call.
+//!
+//! The wire format is plain JSON over HTTP/1.1: `POST <prefix>/<name>` with the arguments as the
+//! body (an array is positional, an object is by keyword, an empty body or `null` means none,
+//! any other value is the single argument: the rule of
+//! [`call_async_by_name`](crate::call_async_by_name)), answered `200` with the result, or with an
+//! error object `{"code": "...", "message": "...", "details": {...}}`:
+//!
+//! | status | code | meaning |
+//! |---|---|---|
+//! | 404 | `not_found` | no such function, or not exposed by this server |
+//! | 422 | `invalid_arguments` | the arguments do not fit the parameters |
+//! | 400 | `bad_request` | malformed JSON, or a body that is not `application/json` |
+//! | 401 | `unauthorized` | the authorization hook wants credentials |
+//! | 403 | `forbidden` | the authorization hook refused |
+//! | 413 | `payload_too_large` | the body is over the server's limit |
+//! | 504 | `timed_out` | the call ran past the server's per-call timeout |
+//! | 500 | `failed` | the function returned an error (its message is sent) |
+//! | 500 | `panicked` | the function panicked (its message only if the server shows panics) |
+//! | 500 | `duplicate_name` | two functions share the name |
+//! | 503 | `overloaded` | the concurrency limit is reached: rejected, not queued |
+//! | 503 | `shutting_down` | the server is shutting down |
+
+mod client;
+mod server;
+mod wire;
+
+pub use self::client::Remote;
+pub use self::server::{Authorize, Expose, Refusal, Server, ServerBuilder, serve};

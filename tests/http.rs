@@ -1,0 +1,543 @@
+//! Server functions over HTTP: a server on an ephemeral loopback port, called by `Remote`, by
+//! typed remote stubs, by raw HTTP and by Python's standard library.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use nonblocking_runtime::http::{Refusal, Remote, Server, ServerBuilder};
+use nonblocking_runtime::{CallError, RemoteFailure, server_function};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Item {
+    id: u32,
+    title: String,
+}
+
+#[server_function]
+async fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+#[server_function]
+fn save(item: Item) -> Result<u32, String> {
+    if item.title.is_empty() {
+        Err(format!("item {} has no title", item.id))
+    } else {
+        Ok(item.id)
+    }
+}
+
+#[server_function]
+fn explode() -> u8 {
+    panic!("secret internals")
+}
+
+#[server_function]
+async fn sleep_ms(ms: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    ms
+}
+
+#[server_function(require = "admin")]
+fn wipe() -> String {
+    "wiped".into()
+}
+
+#[server_function]
+fn hidden() -> u8 {
+    7
+}
+
+#[server_function(name = "http.duplicate")]
+fn duplicate_one() -> u8 {
+    1
+}
+
+#[server_function(name = "http.duplicate")]
+fn duplicate_two() -> u8 {
+    2
+}
+
+static CANCEL_STARTED: AtomicBool = AtomicBool::new(false);
+static CANCEL_DROPPED: AtomicBool = AtomicBool::new(false);
+
+struct DropProbe;
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        CANCEL_DROPPED.store(true, Ordering::SeqCst);
+    }
+}
+
+#[server_function]
+async fn wait_forever() -> u8 {
+    let _probe = DropProbe;
+    CANCEL_STARTED.store(true, Ordering::SeqCst);
+    std::future::pending::<u8>().await
+}
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    fn remote(&self) -> Remote {
+        Remote::new(format!("http://{}/rpc", self.addr)).unwrap()
+    }
+
+    async fn shutdown(mut self) -> std::io::Result<()> {
+        let _ = self.stop.take().unwrap().send(());
+        self.server.await.unwrap()
+    }
+}
+
+async fn start(builder: ServerBuilder) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = builder.prefix("/rpc").build();
+    let server = tokio::spawn(server.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        stop: Some(stop),
+        server,
+    }
+}
+
+fn default_server() -> ServerBuilder {
+    Server::builder()
+        .expose([
+            "add",
+            "save",
+            "explode",
+            "sleep_ms",
+            "wipe",
+            "http.duplicate",
+            "wait_forever",
+        ])
+        .authorize(
+            |headers, function| match (function.require(), headers.get("x-role")) {
+                (None, _) => Ok(()),
+                (Some(_), None) => Err(Refusal::Unauthorized("log in first".into())),
+                (Some(role), Some(given)) if given == role => Ok(()),
+                (Some(role), Some(_)) => Err(Refusal::Forbidden(format!("needs role {role}"))),
+            },
+        )
+}
+
+/// Sends raw HTTP/1.1 and returns the status and the body as JSON.
+async fn raw(addr: SocketAddr, request: &str) -> (u16, Value) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response);
+    let status = text[9..12].parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body)
+        .unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn post(path: &str, content_type: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn rejected(error: CallError) -> (u16, String) {
+    match error {
+        CallError::Rejected(rejected) => (rejected.status, rejected.code),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn positional_keyword_and_typed_remote_calls() {
+    let server = start(default_server()).await;
+    let remote = server.remote();
+    assert_eq!(
+        remote
+            .call_async_by_name::<i64>("add", (1, 2))
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        remote
+            .call_async_by_name::<i64>("add", json!({"a": 5, "b": 6}))
+            .await
+            .unwrap(),
+        11
+    );
+    let item = Item {
+        id: 4,
+        title: "milk".into(),
+    };
+    assert_eq!(
+        remote
+            .call_async_by_name::<u32>("save", (&item,))
+            .await
+            .unwrap(),
+        4
+    );
+    // Typed remote stubs, next to the local ones.
+    assert_eq!(call_remote_add(&remote, 20, 22).await.unwrap(), 42);
+    assert_eq!(call_remote_save(&remote, item.clone()).await.unwrap(), 4);
+    assert_eq!(call_async_add(20, 22).await.unwrap(), 42);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn errors_map_back_to_the_same_variants() {
+    let server = start(default_server()).await;
+    let remote = server.remote();
+
+    let error = remote
+        .call_async_by_name::<i64>("ad", (1, 2))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, CallError::NotFound(missing) if missing.name == "ad" && missing.suggestion.as_deref() == Some("add")),
+        "{error:?}"
+    );
+
+    let error = remote
+        .call_async_by_name::<i64>("add", (1, "two"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, CallError::InvalidArguments(invalid) if invalid.function == "add" && invalid.parameter.as_deref() == Some("b")),
+        "{error:?}"
+    );
+
+    let error = call_remote_save(
+        &remote,
+        Item {
+            id: 9,
+            title: String::new(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.to_string(), "item 9 has no title");
+    assert_eq!(
+        error.downcast_ref::<RemoteFailure>().unwrap().message,
+        "item 9 has no title"
+    );
+
+    let error = call_remote_explode(&remote).await.unwrap_err();
+    assert!(
+        matches!(&error, CallError::Panicked(message) if !message.contains("secret")),
+        "the panic's message stays on the server: {error:?}"
+    );
+
+    let error = remote
+        .call_async_by_name::<u8>("http.duplicate", ())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, CallError::DuplicateName(duplicate) if duplicate.definitions.len() == 2),
+        "{error:?}"
+    );
+
+    let error = remote
+        .call_async_by_name::<String>("add", (1, 2))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CallError::InvalidResult(_)));
+
+    assert_eq!(
+        rejected(call_remote_wipe(&remote).await.unwrap_err()),
+        (401, "unauthorized".into())
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn authorization_sees_headers_and_the_require_value() {
+    let server = start(default_server()).await;
+    let (status, body) = raw(server.addr, &post("/rpc/wipe", "application/json", "")).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    let request = "POST /rpc/wipe HTTP/1.1\r\nHost: x\r\nx-role: guest\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    let (status, body) = raw(server.addr, request).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(body["message"], "needs role admin");
+    let request = "POST /rpc/wipe HTTP/1.1\r\nHost: x\r\nx-role: admin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw(server.addr, request).await, (200, json!("wiped")));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn unexposed_functions_answer_like_missing_ones() {
+    let server = start(default_server()).await;
+    let (status, body) = raw(server.addr, &post("/rpc/hidden", "application/json", "")).await;
+    let (missing_status, missing) = raw(
+        server.addr,
+        &post("/rpc/no_such_function", "application/json", ""),
+    )
+    .await;
+    assert_eq!((status, missing_status), (404, 404));
+    assert_eq!(body["code"], "not_found");
+    assert_eq!(body["details"]["suggestion"], Value::Null);
+    assert_eq!(missing["code"], "not_found");
+    // Not even as a suggestion.
+    let (_, close) = raw(server.addr, &post("/rpc/hiddem", "application/json", "")).await;
+    assert_eq!(close["details"]["suggestion"], Value::Null);
+    // The listing shows only what is exposed.
+    let (status, listing) = raw(
+        server.addr,
+        "GET /rpc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"add") && !names.contains(&"hidden"),
+        "{names:?}"
+    );
+    let add = listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "add")
+        .unwrap();
+    assert_eq!(
+        add["params"],
+        json!([{"name": "a", "type": "i64"}, {"name": "b", "type": "i64"}])
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_requests_and_the_body_limit() {
+    let server = start(default_server().body_limit(64)).await;
+    let (status, body) = raw(server.addr, &post("/rpc/add", "application/json", "[1, 2")).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")));
+    let (status, body) = raw(server.addr, &post("/rpc/add", "text/plain", "[1, 2]")).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")));
+    let big = format!("[{}]", vec!["1"; 100].join(","));
+    let (status, body) = raw(server.addr, &post("/rpc/add", "application/json", &big)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+    let remote = server.remote();
+    assert_eq!(
+        rejected(
+            remote
+                .call_async_by_name::<Value>(
+                    "save",
+                    (Item {
+                        id: 1,
+                        title: "x".repeat(100)
+                    },)
+                )
+                .await
+                .unwrap_err()
+        ),
+        (413, "payload_too_large".into())
+    );
+    // Empty body and null mean no arguments; a bare value is the single argument.
+    assert_eq!(
+        raw(server.addr, &post("/rpc/add", "application/json", "null"))
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        raw(server.addr, &post("/rpc/sleep_ms", "application/json", "1")).await,
+        (200, json!(1))
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_server_times_out_slow_calls_and_the_client_its_own() {
+    let server = start(default_server().timeout(Duration::from_millis(50))).await;
+    let remote = server.remote();
+    let error = call_remote_sleep_ms(&remote, 5_000).await.unwrap_err();
+    assert!(
+        matches!(error, CallError::TimedOut(after) if after == Duration::from_millis(50)),
+        "{error:?}"
+    );
+    let (status, body) = raw(
+        server.addr,
+        &post("/rpc/sleep_ms", "application/json", "[5000]"),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (504, Some("timed_out")));
+    server.shutdown().await.unwrap();
+
+    let server = start(default_server()).await;
+    let remote = server.remote().with_timeout(Duration::from_millis(50));
+    assert!(
+        call_remote_sleep_ms(&remote, 5_000)
+            .await
+            .unwrap_err()
+            .is_timeout()
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_concurrency_limit_rejects_instead_of_queueing() {
+    let server = start(default_server().concurrency_limit(1)).await;
+    let remote = server.remote();
+    let slow = call_remote_sleep_ms(&remote, 500);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        rejected(call_remote_add(&remote, 1, 1).await.unwrap_err()),
+        (503, "overloaded".into())
+    );
+    assert_eq!(slow.await.unwrap(), 500);
+    assert_eq!(call_remote_add(&remote, 1, 1).await.unwrap(), 2);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_server_that_is_down_is_a_transport_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let remote = Remote::new(format!("http://{addr}/rpc")).unwrap();
+    let error = call_remote_add(&remote, 1, 2).await.unwrap_err();
+    assert!(matches!(error, CallError::Transport(_)), "{error:?}");
+    assert!(matches!(
+        Remote::new("ftp://example/rpc"),
+        Err(CallError::Transport(_))
+    ));
+    assert!(matches!(
+        remote.call_async_by_name::<u8>("bad/name", ()).await,
+        Err(CallError::NotFound(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_remote_call_cancels_it_on_the_server() {
+    let server = start(default_server()).await;
+    let remote = server.remote();
+    let call = call_remote_wait_forever(&remote);
+    for _ in 0..500 {
+        if CANCEL_STARTED.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        CANCEL_STARTED.load(Ordering::SeqCst),
+        "the call reached the server"
+    );
+    call.cancel();
+    for _ in 0..500 {
+        if CANCEL_DROPPED.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        CANCEL_DROPPED.load(Ordering::SeqCst),
+        "the server dropped the call when its client went away"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_calls_in_flight() {
+    let server = start(default_server()).await;
+    let remote = server.remote();
+    let calls: Vec<_> = (0..10)
+        .map(|i| call_remote_sleep_ms(&remote, 200 + i))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let addr = server.addr;
+    server.shutdown().await.unwrap();
+    for (i, call) in calls.into_iter().enumerate() {
+        assert_eq!(
+            call.await.unwrap(),
+            200 + i as u64,
+            "call {i} was answered in full"
+        );
+    }
+    // Stopped: new calls cannot connect.
+    let remote = Remote::new(format!("http://{addr}/rpc")).unwrap();
+    assert!(matches!(
+        call_remote_add(&remote, 1, 1).await,
+        Err(CallError::Transport(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_calls_all_answer_correctly() {
+    static WRONG: AtomicUsize = AtomicUsize::new(0);
+    let server = start(default_server()).await;
+    let remote = server.remote();
+    let calls: Vec<_> = (0..1_000_i64)
+        .map(|i| (i, call_remote_add(&remote, i, i)))
+        .collect();
+    for (i, call) in calls {
+        if call.await.unwrap() != 2 * i {
+            WRONG.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    assert_eq!(WRONG.load(Ordering::SeqCst), 0);
+    server.shutdown().await.unwrap();
+}
+
+/// The wire is plain JSON over HTTP: Python's standard library can call a server function.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_is_not_ours_can_call() {
+    let server = start(default_server()).await;
+    let script = format!(
+        r#"
+import json, urllib.request, urllib.error
+def call(name, body):
+    request = urllib.request.Request("http://{addr}/rpc/" + name, data=json.dumps(body).encode(), headers={{"Content-Type": "application/json"}})
+    try:
+        with urllib.request.urlopen(request) as reply:
+            return reply.status, json.load(reply)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+print(json.dumps([call("add", [40, 2]), call("add", {{"a": 1, "b": 1}}), call("add", [1]), call("nope", None)]))
+"#,
+        addr = server.addr
+    );
+    let output = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .await;
+    let Ok(output) = output else {
+        println!("SKIPPED: python3 is not installed");
+        return server.shutdown().await.unwrap();
+    };
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let replies: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(replies[0], json!([200, 42]));
+    assert_eq!(replies[1], json!([200, 2]));
+    assert_eq!(replies[2][0], 422);
+    assert_eq!(replies[2][1]["code"], "invalid_arguments");
+    assert_eq!(replies[3][0], 404);
+    assert_eq!(replies[3][1]["code"], "not_found");
+    server.shutdown().await.unwrap();
+}
