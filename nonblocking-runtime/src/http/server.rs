@@ -26,7 +26,8 @@ use tower::ServiceBuilder;
 
 use super::wire::{ErrorBody, to_wire};
 use crate::error::CallError;
-use crate::registry::{ServerFunction, call_async_by_name, registry};
+use crate::panic::catching_async;
+use crate::registry::{ServerFunction, invoke, registry};
 
 /// Which registered functions a server lets clients call. Unexposed functions answer 404
 /// exactly like missing ones, so exposure cannot be probed.
@@ -359,8 +360,18 @@ async fn call(
             Err(error) => return reply(StatusCode::BAD_REQUEST, ErrorBody::new("bad_request", format!("malformed JSON: {error}"))),
         }
     };
-    // Cancelled if this handler is dropped: the client went away, or shutdown ran out of grace.
-    match call_async_by_name::<Value>(&name, args).timeout(state.timeout).cancel_on_drop().await {
+    // The call runs inside this handler's own task: no second task, and dropping the handler
+    // (the client went away, shutdown ran out of grace) drops the call with it.
+    let invocation = match invoke(function, args) {
+        Ok(invocation) => invocation,
+        Err(failure) => return error(&failure, &state),
+    };
+    let outcome = match tokio::time::timeout(state.timeout, catching_async(invocation)).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(panic)) => Err(CallError::Panicked(panic)),
+        Err(_) => Err(CallError::TimedOut(state.timeout)),
+    };
+    match outcome {
         Ok(value) => Json(value).into_response(),
         Err(failure) => error(&failure, &state),
     }

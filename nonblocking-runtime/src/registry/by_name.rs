@@ -3,7 +3,10 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use serde_json::Value;
+
 use super::arguments::{Arguments, Invocation};
+use super::function::ServerFunction;
 use super::table::registry;
 use crate::call::{AsyncCall, call_with_outcome};
 use crate::error::CallError;
@@ -68,6 +71,11 @@ fn start(name: &str, args: &impl Serialize) -> Result<(&'static str, Invocation)
             format!("the arguments could not be encoded as JSON: {error}"),
         )
     })?;
-    let invocation = (function.handler())(Arguments::new(function, args)?)?;
-    Ok((function.name(), invocation))
+    Ok((function.name(), invoke(function, args)?))
+}
+
+/// Decodes `args` for `function` and creates (but does not poll) its future: a call by name
+/// without a task of its own, for callers that already run in one (the HTTP server).
+pub(crate) fn invoke(function: &'static ServerFunction, args: Value) -> Result<Invocation, CallError> {
+    (function.handler())(Arguments::new(function, args)?)
 }

@@ -8,6 +8,8 @@ mod suggest;
 mod table;
 
 pub use self::arguments::{Arguments, Invocation};
+#[cfg(feature = "http")]
+pub(crate) use self::by_name::invoke;
 pub use self::by_name::call_async_by_name;
 pub use self::function::{Param, ServerFunction, ServerFunctionParts};
 pub use self::table::{Registry, register, registry};
