@@ -32,6 +32,30 @@ fn save(item: Item) -> Result<u32, String> {
     }
 }
 
+/// An error type that is `Serialize`: its value crosses the wire.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct OutOfStock {
+    item: u32,
+    left: u32,
+}
+
+impl std::fmt::Display for OutOfStock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "only {} of item {} left", self.left, self.item)
+    }
+}
+
+impl std::error::Error for OutOfStock {}
+
+#[server_function]
+fn order(item: u32, quantity: u32) -> Result<u32, OutOfStock> {
+    if quantity > 3 {
+        Err(OutOfStock { item, left: 3 })
+    } else {
+        Ok(quantity)
+    }
+}
+
 #[server_function]
 fn explode() -> u8 {
     panic!("secret internals")
@@ -118,6 +142,7 @@ fn default_server() -> ServerBuilder {
         .expose([
             "add",
             "save",
+            "order",
             "explode",
             "sleep_ms",
             "wipe",
@@ -236,6 +261,27 @@ async fn errors_map_back_to_the_same_variants() {
         error.downcast_ref::<RemoteFailure>().unwrap().message,
         "item 9 has no title"
     );
+
+    let failure = error.downcast_ref::<RemoteFailure>().unwrap();
+    assert_eq!(
+        failure.value, None,
+        "a String error has no JSON value of its own"
+    );
+
+    // An error type that is Serialize arrives with its value.
+    let error = call_remote_order(&remote, 7, 10).await.unwrap_err();
+    assert_eq!(error.to_string(), "only 3 of item 7 left");
+    let value = error
+        .downcast_ref::<RemoteFailure>()
+        .unwrap()
+        .value
+        .clone()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_value::<OutOfStock>(value).unwrap(),
+        OutOfStock { item: 7, left: 3 }
+    );
+    assert_eq!(call_remote_order(&remote, 7, 2).await.unwrap(), 2);
 
     let error = call_remote_explode(&remote).await.unwrap_err();
     assert!(

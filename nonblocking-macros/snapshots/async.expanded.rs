@@ -40,6 +40,7 @@ pub const ADD_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunction 
         }
         handler
     },
+    error_value: ::nonblocking_runtime::__private::no_error_value,
 });
 ::nonblocking_runtime::__private::if_http! {
     #[doc =

@@ -36,6 +36,21 @@ pub(crate) const PARSE_SERVER_FUNCTION: ::nonblocking_runtime::__private::Server
         }
         handler
     },
+    error_value: {
+        fn error_value(
+            error: &(dyn ::std::error::Error + 'static),
+        ) -> ::core::option::Option<::nonblocking_runtime::__private::Value> {
+            use ::nonblocking_runtime::__private::{EncodeError as _, NoErrorValue as _};
+            (&&::nonblocking_runtime::__private::ErrorValue::<
+                <Result<
+                    u32,
+                    std::num::ParseIntError,
+                > as ::nonblocking_runtime::__private::Fallible>::Error,
+            >::NEW)
+                .encode(error)
+        }
+        error_value
+    },
 });
 ::nonblocking_runtime::__private::if_http! {
     #[doc =

@@ -37,6 +37,7 @@ pub const SHOUT_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunctio
         }
         handler
     },
+    error_value: ::nonblocking_runtime::__private::no_error_value,
 });
 ::nonblocking_runtime::__private::if_http! {
     #[doc =

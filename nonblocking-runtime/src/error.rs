@@ -166,13 +166,15 @@ pub struct RejectedError {
 }
 
 /// The error a remote server function returned, as [`CallError::Failed`] carries it on the
-/// client: its message (the original error stays on the server). Get it with
+/// client: its message, and its JSON value when the error type is `Serialize`. Get it with
 /// `error.downcast_ref::<RemoteFailure>()`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct RemoteFailure {
     /// The function's error message.
     pub message: String,
+    /// The error itself as JSON, when its type is `Serialize` (decode it with `serde_json`).
+    pub value: Option<serde_json::Value>,
 }
 
 impl CallError {

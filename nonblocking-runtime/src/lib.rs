@@ -177,6 +177,46 @@ pub mod __private {
 
     pub use crate::__nonblocking_if_http as if_http;
 
+    pub use serde_json::Value;
+
+    /// Picks, at compile time, whether a function's error type `E` can be encoded: through
+    /// [`EncodeError`] when `E: Serialize`, else [`NoErrorValue`] (autoref specialization).
+    pub struct ErrorValue<E>(core::marker::PhantomData<fn() -> E>);
+
+    impl<E> ErrorValue<E> {
+        /// The one value.
+        pub const NEW: Self = ErrorValue(core::marker::PhantomData);
+    }
+
+    /// Chosen when the error type is `Serialize`.
+    pub trait EncodeError {
+        /// The error's JSON value, if `error` is of the function's error type.
+        fn encode(&self, error: &(dyn std::error::Error + 'static)) -> Option<Value>;
+    }
+
+    impl<E: serde::Serialize + std::error::Error + 'static> EncodeError for &ErrorValue<E> {
+        fn encode(&self, error: &(dyn std::error::Error + 'static)) -> Option<Value> {
+            serde_json::to_value(error.downcast_ref::<E>()?).ok()
+        }
+    }
+
+    /// Chosen otherwise: no value.
+    pub trait NoErrorValue {
+        /// Always `None`.
+        fn encode(&self, error: &(dyn std::error::Error + 'static)) -> Option<Value>;
+    }
+
+    impl<E> NoErrorValue for ErrorValue<E> {
+        fn encode(&self, _: &(dyn std::error::Error + 'static)) -> Option<Value> {
+            None
+        }
+    }
+
+    /// The error encoder of functions that cannot fail.
+    pub fn no_error_value(_: &(dyn std::error::Error + 'static)) -> Option<Value> {
+        None
+    }
+
     /// Names the `Ok` type of a return type the macro cannot see through (an alias of `Result`).
     #[diagnostic::on_unimplemented(
         message = "`{Self}` is not a `Result`, so the server function cannot be `fallible`",

@@ -327,12 +327,12 @@ async fn call(
     let function = match registry().get(&name) {
         Ok(function) if state.exposes(&name) => function,
         // Unexposed answers exactly like missing; suggestions never name an unexposed function.
-        Ok(_) => return error(&CallError::not_found(&name, None), &state),
+        Ok(_) => return error(&CallError::not_found(&name, None), &state, None),
         Err(CallError::NotFound(missing)) => {
             let suggestion = missing.suggestion.as_deref().filter(|close| state.exposes(close));
-            return error(&CallError::not_found(&name, suggestion), &state);
+            return error(&CallError::not_found(&name, suggestion), &state, None);
         }
-        Err(other) => return error(&other, &state),
+        Err(other) => return error(&other, &state, None),
     };
     if let Some(authorize) = &state.authorize {
         match authorize(&headers, function) {
@@ -364,7 +364,7 @@ async fn call(
     // (the client went away, shutdown ran out of grace) drops the call with it.
     let invocation = match invoke(function, args) {
         Ok(invocation) => invocation,
-        Err(failure) => return error(&failure, &state),
+        Err(failure) => return error(&failure, &state, Some(function)),
     };
     let outcome = match tokio::time::timeout(state.timeout, catching_async(invocation)).await {
         Ok(Ok(outcome)) => outcome,
@@ -373,7 +373,7 @@ async fn call(
     };
     match outcome {
         Ok(value) => Json(value).into_response(),
-        Err(failure) => error(&failure, &state),
+        Err(failure) => error(&failure, &state, Some(function)),
     }
 }
 
@@ -394,8 +394,8 @@ async fn list(State(state): State<Arc<ServerState>>) -> Response {
     Json(functions).into_response()
 }
 
-fn error(error: &CallError, state: &ServerState) -> Response {
-    let (status, body) = to_wire(error, state.show_panics);
+fn error(error: &CallError, state: &ServerState, function: Option<&ServerFunction>) -> Response {
+    let (status, body) = to_wire(error, state.show_panics, function);
     reply(status, body)
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{CallError, RejectedError, RemoteFailure};
+use crate::registry::ServerFunction;
 
 /// The body of every error reply.
 #[derive(Debug, Serialize, Deserialize)]
@@ -25,8 +26,8 @@ impl ErrorBody {
 }
 
 /// The status and body for a call's error. A panic's message stays on the server unless
-/// `show_panics`.
-pub(crate) fn to_wire(error: &CallError, show_panics: bool) -> (StatusCode, ErrorBody) {
+/// `show_panics`; a failure carries its error's JSON value when `function` can encode it.
+pub(crate) fn to_wire(error: &CallError, show_panics: bool, function: Option<&ServerFunction>) -> (StatusCode, ErrorBody) {
     use serde_json::json;
     let message = error.to_string();
     let (status, code, details) = match error {
@@ -49,6 +50,10 @@ pub(crate) fn to_wire(error: &CallError, show_panics: bool) -> (StatusCode, Erro
             return (StatusCode::INTERNAL_SERVER_ERROR, ErrorBody::new("panicked", panic.clone()));
         }
         CallError::Cancelled => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down", Value::Null),
+        CallError::Failed(failure) => {
+            let value = function.and_then(|function| function.error_value(failure.as_ref()));
+            (StatusCode::INTERNAL_SERVER_ERROR, "failed", value.map_or(Value::Null, |value| json!({"value": value})))
+        }
         CallError::Rejected(rejected) => {
             let status = StatusCode::from_u16(rejected.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return (status, ErrorBody::new(&rejected.code, rejected.message.clone()));
@@ -84,7 +89,10 @@ pub(crate) fn from_wire(function: &str, status: StatusCode, body: &[u8]) -> Call
             body.details.get("after_ms").and_then(Value::as_u64).unwrap_or_default(),
         )),
         "panicked" => CallError::Panicked(body.message),
-        "failed" => CallError::Failed(Box::new(RemoteFailure { message: body.message })),
+        "failed" => CallError::Failed(Box::new(RemoteFailure {
+            message: body.message,
+            value: body.details.get("value").cloned(),
+        })),
         _ => CallError::Rejected(Box::new(RejectedError { status: status.as_u16(), code: body.code, message: body.message })),
     }
 }

@@ -74,7 +74,11 @@ pub struct ServerFunctionParts {
     pub is_async: bool,
     pub require: Option<&'static str>,
     pub handler: Handler,
+    pub error_value: ErrorValueFn,
 }
+
+/// Encodes a fallible function's error as JSON when its type is `Serialize`.
+pub type ErrorValueFn = fn(&(dyn std::error::Error + 'static)) -> Option<serde_json::Value>;
 
 impl ServerFunction {
     #[doc(hidden)]
@@ -215,6 +219,12 @@ impl ServerFunction {
 
     pub(crate) fn handler(&self) -> Handler {
         self.parts.handler
+    }
+
+    /// The JSON value of an error this function returned, if its error type is `Serialize`.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn error_value(&self, error: &(dyn std::error::Error + 'static)) -> Option<serde_json::Value> {
+        (self.parts.error_value)(error)
     }
 
     /// Whether two entries describe the same definition (one function submitted by inventory
