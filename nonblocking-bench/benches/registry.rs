@@ -34,6 +34,7 @@ fn build() -> (Vec<&'static str>, Duration) {
                 is_async: false,
                 require: None,
                 handler,
+                error_value: nonblocking_runtime::__private::no_error_value,
             })));
         register(function).expect("registered before the registry is built");
     }
