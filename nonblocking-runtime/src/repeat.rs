@@ -151,7 +151,12 @@ impl fmt::Debug for RepeatRef {
 ///
 /// `f` runs as part of a task on the runtime's async workers (keep it short, or hand slow work
 /// to [`call_blocking`](crate::call_blocking)). A panicking call is logged through `tracing` and
-/// the repeat goes on. See the [module docs](self) for the schedule.
+/// the repeat goes on.
+///
+/// Calls never overlap and do not drift: while calls are shorter than the interval, call k
+/// starts at `start + k * interval`. A call that overruns (by more than tokio's 5 ms grace) is
+/// followed at once by one call, and the other ticks it missed are dropped, never fired in a
+/// burst; later calls are back on the grid (tokio's `MissedTickBehavior::Skip`).
 ///
 /// A zero `interval` is taken as the shortest one: a call on every tick of the runtime's timer
 /// (each millisecond), never a busy loop.
