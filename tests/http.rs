@@ -587,3 +587,26 @@ print(json.dumps([call("add", [40, 2]), call("add", {{"a": 1, "b": 1}}), call("a
     assert_eq!(replies[3][1]["code"], "not_found");
     server.shutdown().await.unwrap();
 }
+
+/// A request that arrives (its body completes) after the shutdown signal gets 503
+/// `shutting_down`, while the server still finishes it properly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_arriving_during_shutdown_get_503_shutting_down() {
+    let mut server = start(default_server()).await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    // Headers and half the body: the request is in flight, its handler waits for the rest.
+    stream
+        .write_all(b"POST /rpc/add HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 6\r\nConnection: close\r\n\r\n[1,")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _ = server.stop.take().unwrap().send(());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stream.write_all(b" 2]").await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("\"code\":\"shutting_down\""), "{text}");
+    server.server.await.unwrap().unwrap();
+}
