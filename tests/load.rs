@@ -7,13 +7,10 @@ use std::time::{Duration, Instant};
 
 use nonblocking_runtime::{AsyncCall, CallError, RepeatRef, call_async, repeat};
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap()
-}
+#[path = "support/two_workers.rs"]
+mod two_workers;
+
+use two_workers::runtime;
 
 #[test]
 fn calls_with_handlers_from_four_threads_run_each_handler_exactly_once() {

@@ -35,13 +35,10 @@ fn attach(call: AsyncCall<u64>, tally: &Arc<Tally>) -> AsyncCall<u64> {
     call
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap()
-}
+#[path = "support/two_workers.rs"]
+mod two_workers;
+
+use two_workers::runtime;
 
 #[test]
 fn attach_races_completion_each_handler_runs_exactly_once() {
