@@ -114,12 +114,18 @@ async fn main() {
         heartbeat.is_cancelled()
     );
 
-    // 4. Refusals and unknown names come back as the same errors as local calls.
+    // 4. Refusals and unknown names come back as the same errors as local calls; a bearer
+    //    token for one call satisfies the server's authorize hook.
     match remote.call_async_by_name::<String>("reset_all", ()).await {
         Err(CallError::Rejected(refused)) => {
             println!("[client] refused: {} {}", refused.status, refused.message)
         }
         other => println!("[client] unexpected: {other:?}"),
+    }
+    let admin = remote.with_bearer_token("admin-token").unwrap();
+    match admin.call_async_by_name::<String>("reset_all", ()).await {
+        Ok(message) => println!("[client] as admin: {message}"),
+        Err(error) => println!("[client] as admin, unexpected: {error}"),
     }
     if let Err(error) = remote.call_async_by_name::<u32>("updte", ()).await {
         println!("[client] {error}");

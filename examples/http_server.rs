@@ -51,7 +51,7 @@ pub fn heartbeat(beat: u32) -> u32 {
     beat
 }
 
-/// Only for admins (`x-role: admin`).
+/// Only for admins (`Authorization: Bearer admin-token`).
 #[server_function(require = "admin")]
 pub fn reset_all() -> String {
     "everything reset".into()
@@ -67,11 +67,22 @@ async fn main() -> std::io::Result<()> {
     println!("[server] serving on http://127.0.0.1:3000/rpc (GET /rpc lists the functions)");
     let server = Server::builder()
         .prefix("/rpc")
-        .authorize(|headers, function| match function.require() {
-            Some(role) if headers.get("x-role").is_none_or(|given| given != role) => Err(
-                Refusal::Forbidden(format!("{} needs role {role}", function.name())),
-            ),
-            _ => Ok(()),
+        // A toy token check: role `r` is granted by the bearer token `r-token`.
+        .authorize(|headers, function| {
+            let Some(role) = function.require() else {
+                return Ok(());
+            };
+            match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+                None => Err(Refusal::Unauthorized(format!(
+                    "{} needs a bearer token",
+                    function.name()
+                ))),
+                Some(token) if token == format!("Bearer {role}-token") => Ok(()),
+                Some(_) => Err(Refusal::Forbidden(format!(
+                    "{} needs role {role}",
+                    function.name()
+                ))),
+            }
         })
         .build();
     server

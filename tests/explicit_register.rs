@@ -1,7 +1,8 @@
 //! `register()` before the registry is built. Its own test binary: the registry is built once
 //! per process, and every other test binary builds it early.
 
-use nonblocking_runtime::{CallError, call_async_by_name, register, registry, server_function};
+use nonblocking_runtime::registry::register;
+use nonblocking_runtime::{CallError, call_async_by_name, registry, server_function};
 
 #[server_function(name = "explicit.ping")]
 fn ping() -> String {

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use nonblocking_runtime::errors::RemoteFailure;
 use nonblocking_runtime::http::{Refusal, Remote, Server, ServerBuilder};
-use nonblocking_runtime::{CallError, RemoteFailure, server_function};
+use nonblocking_runtime::{CallError, server_function};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

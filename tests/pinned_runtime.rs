@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use nonblocking_runtime::{SetRuntimeError, call_async, defer, set_runtime};
+use nonblocking_runtime::calls::SetRuntimeError;
+use nonblocking_runtime::{call_async, defer, set_runtime};
 
 #[test]
 fn calls_outside_a_runtime_go_to_the_pinned_one_and_pinning_twice_is_refused() {

@@ -4,9 +4,8 @@ use std::io;
 use std::num::ParseIntError;
 use std::time::Duration;
 
-use nonblocking_runtime::{
-    CallError, CallStatus, call_async_by_name, register, registry, server_function,
-};
+use nonblocking_runtime::registry::register;
+use nonblocking_runtime::{CallError, CallStatus, call_async_by_name, registry, server_function};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use nonblocking_runtime::__private::{Arguments, Invocation, ServerFunctionParts};
-use nonblocking_runtime::{CallError, ServerFunction, register, registry};
+use nonblocking_runtime::registry::{ServerFunction, register};
+use nonblocking_runtime::{CallError, registry};
 
 const FUNCTIONS: usize = 10_000;
 

@@ -25,6 +25,8 @@
 //! assert_eq!(call.wait().unwrap(), 42);
 //! ```
 #![forbid(unsafe_code)]
+// docs.rs (and CI's docsrs check) badge feature-gated items; stable rustdoc ignores this.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // Under loom only the state machine is built, and only its tests use it.
 #![cfg_attr(nonblocking_loom, allow(dead_code, unused_imports))]
 #![warn(missing_docs)]
@@ -32,10 +34,11 @@
 // Under `--cfg nonblocking_loom` only the tokio-free call state machine is built, for the
 // loom model checker (tokio itself does not build under loom).
 #[cfg(nonblocking_loom)]
-mod call {
+mod calls {
     pub(crate) mod state;
 }
-mod error;
+#[cfg(nonblocking_loom)]
+mod errors;
 mod sync;
 
 /// Emits its items only when the runtime's `http` feature is on. Generated code cannot test the
@@ -61,32 +64,27 @@ macro_rules! not_under_loom {
 }
 
 not_under_loom! {
-mod call;
-mod cancel;
-mod defer;
+pub mod calls;
+pub mod errors;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 mod panic;
-mod registry;
-mod repeat;
+pub mod registry;
 mod runtime;
-mod timer;
+pub mod timers;
 
-pub use crate::call::{
-    AsyncCall, CallFuture, CallStatus, call_async, call_blocking, try_call_async,
+#[doc(no_inline)]
+pub use crate::calls::{
+    AsyncCall, CallStatus, cancel, call_async, call_blocking, set_runtime, try_call_async,
     try_call_blocking, wait_for,
 };
-pub use crate::cancel::{Cancel, CancelOnDrop, cancel};
-pub use crate::defer::{DeferRef, defer};
-pub use crate::error::{
-    BoxError, CallError, DuplicateNameError, InvalidArgumentsError, InvalidResultError,
-    NotFoundError, RejectedError, RemoteFailure,
-};
-pub use crate::registry::{
-    Param, Registry, ServerFunction, call_async_by_name, register, registry,
-};
-pub use crate::repeat::{RepeatRef, repeat, repeat_async, repeat_with};
-pub use crate::runtime::{SetRuntimeError, set_runtime};
+#[doc(no_inline)]
+pub use crate::errors::{BoxError, CallError};
+#[doc(no_inline)]
+pub use crate::registry::{call_async_by_name, registry};
+#[doc(no_inline)]
+pub use crate::timers::{DeferRef, RepeatRef, defer, repeat, repeat_async, repeat_with};
 
 /// Makes a function callable by name from anywhere in the program, and generates a typed
 /// non-blocking stub for it.
@@ -132,7 +130,7 @@ pub use crate::runtime::{SetRuntimeError, set_runtime};
 /// | `name = "billing.update"` | the registered name; default: the function's identifier. Names match `[A-Za-z0-9_.-]+`. |
 /// | `inline` | run a cheap sync function directly on the async worker instead of the blocking pool (a hop there costs ~30 µs of thread wake-up). Sync functions default to the blocking pool, because they may block. |
 /// | `fallible` / `infallible` | override the `Result` rule above |
-/// | `require = "admin"` | free-form metadata for authorization hooks ([`ServerFunction::require`]) |
+/// | `require = "admin"` | free-form metadata for authorization hooks ([`ServerFunction::require`](crate::registry::ServerFunction::require)) |
 /// | `crate = path::to::runtime` | where `nonblocking_runtime` is, if you renamed it |
 ///
 /// # What it generates
@@ -141,7 +139,7 @@ pub use crate::runtime::{SetRuntimeError, set_runtime};
 ///
 /// * `call_async_<name>(same params) -> AsyncCall<T>`: calls the function directly (no
 ///   serialization) through [`call_async`], [`call_blocking`] or their `try_` forms;
-/// * `<NAME>_SERVER_FUNCTION`, a `const` [`ServerFunction`] with the registered name, Rust path,
+/// * `<NAME>_SERVER_FUNCTION`, a `const` [`ServerFunction`](crate::registry::ServerFunction) with the registered name, Rust path,
 ///   file, line, parameters, return type and a handler for calls by name, submitted to the
 ///   [`registry()`] through `inventory`.
 ///
@@ -165,10 +163,9 @@ pub use nonblocking_macros::server_function;
 pub mod __private {
     pub use inventory;
 
-    pub use crate::registry::{Arguments, Invocation, ServerFunctionParts};
+    pub use crate::registry::{Arguments, Invocation, Param, ServerFunction, ServerFunctionParts};
     pub use crate::{
-        AsyncCall, CallError, Param, ServerFunction, call_async, call_blocking, try_call_async,
-        try_call_blocking,
+        AsyncCall, CallError, call_async, call_blocking, try_call_async, try_call_blocking,
     };
     pub use core::result::Result;
 

@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::task::Poll;
 
-use crate::error::panic_message;
+use crate::errors::panic_message;
 
 /// Runs `f`, turning a panic into its message.
 pub(crate) fn catching<R>(f: impl FnOnce() -> R) -> Result<R, String> {

@@ -18,7 +18,8 @@ static BACKGROUND: OnceLock<Runtime> = OnceLock::new();
 /// # Examples
 ///
 /// ```standalone_crate
-/// use nonblocking_runtime::{SetRuntimeError, call_async, set_runtime};
+/// use nonblocking_runtime::calls::SetRuntimeError;
+/// use nonblocking_runtime::{call_async, set_runtime};
 ///
 /// // Once something ran outside a runtime, the choice is made.
 /// call_async(async {}).wait().unwrap();

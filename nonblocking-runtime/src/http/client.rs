@@ -1,23 +1,26 @@
 //! The client: calls server functions of another process by name, or through typed stubs.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{Request, StatusCode, Uri, header};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::connector::{Connector, TlsRoots};
 use super::wire::from_wire;
-use crate::call::{AsyncCall, call_with_outcome};
-use crate::error::CallError;
+use crate::calls::{AsyncCall, call_with_outcome};
+use crate::errors::{CallError, TransportError};
 
 /// A server of server functions, called over HTTP with pooled keep-alive connections.
-/// Cloning it shares the pool.
+/// Cloning it shares the pool; so do [`with_header`](Self::with_header) and the other
+/// `with_` methods, which make a variant for some calls.
 ///
 /// Each `#[server_function]` also gets a typed stub, `call_remote_<name>(&remote, args..)`,
 /// next to its local `call_async_<name>(args..)`.
@@ -29,42 +32,215 @@ use crate::error::CallError;
 /// use std::time::Duration;
 ///
 /// # #[tokio::main]
-/// # async fn main() {
-/// let remote = Remote::new("http://127.0.0.1:3000/rpc").unwrap().with_timeout(Duration::from_secs(5));
-/// let sum = remote.call_async_by_name::<i64>("add", (1, 2)).await;
+/// # async fn main() -> Result<(), nonblocking_runtime::CallError> {
+/// let remote = Remote::builder("http://127.0.0.1:3000/rpc")
+///     .timeout(Duration::from_secs(5))
+///     .bearer_token("secret-token")
+///     .build()?;
+/// let sum = remote.call_async_by_name::<i64>("add", (1, 2)).await?;
+///
+/// // One call with one more header; the connection pool is shared.
+/// let traced = remote.with_header("x-request-id", "7")?;
+/// let sum = traced.call_async_by_name::<i64>("add", (1, 2)).await?;
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Clone)]
 pub struct Remote {
-    base: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+    base: Arc<str>,
+    client: Client<Connector, Full<Bytes>>,
+    headers: Arc<HeaderMap>,
     timeout: Option<Duration>,
 }
 
 impl fmt::Debug for Remote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Remote").field("base", &self.base).field("timeout", &self.timeout).finish_non_exhaustive()
+        // Header values may be credentials: show only their names.
+        f.debug_struct("Remote")
+            .field("base", &self.base)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }
 
-impl Remote {
-    /// A client of the server at `base_url` (`http://host:port/prefix`). Fails with
-    /// [`CallError::Transport`] for a URL that is not plain `http` with a host.
-    pub fn new(base_url: impl Into<String>) -> Result<Remote, CallError> {
-        let base = base_url.into().trim_end_matches('/').to_owned();
-        let uri: Uri = base.parse().map_err(|error| CallError::Transport(format!("invalid base URL {base:?}: {error}")))?;
-        if uri.scheme_str() != Some("http") || uri.host().is_none() {
-            return Err(CallError::Transport(format!("base URL {base:?} must be http://host[:port][/prefix]")));
-        }
-        let client = Client::builder(TokioExecutor::new()).build_http();
-        Ok(Remote { base, client, timeout: None })
+/// Builds a [`Remote`]: default headers, credentials, a timeout and trusted certificates.
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::http::Remote;
+/// use std::time::Duration;
+///
+/// let remote = Remote::builder("http://127.0.0.1:3000/rpc")
+///     .header("x-client", "inventory-app")
+///     .bearer_token("secret-token")
+///     .timeout(Duration::from_secs(5))
+///     .build()
+///     .unwrap();
+/// assert_eq!(remote.base_url(), "http://127.0.0.1:3000/rpc");
+///
+/// // A header that is not valid HTTP is refused, naming the header.
+/// let error = Remote::builder("http://127.0.0.1:3000").header("x-bad", "a\nb").build().unwrap_err();
+/// assert!(error.to_string().contains("x-bad"));
+/// ```
+#[must_use = "a builder does nothing until `build()`"]
+pub struct RemoteBuilder {
+    base: String,
+    headers: Vec<(String, String)>,
+    timeout: Option<Duration>,
+    roots: TlsRoots,
+}
+
+impl fmt::Debug for RemoteBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteBuilder")
+            .field("base", &self.base)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteBuilder {
+    /// Sends this header with every call (for per-call headers, see [`Remote::with_header`]).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every call.
+    pub fn bearer_token(self, token: impl fmt::Display) -> Self {
+        self.header(AUTHORIZATION.as_str(), format!("Bearer {token}"))
     }
 
     /// Stops every call that has not answered within `timeout` with
     /// [`CallError::TimedOut`] (and drops its request). Per call: [`AsyncCall::timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Trusts the certificate authority in `pem` (one or more PEM certificates) for `https://`
+    /// servers, besides the built-in web roots: for a private CA or a self-signed test server.
+    #[cfg(feature = "https")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "https")))]
+    pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.roots.add_pem(pem.into());
+        self
+    }
+
+    /// The client. Fails with [`CallError::Transport`] for a URL that is not
+    /// `http://host[:port][/prefix]` (or `https://` with the `https` feature), a header that is
+    /// not valid HTTP, or a certificate that cannot be read.
+    pub fn build(self) -> Result<Remote, CallError> {
+        let base = self.base.trim_end_matches('/').to_owned();
+        let uri: Uri = base.parse().map_err(|error| {
+            TransportError::plain(base.clone(), format!("invalid base URL: {error}"))
+        })?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") if cfg!(feature = "https") => {}
+            Some("https") => {
+                return Err(TransportError::plain(
+                    base,
+                    "https:// needs the `https` feature of nonblocking-runtime".to_owned(),
+                ));
+            }
+            _ => {
+                return Err(TransportError::plain(
+                    base,
+                    "the base URL must be http://host[:port][/prefix] or https://..".to_owned(),
+                ));
+            }
+        }
+        if uri.host().is_none() {
+            return Err(TransportError::plain(
+                base,
+                "the base URL has no host".to_owned(),
+            ));
+        }
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            let (name, value) = parse_header(&base, name, value)?;
+            headers.append(name, value);
+        }
+        let connector = self.roots.connector().map_err(|message| TransportError::plain(base.clone(), message))?;
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(Remote {
+            base: base.into(),
+            client,
+            headers: Arc::new(headers),
+            timeout: self.timeout,
+        })
+    }
+}
+
+fn parse_header(base: &str, name: &str, value: &str) -> Result<(HeaderName, HeaderValue), CallError> {
+    let invalid = |what: String| TransportError::plain(base.to_owned(), what);
+    let header = HeaderName::try_from(name)
+        .map_err(|error| invalid(format!("invalid header name {name:?}: {error}")))?;
+    let value = HeaderValue::try_from(value)
+        .map_err(|error| invalid(format!("invalid value for header `{name}`: {error}")))?;
+    Ok((header, value))
+}
+
+impl Remote {
+    /// A client of the server at `base_url` (`http://host:port/prefix`, the server's prefix
+    /// included) with no default headers and no timeout; see [`Remote::builder`] for those.
+    /// Fails with [`CallError::Transport`] for a URL it cannot use.
+    pub fn new(base_url: impl Into<String>) -> Result<Remote, CallError> {
+        Remote::builder(base_url).build()
+    }
+
+    /// A builder for a client of the server at `base_url`.
+    // Without the `https` feature `TlsRoots` is a unit struct; with it, it is not.
+    #[allow(clippy::default_constructed_unit_structs)]
+    pub fn builder(base_url: impl Into<String>) -> RemoteBuilder {
+        RemoteBuilder {
+            base: base_url.into(),
+            headers: Vec::new(),
+            timeout: None,
+            roots: TlsRoots::default(),
+        }
+    }
+
+    /// The server's base URL, as given (without a trailing `/`).
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The same client with a default timeout of `timeout`; see [`RemoteBuilder::timeout`].
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// A client sharing this one's connections that also sends the header `name: value`:
+    /// a header for some calls only (a request id, another user's token).
+    /// Fails with [`CallError::Transport`] if the header is not valid HTTP.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::http::Remote;
+    /// let remote = Remote::new("http://127.0.0.1:3000").unwrap();
+    /// let admin = remote.with_header("x-role", "admin").unwrap();
+    /// assert!(format!("{admin:?}").contains("x-role"));
+    /// assert!(!format!("{remote:?}").contains("x-role"));
+    /// ```
+    pub fn with_header(&self, name: &str, value: &str) -> Result<Remote, CallError> {
+        let (name, value) = parse_header(&self.base, name, value)?;
+        let mut headers = HeaderMap::clone(&self.headers);
+        headers.insert(name, value);
+        Ok(Remote {
+            headers: Arc::new(headers),
+            ..self.clone()
+        })
+    }
+
+    /// [`with_header`](Self::with_header) for `Authorization: Bearer <token>`.
+    pub fn with_bearer_token(&self, token: impl fmt::Display) -> Result<Remote, CallError> {
+        self.with_header(AUTHORIZATION.as_str(), &format!("Bearer {token}"))
     }
 
     /// Calls the server function `name` without waiting: the remote form of
@@ -77,23 +253,31 @@ impl Remote {
     {
         let request = self.request(name, &args);
         let client = self.client.clone();
+        let base = Arc::clone(&self.base);
         let function = name.to_owned();
         let call = call_with_outcome(async move {
-            let response = client
-                .request(request?)
-                .await
-                .map_err(|error| CallError::Transport(format!("server function `{function}`: {error}")))?;
+            let (url, request) = request?;
+            let response = client.request(request).await.map_err(|error| {
+                let what = if error.is_connect() {
+                    "could not connect to the server"
+                } else {
+                    "the call could not be sent"
+                };
+                TransportError::caused(url.clone(), what, Box::new(error))
+            })?;
             let status = response.status();
             let body = response
                 .into_body()
                 .collect()
                 .await
-                .map_err(|error| CallError::Transport(format!("server function `{function}`: {error}")))?
+                .map_err(|error| {
+                    TransportError::caused(url.clone(), "the connection broke while reading the reply", Box::new(error))
+                })?
                 .to_bytes();
             if status == StatusCode::OK {
                 serde_json::from_slice::<R>(&body).map_err(|error| CallError::invalid_result(&function, error.to_string()))
             } else {
-                Err(from_wire(&function, status, &body))
+                Err(from_wire(&base, &url, &function, status, &body))
             }
         });
         match self.timeout {
@@ -102,17 +286,20 @@ impl Remote {
         }
     }
 
-    fn request(&self, name: &str, args: &impl Serialize) -> Result<Request<Full<Bytes>>, CallError> {
+    fn request(&self, name: &str, args: &impl Serialize) -> Result<(String, Request<Full<Bytes>>), CallError> {
         // Registered names are URL-safe; anything else cannot name a function.
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
-            return Err(CallError::not_found(name, None));
+            return Err(CallError::not_found_remote(name, None, &self.base));
         }
         let body = serde_json::to_vec(args).map_err(|error| {
             CallError::invalid_arguments(name, None, format!("the arguments could not be encoded as JSON: {error}"))
         })?;
-        Request::post(format!("{}/{name}", self.base))
-            .header(header::CONTENT_TYPE, "application/json")
+        let url = format!("{}/{name}", self.base);
+        let mut request = Request::post(&url)
+            .header(CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))
-            .map_err(|error| CallError::Transport(format!("server function `{name}`: {error}")))
+            .map_err(|error| TransportError::caused(url.clone(), "the request could not be built", Box::new(error)))?;
+        request.headers_mut().extend(self.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok((url, request))
     }
 }

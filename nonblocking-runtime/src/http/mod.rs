@@ -16,15 +16,16 @@
 //! | 403 | `forbidden` | the authorization hook refused |
 //! | 413 | `payload_too_large` | the body is over the server's limit |
 //! | 504 | `timed_out` | the call ran past the server's per-call timeout |
-//! | 500 | `failed` | the function returned an error: its message, and its JSON value in `details.value` when the error type is `Serialize` ([`RemoteFailure`](crate::RemoteFailure) on the client) |
+//! | 500 | `failed` | the function returned an error: its message, and its JSON value in `details.value` when the error type is `Serialize` ([`RemoteFailure`](crate::errors::RemoteFailure) on the client) |
 //! | 500 | `panicked` | the function panicked (its message only if the server shows panics) |
 //! | 500 | `duplicate_name` | two functions share the name |
 //! | 503 | `overloaded` | the concurrency limit is reached: rejected, not queued |
 //! | 503 | `shutting_down` | the server is shutting down |
 
 mod client;
+mod connector;
 mod server;
 mod wire;
 
-pub use self::client::Remote;
+pub use self::client::{Remote, RemoteBuilder};
 pub use self::server::{Authorize, Expose, Refusal, Server, ServerBuilder, serve};

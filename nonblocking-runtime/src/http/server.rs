@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 use tower::ServiceBuilder;
 
 use super::wire::{ErrorBody, to_wire};
-use crate::error::CallError;
+use crate::errors::CallError;
 use crate::panic::catching_async;
 use crate::registry::{ServerFunction, invoke, registry};
 
@@ -178,6 +178,7 @@ impl ServerBuilder {
     pub fn build(self) -> Server {
         Server {
             state: Arc::new(ServerState {
+                listing_path: if self.prefix.is_empty() { "/".to_owned() } else { self.prefix.clone() },
                 expose: self.expose,
                 authorize: self.authorize,
                 timeout: self.timeout,
@@ -204,6 +205,8 @@ pub struct Server {
 }
 
 struct ServerState {
+    /// `GET` of this path lists the functions (named in not-found messages).
+    listing_path: String,
     expose: Expose,
     authorize: Option<Authorize>,
     timeout: Duration,
@@ -327,10 +330,10 @@ async fn call(
     let function = match registry().get(&name) {
         Ok(function) if state.exposes(&name) => function,
         // Unexposed answers exactly like missing; suggestions never name an unexposed function.
-        Ok(_) => return error(&CallError::not_found(&name, None), &state, None),
+        Ok(_) => return error(&CallError::not_found_remote(&name, None, &state.listing_path), &state, None),
         Err(CallError::NotFound(missing)) => {
             let suggestion = missing.suggestion.as_deref().filter(|close| state.exposes(close));
-            return error(&CallError::not_found(&name, suggestion), &state, None);
+            return error(&CallError::not_found_remote(&name, suggestion, &state.listing_path), &state, None);
         }
         Err(other) => return error(&other, &state, None),
     };

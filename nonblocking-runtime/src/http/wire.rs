@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{CallError, RejectedError, RemoteFailure};
+use crate::errors::{CallError, RejectedError, RemoteFailure, TransportError};
 use crate::registry::ServerFunction;
 
 /// The body of every error reply.
@@ -66,16 +66,22 @@ pub(crate) fn to_wire(error: &CallError, show_panics: bool, function: Option<&Se
 
 /// The error a reply with `status` and `body` stands for: the variant a local call would give,
 /// [`CallError::Rejected`] for refusals only HTTP has, [`CallError::Transport`] for a reply
-/// that is not ours.
-pub(crate) fn from_wire(function: &str, status: StatusCode, body: &[u8]) -> CallError {
+/// that is not ours. `base` is the server's base URL, `url` the request's.
+pub(crate) fn from_wire(base: &str, url: &str, function: &str, status: StatusCode, body: &[u8]) -> CallError {
     let Ok(body) = serde_json::from_slice::<ErrorBody>(body) else {
-        return CallError::Transport(format!(
-            "server function `{function}`: the server answered {status} with a body that is not a nonblocking error object"
-        ));
+        let message = if status == StatusCode::NOT_FOUND {
+            // The usual cause: a base URL whose prefix differs from the server's.
+            format!("no nonblocking server at {base}: check the prefix (the server answered {status} with a body that is not a nonblocking error object)")
+        } else {
+            format!("the server answered {status} with a body that is not a nonblocking error object")
+        };
+        return TransportError::plain(url.to_owned(), message);
     };
     let text = |key: &str| body.details.get(key).and_then(Value::as_str).map(str::to_owned);
     match body.code.as_str() {
-        "not_found" => CallError::not_found(&text("name").unwrap_or_else(|| function.to_owned()), text("suggestion").as_deref()),
+        "not_found" => {
+            CallError::not_found_remote(&text("name").unwrap_or_else(|| function.to_owned()), text("suggestion").as_deref(), base)
+        }
         "invalid_arguments" => CallError::invalid_arguments(
             &text("function").unwrap_or_else(|| function.to_owned()),
             text("parameter").as_deref(),

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::function::ServerFunction;
-use crate::error::{BoxError, CallError};
+use crate::errors::{BoxError, CallError};
 use crate::panic::catching;
 
 /// The future of one started call by name: the function's result encoded as JSON.

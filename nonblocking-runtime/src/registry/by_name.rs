@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::arguments::{Arguments, Invocation};
 use super::function::ServerFunction;
 use super::table::registry;
-use crate::call::{AsyncCall, call_with_outcome};
-use crate::error::CallError;
+use crate::calls::{AsyncCall, call_with_outcome};
+use crate::errors::CallError;
 
 /// Calls the server function registered as `name`, without waiting (Anvil's
 /// `call_async("name", *args, **kws)`).

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::arguments::{Arguments, Invocation};
-use crate::error::CallError;
+use crate::errors::CallError;
 
 /// The registry entry of one server function: its registered name, where it is defined, its
 /// signature as written, and the handler that calls it with arguments by name.
@@ -41,7 +41,8 @@ pub struct ServerFunction {
 /// # Examples
 ///
 /// ```
-/// use nonblocking_runtime::{Param, server_function};
+/// use nonblocking_runtime::registry::Param;
+/// use nonblocking_runtime::server_function;
 ///
 /// #[server_function]
 /// fn tag(items: Vec<String>, label: Option<String>) {}

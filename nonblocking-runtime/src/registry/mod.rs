@@ -7,6 +7,7 @@ mod function;
 mod suggest;
 mod table;
 
+#[doc(hidden)]
 pub use self::arguments::{Arguments, Invocation};
 #[cfg(feature = "http")]
 pub(crate) use self::by_name::invoke;

@@ -10,7 +10,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::function::ServerFunction;
 use super::suggest::closest;
-use crate::error::CallError;
+use crate::errors::CallError;
 
 /// Every registered server function, as listed by [`registry()`].
 ///
@@ -83,7 +83,8 @@ pub fn registry() -> &'static Registry {
 /// # Examples
 ///
 /// ```standalone_crate
-/// use nonblocking_runtime::{register, server_function};
+/// use nonblocking_runtime::registry::register;
+/// use nonblocking_runtime::server_function;
 ///
 /// #[server_function]
 /// fn ping() -> String {

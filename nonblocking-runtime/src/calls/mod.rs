@@ -1,5 +1,20 @@
-//! [`AsyncCall`], the handle to one call started without waiting.
+//! Calls started without waiting: [`call_async`], [`call_blocking`] and their `try_` forms
+//! return an [`AsyncCall`] at once; attach handlers, ask its [`status`](AsyncCall::status),
+//! await it, [`wait`](AsyncCall::wait) for it, or [`cancel`] it.
+//!
+//! # Which runtime, which thread
+//!
+//! A call runs on the tokio runtime current where it is made; outside any runtime (a plain
+//! `fn main`, a GUI thread) on the runtime given to [`set_runtime`], or else on a shared
+//! background runtime of two worker threads (`nonblocking-background`), started on first use.
+//!
+//! Handlers never run on the thread that attaches them, and never inside the call that
+//! attaches them. A handler attached before the call finished runs on the runtime's worker
+//! thread that finishes the call, right after it; one attached later runs as a task of its own
+//! on the same runtime. So handlers must be `Send`, and must not block for long: they share the
+//! workers with every other call.
 
+pub(crate) mod cancel;
 mod spawn;
 pub(crate) mod state;
 mod wait;
@@ -13,9 +28,10 @@ use tokio::task::JoinHandle;
 pub(crate) use self::spawn::call_with_outcome;
 pub use self::spawn::{call_async, call_blocking, try_call_async, try_call_blocking};
 use self::state::{Delivery, Handler, Shared};
+pub use self::cancel::{Cancel, CancelOnDrop, cancel};
 pub use self::wait::CallFuture;
-use crate::cancel::{Cancel, CancelOnDrop};
-use crate::error::CallError;
+pub use crate::runtime::{SetRuntimeError, set_runtime};
+use crate::errors::CallError;
 use crate::sync::Arc;
 
 /// The handle to one call started with [`call_async`], [`call_blocking`], their `try_`

@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tracing::{Instrument, Span};
 
-use crate::cancel::{Cancel, CancelOnDrop};
+use crate::calls::cancel::{Cancel, CancelOnDrop};
 use crate::panic::{catching, catching_async};
 use crate::runtime;
 

@@ -9,7 +9,7 @@ use std::thread::{self, Thread};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::state::{Outcome, Shared};
-use crate::error::CallError;
+use crate::errors::CallError;
 use crate::sync::Arc;
 
 /// The future of an [`AsyncCall`](crate::AsyncCall): resolves to the call's value or error
@@ -20,7 +20,8 @@ use crate::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// use nonblocking_runtime::{CallFuture, call_async};
+/// use nonblocking_runtime::calls::CallFuture;
+/// use nonblocking_runtime::call_async;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {

@@ -22,7 +22,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
-use crate::error::{CallError, panic_message};
+use crate::errors::{CallError, panic_message};
 use crate::sync::{Arc, AtomicBool, AtomicUsize, AtomicWaker, Mutex, Ordering};
 
 /// What a finished call produced.
@@ -247,10 +247,7 @@ impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
         if let Some(Err(error)) = self.outcome.get() {
             if !error.is_cancelled() && !self.observed.load(Ordering::Relaxed) {
-                tracing::error!(
-                    error = %error,
-                    "an async call failed and nothing observed it (no error handler, no await)"
-                );
+                crate::errors::report_unobserved(error);
             }
         }
     }

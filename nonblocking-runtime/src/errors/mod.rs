@@ -1,8 +1,18 @@
-//! The one error type every call reports through.
+//! Errors: [`CallError`], the one error type every call reports through, the details of its
+//! variants, and how failures nobody observed are reported ([`report_unobserved_to_stderr`]).
+//!
+//! Every `CallError` names the thing at fault (the function, the parameter, the URL) and keeps
+//! its causes: [`source()`](std::error::Error::source) continues with the chain of the error
+//! that caused it, so an error reporter prints each cause once.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
+
+mod unobserved;
+
+pub(crate) use self::unobserved::report_unobserved;
+pub use self::unobserved::report_unobserved_to_stderr;
 
 /// A boxed error as produced by a failing call: anything `Into<BoxError>` works,
 /// from `std::io::Error` to `String` and `anyhow::Error`.
@@ -71,10 +81,10 @@ pub enum CallError {
     #[error("the async call panicked: {0}")]
     Panicked(String),
 
-    /// The call returned `Err(e)`. Displays `e`'s own message; get `e` back with
-    /// [`CallError::downcast_ref`]. (`e` is deliberately not the [`source`](StdError::source),
-    /// so error reporters do not print the same message twice.)
-    #[error("{0}")]
+    /// The call returned `Err(e)`. Displays `e`'s own message, and its
+    /// [`source`](StdError::source) is `e`'s source, so a report walking the chain prints `e`
+    /// and each of its causes once. Get `e` back with [`CallError::downcast_ref`].
+    #[error(transparent)]
     Failed(BoxError),
 
     /// No server function is registered under this name.
@@ -99,9 +109,10 @@ pub enum CallError {
     #[error("{0}")]
     Rejected(Box<RejectedError>),
 
-    /// A remote call could not reach the server, or its reply was not one of ours.
-    #[error("transport error: {0}")]
-    Transport(String),
+    /// A remote call could not reach the server, or its reply was not one of ours; see
+    /// [`TransportError`] for the URL and the cause.
+    #[error(transparent)]
+    Transport(Box<TransportError>),
 
     /// `register()` was called after the registry was already built by a first lookup.
     #[error(
@@ -113,12 +124,16 @@ pub enum CallError {
 /// The details of [`CallError::NotFound`]. (The details of the by-name errors are boxed so
 /// that every `Result<T, CallError>` stays small: calls move their outcome several times.)
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", not_found_message(.name, .suggestion.as_deref()))]
+#[error("{}", not_found_message(.name, .suggestion.as_deref(), .server.as_deref()))]
+#[non_exhaustive]
 pub struct NotFoundError {
     /// The name that was asked for.
     pub name: String,
-    /// The closest registered name, when one is close.
+    /// The closest name the caller may call, when one is close.
     pub suggestion: Option<String>,
+    /// For a remote call, the server's base URL (`http://host:port/prefix`), whose
+    /// `GET` lists the functions this caller may call; `None` for a local call.
+    pub server: Option<String>,
 }
 
 /// The details of [`CallError::InvalidArguments`].
@@ -165,6 +180,64 @@ pub struct RejectedError {
     pub message: String,
 }
 
+/// The details of [`CallError::Transport`]: which URL could not be reached or answered
+/// something that is not ours, why, and the underlying error as the
+/// [`source`](StdError::source).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "http")] {
+/// use nonblocking_runtime::{CallError, http::Remote};
+///
+/// // Nothing listens on port 9 here.
+/// let remote = Remote::new("http://127.0.0.1:9/rpc").unwrap();
+/// let error = remote.call_async_by_name::<i64>("add", (1, 2)).wait().unwrap_err();
+/// let CallError::Transport(transport) = &error else { panic!("{error:?}") };
+/// assert_eq!(transport.url, "http://127.0.0.1:9/rpc/add");
+/// assert!(error.to_string().contains("http://127.0.0.1:9/rpc/add"));
+/// # }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("{message} ({url})")]
+#[non_exhaustive]
+pub struct TransportError {
+    /// The URL of the request.
+    pub url: String,
+    /// What went wrong, ending with the innermost cause where there is one.
+    pub message: String,
+    /// The error of the HTTP stack, if one caused this.
+    #[source]
+    pub source: Option<BoxError>,
+}
+
+#[cfg(feature = "http")]
+impl TransportError {
+    /// A transport error for `url`, caused by `source` (its innermost cause is added to the
+    /// message, so a one-line report still says "connection refused").
+    pub(crate) fn caused(url: String, what: &str, source: BoxError) -> CallError {
+        let mut root: &(dyn StdError + 'static) = &*source;
+        while let Some(next) = root.source() {
+            root = next;
+        }
+        let message = format!("{what}: {root}");
+        CallError::Transport(Box::new(TransportError {
+            url,
+            message,
+            source: Some(source),
+        }))
+    }
+
+    /// A transport error for `url` with no underlying error.
+    pub(crate) fn plain(url: String, message: String) -> CallError {
+        CallError::Transport(Box::new(TransportError {
+            url,
+            message,
+            source: None,
+        }))
+    }
+}
+
 /// The error a remote server function returned, as [`CallError::Failed`] carries it on the
 /// client: its message, and its JSON value when the error type is `Serialize`. Get it with
 /// `error.downcast_ref::<RemoteFailure>()`.
@@ -182,6 +255,21 @@ impl CallError {
         CallError::NotFound(Box::new(NotFoundError {
             name: name.to_owned(),
             suggestion: suggestion.map(str::to_owned),
+            server: None,
+        }))
+    }
+
+    /// A function the server at `server` (its base URL) does not offer to this caller.
+    #[cfg(feature = "http")]
+    pub(crate) fn not_found_remote(
+        name: &str,
+        suggestion: Option<&str>,
+        server: &str,
+    ) -> CallError {
+        CallError::NotFound(Box::new(NotFoundError {
+            name: name.to_owned(),
+            suggestion: suggestion.map(str::to_owned),
+            server: Some(server.to_owned()),
         }))
     }
 
@@ -212,13 +300,19 @@ impl CallError {
     }
 }
 
-fn not_found_message(name: &str, suggestion: Option<&str>) -> String {
-    let hint = "list what is registered with nonblocking_runtime::registry(), and make sure the crate that defines it is linked (see the guide's \"functions that are not found\")";
-    match suggestion {
-        Some(close) => format!(
-            "no server function named `{name}` is registered; did you mean `{close}`? ({hint})"
+fn not_found_message(name: &str, suggestion: Option<&str>, server: Option<&str>) -> String {
+    let close = suggestion
+        .map(|close| format!("; did you mean `{close}`?"))
+        .unwrap_or_default();
+    match server {
+        None => format!(
+            "no server function named `{name}` is registered{close} (list what is registered with nonblocking_runtime::registry(), and make sure the crate that defines it is linked: see the guide's \"functions that are not found\")"
         ),
-        None => format!("no server function named `{name}` is registered ({hint})"),
+        // The server's listing may be turned off or filtered by its authorize hook, and an
+        // unexposed function answers exactly like a missing one: say all three.
+        Some(server) => format!(
+            "the server at {server} has no server function named `{name}` that this client may call{close} (`GET {server}` lists what you may call, if the server publishes its listing; the function may also be missing there, not exposed, or need other credentials)"
+        ),
     }
 }
 

@@ -6,7 +6,7 @@ use tracing::{Instrument, Span};
 
 use super::AsyncCall;
 use super::state::{Outcome, Shared};
-use crate::error::{BoxError, CallError};
+use crate::errors::{BoxError, CallError};
 use crate::panic::{catching, catching_async};
 use crate::runtime;
 use crate::sync::Arc;

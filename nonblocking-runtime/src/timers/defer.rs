@@ -5,9 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cancel::{Cancel, CancelOnDrop};
+use crate::calls::cancel::{Cancel, CancelOnDrop};
 use crate::runtime;
-use crate::timer::{Slot, Stage, TimerQueue};
+use crate::timers::queue::{Slot, Stage, TimerQueue};
 
 /// The handle to a pending [`defer`]. Cloning it gives another handle to the same defer.
 ///

@@ -12,7 +12,8 @@ use std::ops::Deref;
 /// # Examples
 ///
 /// ```
-/// use nonblocking_runtime::{Cancel, call_async, defer};
+/// use nonblocking_runtime::calls::Cancel;
+/// use nonblocking_runtime::{call_async, defer};
 /// use std::time::Duration;
 ///
 /// // Anything cancellable, in one list.
