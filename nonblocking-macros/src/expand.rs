@@ -9,18 +9,17 @@
 //! pub async fn add(a: i64, b: i64) -> i64 { a + b }
 //!
 //! pub fn call_async_add(a: i64, b: i64) -> rt::AsyncCall<i64> {
-//!     rt::call_async(add(a, b))
+//!     rt::call_async(async move { add(a, b).await })
 //! }
 //!
 //! pub const ADD_SERVER_FUNCTION: rt::ServerFunction = rt::ServerFunction::from_parts(
 //!     rt::ServerFunctionParts { name: "add", params: &[..], handler: { fn handler(..) {..} handler }, .. },
 //! );
-//! rt::inventory::submit! { ADD_SERVER_FUNCTION }
-//! const _: () = { rt::assert_argument::<i64>(); .. };
+//! const __ADD_SERVER_FUNCTION_SUBMIT: () = { rt::inventory::submit! { ADD_SERVER_FUNCTION } };
 //! ```
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote};
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident, ItemFn, Path};
 
@@ -89,23 +88,37 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
 
     let names: Vec<&Ident> = model.params.iter().map(|param| &param.ident).collect();
     let types: Vec<_> = model.params.iter().map(|param| &param.ty).collect();
-    let mut call = quote!(#ident(#(#names),*));
+    let return_span = return_span(item);
+    // The call, spanned at the function's name: a non-`Send` future is reported there.
+    let direct = respan(quote!(#ident(#(#names),*)), ident.span());
+    let mut call = direct.clone();
+    if model.is_async {
+        call = quote!(#call.await);
+    }
     if let Returns::Fallible { ok: None, .. } = &model.returns {
         // An alias of `Result` goes through the `Fallible` trait, so a `fallible` function that
-        // returns no `Result` is one clear error instead of a cascade of type mismatches.
-        call = if model.is_async {
-            quote!(async move { #rt::Fallible::into_result(#call.await) })
-        } else {
-            quote!(#rt::Fallible::into_result(#call))
-        };
+        // returns no `Result` is one clear error (at the return type) instead of a cascade of
+        // type mismatches.
+        call = respan(quote!(#rt::Fallible::into_result(#call)), return_span);
     }
-    // `move || f()` would trip clippy's `redundant_closure` in the user's crate.
-    let closure =
-        if names.is_empty() && !matches!(model.returns, Returns::Fallible { ok: None, .. }) {
-            quote!(#ident)
-        } else {
-            quote!(move || #call)
-        };
+    let fallible = matches!(model.returns, Returns::Fallible { .. });
+    if fallible {
+        // The one place the error type is checked: at the return type, once (the stub and the
+        // handler produce the same diagnostic, which rustc reports once).
+        call = respan(quote!(#rt::failing(#call)), return_span);
+    }
+    // What the stub and the handler run: a future for an async function, else a closure
+    // (`move || f()` would trip clippy's `redundant_closure` in the user's crate).
+    let work = if model.is_async && !fallible {
+        // The function's own future, as it is: the hot path of a typed call.
+        direct
+    } else if model.is_async {
+        quote!(async move { #call })
+    } else if names.is_empty() && !fallible {
+        quote!(#ident)
+    } else {
+        quote!(move || #call)
+    };
 
     let value = match &model.returns {
         Returns::Unit => quote!(()),
@@ -113,45 +126,59 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         Returns::Fallible { ok: Some(ok), .. } => ok.to_token_stream(),
         Returns::Fallible { ty, ok: None } => respan(quote!(<#ty as #rt::Fallible>::Ok), ty.span()),
     };
-    let fallible = matches!(model.returns, Returns::Fallible { .. });
-    let (start, run) = match (model.is_async, model.inline, fallible) {
-        (true, _, false) => (quote!(#rt::call_async(#call)), quote!(run_async(#call))),
+    let encode = respan(quote!(<#value as #rt::ReturnValue>::encode), return_span);
+    let decode_value = respan(quote!(<#value as #rt::ReturnValue>::decode), return_span);
+    // Which runtime function starts the stub's call, and which `Arguments` method runs the
+    // handler's. Only these paths carry the function's span (a non-`Send` future is reported at
+    // the function's name); the arguments keep theirs (a bad error type at the return type).
+    let (start, run, start_work) = match (model.is_async, model.inline, fallible) {
+        (true, _, false) => (quote!(#rt::call_async), quote!(run_async), work.clone()),
         (true, _, true) => (
-            quote!(#rt::try_call_async(#call)),
-            quote!(run_try_async(#call)),
+            quote!(#rt::try_call_async),
+            quote!(run_try_async),
+            work.clone(),
         ),
         (false, true, false) => (
-            quote!(#rt::call_async(async move { #call })),
-            quote!(run_inline(#closure)),
+            quote!(#rt::call_async),
+            quote!(run_inline),
+            quote!(async move { #call }),
         ),
         (false, true, true) => (
-            quote!(#rt::try_call_async(async move { #call })),
-            quote!(run_try_inline(#closure)),
+            quote!(#rt::try_call_async),
+            quote!(run_try_inline),
+            quote!(async move { #call }),
         ),
         (false, false, false) => (
-            quote!(#rt::call_blocking(#closure)),
-            quote!(run_blocking(#closure)),
+            quote!(#rt::call_blocking),
+            quote!(run_blocking),
+            work.clone(),
         ),
         (false, false, true) => (
-            quote!(#rt::try_call_blocking(#closure)),
-            quote!(run_try_blocking(#closure)),
+            quote!(#rt::try_call_blocking),
+            quote!(run_try_blocking),
+            work.clone(),
         ),
     };
-    // A non-`Send` future or value is reported at the function's name, not inside the macro.
     let start = respan(start, ident.span());
     let run = respan(run, ident.span());
+    let start = quote!(#start(#start_work));
+    let run = quote!(#run(#work, #encode));
 
     // A fallible function's error crosses HTTP as its JSON value too, when its type is
     // `Serialize`: picked at compile time by autoref specialization, since the macro cannot see
     // the type's traits.
     let error_value = match &model.returns {
-        Returns::Fallible { ty, .. } => quote! {{
-            fn error_value(error: &(dyn ::std::error::Error + 'static)) -> ::core::option::Option<#rt::Value> {
-                use #rt::{EncodeError as _, NoErrorValue as _};
-                (&&#rt::ErrorValue::<<#ty as #rt::Fallible>::Error>::NEW).encode(error)
-            }
-            error_value
-        }},
+        Returns::Fallible { ty, .. } => {
+            // At the return type: a `fallible` non-`Result` is the one error reported there.
+            let error_type = respan(quote!(<#ty as #rt::Fallible>::Error), ty.span());
+            quote! {{
+                fn error_value(error: &(dyn ::std::error::Error + 'static)) -> ::core::option::Option<#rt::Value> {
+                    use #rt::{EncodeError as _, NoErrorValue as _};
+                    (&&#rt::ErrorValue::<#error_type>::NEW).encode(error)
+                }
+                error_value
+            }}
+        }
         _ => quote!(#rt::no_error_value),
     };
     let stub_doc = format!(
@@ -186,20 +213,23 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
     } else {
         quote!(mut #args)
     };
-    // Spanned at each type, so a type that cannot be decoded is reported at that parameter.
+    // Spanned at each type: a type that is not serde-able is one error, at that parameter
+    // (the handler's decode and the remote stub's encode give the same diagnostic).
     let decode = model.params.iter().map(|param| {
         let (name, ty) = (&param.ident, &param.ty);
-        quote_spanned!(ty.span()=> let #name: #ty = #args.next()?;)
+        let decode = respan(quote!(<#ty as #rt::Argument>::decode), ty.span());
+        quote!(let #name: #ty = #args.next(#decode)?;)
     });
+    let encode_args = model.params.iter().map(|param| {
+        let (name, ty) = (&param.ident, &param.ty);
+        let encode = respan(quote!(<#ty as #rt::Argument>::encode), ty.span());
+        quote!(#encode(&#name))
+    });
+    let register = format_ident!("__{}_SERVER_FUNCTION_SUBMIT", plain.to_uppercase());
 
-    let argument_checks = types
-        .iter()
-        .map(|ty| quote_spanned!(ty.span()=> #rt::assert_argument::<#ty>();));
-    let return_check = match &model.returns {
-        Returns::Unit => quote!(),
-        _ => quote_spanned!(return_span(item)=> #rt::assert_return_value::<#value>();),
-    };
-
+    // Every item is one that may also stand in an `impl` block (a fn, a named const, a macro
+    // call): on an associated function the macro cannot detect, the errors are then only about
+    // names, never rustc's confusing "`const` items in this context need a name".
     quote! {
         #item
 
@@ -234,17 +264,15 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         #rt::if_http! {
             #[doc = #remote_doc]
             #vis fn #remote(remote: &#rt::Remote, #(#names: #types),*) -> #rt::AsyncCall<#value> {
-                remote.call_async_by_name::<#value>(#name, (#(#names,)*))
+                #rt::call_remote(remote, #name, [#(#encode_args),*], #decode_value)
             }
         }
 
         #(#cfgs)*
-        #rt::inventory::submit! { #entry }
-
-        #(#cfgs)*
-        const _: () = {
-            #(#argument_checks)*
-            #return_check
+        #[doc(hidden)]
+        #[allow(dead_code)]
+        const #register: () = {
+            #rt::inventory::submit! { #entry }
         };
     }
 }

@@ -2,6 +2,7 @@
 //! reporting all violations at once, each on the user's token.
 
 use proc_macro2::Span;
+use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, ReturnType, Type};
 
@@ -39,6 +40,10 @@ pub(crate) enum Returns {
 
 impl ServerFn {
     pub(crate) fn read(item: ItemFn, args: &Args) -> syn::Result<ServerFn> {
+        // A method reports this one error and nothing else: the rest would only confuse.
+        if let Some(error) = method_error(&item) {
+            return Err(error);
+        }
         let mut errors = Errors::default();
         let sig = &item.sig;
 
@@ -117,16 +122,99 @@ impl ServerFn {
     }
 }
 
+/// The error for an attribute placed on a method or an associated function, when the signature
+/// shows it: a `self` receiver, or `Self` in a type. (An attribute cannot see the `impl` block it
+/// is in, so an associated function that shows neither cannot be told from a free one.)
+fn method_error(item: &ItemFn) -> Option<syn::Error> {
+    let sig = &item.sig;
+    let span = match sig.inputs.first() {
+        Some(FnArg::Receiver(receiver)) => receiver.span(),
+        _ => mentions_self_type(sig.to_token_stream())?,
+    };
+    let name = sig.ident.to_string();
+    let params: Vec<String> = sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(typed) => Some(format!(
+                "{}: {}",
+                pat_text(&typed.pat),
+                display_type(&typed.ty)
+            )),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let args: Vec<String> = sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(typed) => Some(pat_text(&typed.pat)),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let returns = match &sig.output {
+        ReturnType::Default => String::new(),
+        ReturnType::Type(_, ty) => format!(" -> {}", display_type(ty)),
+    };
+    let asyncness = if sig.asyncness.is_some() {
+        "async "
+    } else {
+        ""
+    };
+    let dot_await = if sig.asyncness.is_some() {
+        ".await"
+    } else {
+        ""
+    };
+    let (target, separator) = match sig.inputs.first() {
+        Some(FnArg::Receiver(_)) => ("your_value", "."),
+        _ => ("YourType", "::"),
+    };
+    // The free function is outside the `impl`: `Self` means nothing there.
+    let unself = |text: String| {
+        text.split_inclusive(|c: char| !c.is_alphanumeric() && c != '_')
+            .map(|word| match word.strip_prefix("Self") {
+                Some(rest) if rest.len() <= 1 && !rest.starts_with('_') => {
+                    format!("YourType{rest}")
+                }
+                _ => word.to_owned(),
+            })
+            .collect::<String>()
+    };
+    let params: Vec<String> = params.into_iter().map(unself).collect();
+    let returns = unself(returns);
+    Some(syn::Error::new(
+        span,
+        format!(
+            "#[server_function] works on free functions, not on methods or associated functions: \
+             an attribute cannot see its `impl` block, and a call by name needs a plain function. \
+             Move the attribute to a free function that calls this one, and pass any state it \
+             needs as arguments or reach it from a static, e.g.\n\n    \
+             #[server_function]\n    {asyncness}fn {name}({params}){returns} {{\n        \
+             {target}{separator}{name}({args}){dot_await}\n    }}\n",
+            params = params.join(", "),
+            args = args.join(", "),
+        ),
+    ))
+}
+
+fn pat_text(pat: &Pat) -> String {
+    pat.to_token_stream().to_string().replace(' ', "")
+}
+
+/// The span of the first `Self` in `tokens`.
+fn mentions_self_type(tokens: proc_macro2::TokenStream) -> Option<Span> {
+    tokens.into_iter().find_map(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) if ident == "Self" => Some(ident.span()),
+        proc_macro2::TokenTree::Group(group) => mentions_self_type(group.stream()),
+        _ => None,
+    })
+}
+
 fn read_param(input: &FnArg, errors: &mut Errors) -> Option<Param> {
-    let typed = match input {
-        FnArg::Receiver(receiver) => {
-            errors.push(syn::Error::new(
-                receiver.span(),
-                "a server function cannot take `self`: make it a free function and pass the state it needs as arguments",
-            ));
-            return None;
-        }
-        FnArg::Typed(typed) => typed,
+    let FnArg::Typed(typed) = input else {
+        // Receivers were refused before, in `method_error`.
+        return None;
     };
     let ident = match &*typed.pat {
         Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => pat.ident.clone(),

@@ -139,11 +139,28 @@ pub use crate::timers::{DeferRef, RepeatRef, defer, repeat, repeat_async, repeat
 ///
 /// * `call_async_<name>(same params) -> AsyncCall<T>`: calls the function directly (no
 ///   serialization) through [`call_async`], [`call_blocking`] or their `try_` forms;
-/// * `<NAME>_SERVER_FUNCTION`, a `const` [`ServerFunction`](crate::registry::ServerFunction) with the registered name, Rust path,
-///   file, line, parameters, return type and a handler for calls by name, submitted to the
-///   [`registry()`] through `inventory`.
+/// * `call_remote_<name>(&remote, same params) -> AsyncCall<T>` (with the runtime's `http`
+///   feature): the same call on the server behind an `http::Remote`, checked at compile time
+///   like the local stub, with the arguments sent positionally;
+/// * `<NAME>_SERVER_FUNCTION`, a `const` [`ServerFunction`](crate::registry::ServerFunction) with
+///   the registered name, Rust path, file, line, parameters, return type and a handler for calls
+///   by name, submitted to the [`registry()`] through `inventory`.
 ///
-/// Run `cargo expand` on your crate to read it all (see the README).
+/// Run `cargo expand -p your-crate` to read it all (see the README).
+///
+/// # Where it runs
+///
+/// An `async fn` runs on the async worker threads of the runtime the call is made on; a sync
+/// `fn` on that runtime's blocking pool (or, with `inline`, on the async worker: for functions
+/// that return in microseconds). Its handlers run as described in [`calls`].
+///
+/// # Free functions only
+///
+/// The attribute works on free functions. On a method (a `self` receiver) or an associated
+/// function whose signature mentions `Self`, it reports one error that shows how to wrap it in
+/// a free function. An associated function whose signature shows neither cannot be told from a
+/// free one (an attribute does not see its `impl` block): rustc then reports that it cannot
+/// find the function, and the fix is the same.
 ///
 /// # Misuse is a compile error at your code
 ///
@@ -160,111 +177,6 @@ pub use nonblocking_macros::server_function;
 /// What `#[server_function]` expands to refers to, by absolute path. Not public API: it may
 /// change in any release, together with the macro (which is pinned to this exact version).
 #[doc(hidden)]
-pub mod __private {
-    pub use inventory;
-
-    pub use crate::registry::{Arguments, Invocation, Param, ServerFunction, ServerFunctionParts};
-    pub use crate::{
-        AsyncCall, CallError, call_async, call_blocking, try_call_async, try_call_blocking,
-    };
-    pub use core::result::Result;
-
-    #[cfg(feature = "http")]
-    pub use crate::http::Remote;
-
-    pub use crate::__nonblocking_if_http as if_http;
-
-    pub use serde_json::Value;
-
-    /// Picks, at compile time, whether a function's error type `E` can be encoded: through
-    /// [`EncodeError`] when `E: Serialize`, else [`NoErrorValue`] (autoref specialization).
-    pub struct ErrorValue<E>(core::marker::PhantomData<fn() -> E>);
-
-    impl<E> ErrorValue<E> {
-        /// The one value.
-        pub const NEW: Self = ErrorValue(core::marker::PhantomData);
-    }
-
-    /// Chosen when the error type is `Serialize`.
-    pub trait EncodeError {
-        /// The error's JSON value, if `error` is of the function's error type.
-        fn encode(&self, error: &(dyn std::error::Error + 'static)) -> Option<Value>;
-    }
-
-    impl<E: serde::Serialize + std::error::Error + 'static> EncodeError for &ErrorValue<E> {
-        fn encode(&self, error: &(dyn std::error::Error + 'static)) -> Option<Value> {
-            serde_json::to_value(error.downcast_ref::<E>()?).ok()
-        }
-    }
-
-    /// Chosen otherwise: no value.
-    pub trait NoErrorValue {
-        /// Always `None`.
-        fn encode(&self, error: &(dyn std::error::Error + 'static)) -> Option<Value>;
-    }
-
-    impl<E> NoErrorValue for ErrorValue<E> {
-        fn encode(&self, _: &(dyn std::error::Error + 'static)) -> Option<Value> {
-            None
-        }
-    }
-
-    /// The error encoder of functions that cannot fail.
-    pub fn no_error_value(_: &(dyn std::error::Error + 'static)) -> Option<Value> {
-        None
-    }
-
-    /// Names the `Ok` type of a return type the macro cannot see through (an alias of `Result`).
-    #[diagnostic::on_unimplemented(
-        message = "`{Self}` is not a `Result`, so the server function cannot be `fallible`",
-        label = "this return type",
-        note = "remove `fallible` from #[server_function(..)], or return a `Result<T, E>`"
-    )]
-    pub trait Fallible {
-        /// The call's value.
-        type Ok;
-        /// The call's failure.
-        type Error;
-        /// The `Result` it is.
-        fn into_result(self) -> Result<Self::Ok, Self::Error>;
-    }
-
-    impl<T, E> Fallible for Result<T, E> {
-        type Ok = T;
-        type Error = E;
-
-        fn into_result(self) -> Self {
-            self
-        }
-    }
-
-    /// What a parameter must be to cross a call by name.
-    #[diagnostic::on_unimplemented(
-        message = "server function parameter type `{Self}` must be `Serialize + DeserializeOwned + Send + 'static`",
-        label = "this parameter's type cannot be passed by name",
-        note = "derive serde's `Serialize` and `Deserialize` for it, and use owned data (no references)"
-    )]
-    pub trait Argument: serde::Serialize + serde::de::DeserializeOwned + Send + 'static {}
-
-    impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> Argument for T {}
-
-    /// What a return value must be to be kept in an `AsyncCall` and returned by name.
-    #[diagnostic::on_unimplemented(
-        message = "server function return type `{Self}` must be `Serialize + DeserializeOwned + Send + Sync + 'static`",
-        label = "this return type cannot be returned by name",
-        note = "derive serde's `Serialize` and `Deserialize` for it, and return owned data"
-    )]
-    pub trait ReturnValue:
-        serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static
-    {
-    }
-
-    impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static> ReturnValue for T {}
-
-    /// Compile-time checks the expansion calls, spanned at the user's types.
-    pub const fn assert_argument<T: Argument>() {}
-
-    /// See [`assert_argument`].
-    pub const fn assert_return_value<T: ReturnValue>() {}
-}
+#[path = "private.rs"]
+pub mod __private;
 }

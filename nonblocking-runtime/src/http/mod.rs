@@ -28,4 +28,6 @@ mod server;
 mod wire;
 
 pub use self::client::{Remote, RemoteBuilder};
+#[doc(hidden)]
+pub use self::client::call_typed;
 pub use self::server::{Authorize, Expose, Refusal, Server, ServerBuilder, serve};

@@ -8,8 +8,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::vec;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::function::ServerFunction;
@@ -87,9 +85,10 @@ impl Arguments {
         })
     }
 
-    /// Decodes the next parameter's argument.
-    #[allow(clippy::should_implement_trait)] // not an iterator: each call decodes another type
-    pub fn next<T: DeserializeOwned>(&mut self) -> Result<T, CallError> {
+    /// Decodes the next parameter's argument with `decode` (the parameter type's
+    /// `Argument::decode`, named by the generated code so that a type that is not serde-able is
+    /// reported once, at the user's type).
+    pub fn next<T>(&mut self, decode: fn(Value) -> Result<T, serde_json::Error>) -> Result<T, CallError> {
         let param = self.function.params().get(self.next).ok_or_else(|| {
             invalid(
                 self.function,
@@ -103,10 +102,10 @@ impl Arguments {
             Values::Keyword(map) => map.remove(param.name),
         };
         match value {
-            Some(value) => T::deserialize(value)
+            Some(value) => decode(value)
                 .map_err(|error| invalid(self.function, Some(param.name), error.to_string())),
             // Missing: fine for an `Option` (it reads `null` as `None`), an error otherwise.
-            None => T::deserialize(Value::Null).map_err(|_| {
+            None => decode(Value::Null).map_err(|_| {
                 invalid(
                     self.function,
                     Some(param.name),
@@ -116,78 +115,78 @@ impl Arguments {
         }
     }
 
-    /// Runs an async function's future, encoding its value.
-    pub fn run_async<F>(self, future: F) -> Invocation
+    /// Runs an async function's future; `encode` encodes its value (the return type's
+    /// `ReturnValue::encode`, named by the generated code for the same reason as in `next`).
+    pub fn run_async<F>(self, future: F, encode: Encode<F::Output>) -> Invocation
     where
         F: Future + Send + 'static,
-        F::Output: Serialize,
     {
         let function = self.function;
-        Box::pin(async move { encode(function, &future.await) })
+        Box::pin(async move { encoded(function, encode(&future.await)) })
     }
 
     /// Runs an async function's future whose `Err` is the call's failure.
-    pub fn run_try_async<F, T, E>(self, future: F) -> Invocation
+    pub fn run_try_async<F, T>(self, future: F, encode: Encode<T>) -> Invocation
     where
-        F: Future<Output = Result<T, E>> + Send + 'static,
-        T: Serialize,
-        E: Into<BoxError>,
+        F: Future<Output = Result<T, BoxError>> + Send + 'static,
+        T: 'static,
     {
         let function = self.function;
         Box::pin(async move {
             match future.await {
-                Ok(value) => encode(function, &value),
-                Err(error) => Err(CallError::Failed(error.into())),
+                Ok(value) => encoded(function, encode(&value)),
+                Err(error) => Err(CallError::Failed(error)),
             }
         })
     }
 
     /// Runs a sync function on the async worker (`#[server_function(inline)]`).
-    pub fn run_inline<F, R>(self, f: F) -> Invocation
+    pub fn run_inline<F, R>(self, f: F, encode: Encode<R>) -> Invocation
     where
         F: FnOnce() -> R + Send + 'static,
-        R: Serialize,
+        R: 'static,
     {
         let function = self.function;
-        Box::pin(async move { encode(function, &f()) })
+        Box::pin(async move { encoded(function, encode(&f())) })
     }
 
     /// Runs a sync function on the async worker, its `Err` being the call's failure.
-    pub fn run_try_inline<F, T, E>(self, f: F) -> Invocation
+    pub fn run_try_inline<F, T>(self, f: F, encode: Encode<T>) -> Invocation
     where
-        F: FnOnce() -> Result<T, E> + Send + 'static,
-        T: Serialize,
-        E: Into<BoxError>,
+        F: FnOnce() -> Result<T, BoxError> + Send + 'static,
+        T: 'static,
     {
-        self.run_try_async(async move { f() })
+        self.run_try_async(async move { f() }, encode)
     }
 
     /// Runs a sync function on tokio's blocking pool.
-    pub fn run_blocking<F, R>(self, f: F) -> Invocation
+    pub fn run_blocking<F, R>(self, f: F, encode: Encode<R>) -> Invocation
     where
         F: FnOnce() -> R + Send + 'static,
-        R: Serialize + Send + 'static,
+        R: Send + 'static,
     {
         let function = self.function;
-        Box::pin(async move { encode(function, &on_blocking_pool(f).await?) })
+        Box::pin(async move { encoded(function, encode(&on_blocking_pool(f).await?)) })
     }
 
     /// Runs a sync function on tokio's blocking pool, its `Err` being the call's failure.
-    pub fn run_try_blocking<F, T, E>(self, f: F) -> Invocation
+    pub fn run_try_blocking<F, T>(self, f: F, encode: Encode<T>) -> Invocation
     where
-        F: FnOnce() -> Result<T, E> + Send + 'static,
-        T: Serialize + Send + 'static,
-        E: Into<BoxError> + Send + 'static,
+        F: FnOnce() -> Result<T, BoxError> + Send + 'static,
+        T: Send + 'static,
     {
         let function = self.function;
         Box::pin(async move {
             match on_blocking_pool(f).await? {
-                Ok(value) => encode(function, &value),
-                Err(error) => Err(CallError::Failed(error.into())),
+                Ok(value) => encoded(function, encode(&value)),
+                Err(error) => Err(CallError::Failed(error)),
             }
         })
     }
 }
+
+/// Encodes a function's value as JSON.
+pub type Encode<T> = fn(&T) -> Result<Value, serde_json::Error>;
 
 async fn on_blocking_pool<F, R>(f: F) -> Result<R, CallError>
 where
@@ -202,8 +201,8 @@ where
     }
 }
 
-fn encode<T: Serialize>(function: &ServerFunction, value: &T) -> Result<Value, CallError> {
-    serde_json::to_value(value).map_err(|error| {
+fn encoded(function: &ServerFunction, value: Result<Value, serde_json::Error>) -> Result<Value, CallError> {
+    value.map_err(|error| {
         CallError::invalid_result(function.name(), format!("its value could not be encoded as JSON: {error}"))
     })
 }

@@ -1,0 +1,162 @@
+//! What `#[server_function]` expands to refers to, by absolute path. Not public API: it may
+//! change in any release, together with the macro (which is pinned to this exact version).
+//!
+//! Every check the macro cannot make from syntax ("this type must be serde-able", "this error
+//! type must convert into a boxed error") is a trait here with `#[diagnostic::on_unimplemented]`,
+//! and the generated code reaches serde and the error conversion only through those traits'
+//! methods, spanned at the user's type. So a misuse is one error at the user's code, however
+//! many places use the type: rustc reports an identical diagnostic once.
+
+pub use inventory;
+
+pub use crate::registry::{Arguments, Invocation, Param, ServerFunction, ServerFunctionParts};
+pub use crate::{
+    AsyncCall, CallError, call_async, call_blocking, try_call_async, try_call_blocking,
+};
+pub use core::result::Result;
+
+#[cfg(feature = "http")]
+pub use crate::http::{Remote, call_typed as call_remote};
+
+pub use crate::__nonblocking_if_http as if_http;
+
+pub use serde_json::Value;
+
+use crate::errors::BoxError;
+
+/// Picks, at compile time, whether a function's error type `E` can be encoded: through
+/// [`EncodeError`] when `E: Serialize`, else [`NoErrorValue`] (autoref specialization).
+pub struct ErrorValue<E>(core::marker::PhantomData<fn() -> E>);
+
+impl<E> ErrorValue<E> {
+    /// The one value.
+    pub const NEW: Self = ErrorValue(core::marker::PhantomData);
+}
+
+/// Chosen when the error type is `Serialize`.
+pub trait EncodeError {
+    /// The error's JSON value, if `error` is of the function's error type.
+    fn encode(&self, error: &(dyn std::error::Error + 'static)) -> Option<Value>;
+}
+
+impl<E: serde::Serialize + std::error::Error + 'static> EncodeError for &ErrorValue<E> {
+    fn encode(&self, error: &(dyn std::error::Error + 'static)) -> Option<Value> {
+        serde_json::to_value(error.downcast_ref::<E>()?).ok()
+    }
+}
+
+/// Chosen otherwise: no value.
+pub trait NoErrorValue {
+    /// Always `None`.
+    fn encode(&self, error: &(dyn std::error::Error + 'static)) -> Option<Value>;
+}
+
+impl<E> NoErrorValue for ErrorValue<E> {
+    fn encode(&self, _: &(dyn std::error::Error + 'static)) -> Option<Value> {
+        None
+    }
+}
+
+/// The error encoder of functions that cannot fail.
+pub fn no_error_value(_: &(dyn std::error::Error + 'static)) -> Option<Value> {
+    None
+}
+
+/// Names the `Ok` type of a return type the macro cannot see through (an alias of `Result`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `Result`, so the server function cannot be `fallible`",
+    label = "this return type",
+    note = "remove `fallible` from #[server_function(..)], or return a `Result<T, E>`"
+)]
+pub trait Fallible {
+    /// The call's value.
+    type Ok;
+    /// The call's failure.
+    type Error;
+    /// The `Result` it is.
+    fn into_result(self) -> Result<Self::Ok, Self::Error>;
+}
+
+impl<T, E> Fallible for Result<T, E> {
+    type Ok = T;
+    type Error = E;
+
+    fn into_result(self) -> Self {
+        self
+    }
+}
+
+/// What a parameter must be to cross a call by name.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a server function parameter: it must implement serde's `Serialize` and `Deserialize`, and be `Send + 'static`",
+    label = "this parameter's type is not serde-able",
+    note = "derive `Serialize` and `Deserialize` (serde, with its `derive` feature) for your types, including those inside `Vec<..>`, `Option<..>` and other containers, and use owned data (no references)"
+)]
+pub trait Argument: Sized {
+    /// Decodes an argument.
+    fn decode(value: Value) -> Result<Self, serde_json::Error>;
+    /// Encodes an argument (the typed remote stub).
+    fn encode(&self) -> Result<Value, serde_json::Error>;
+}
+
+// `do_not_recommend`: report the unmet `Argument` with the message above, at the user's type,
+// instead of rustc's walk down to a serde bound deep inside this impl.
+#[diagnostic::do_not_recommend]
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> Argument for T {
+    fn decode(value: Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+
+    fn encode(&self) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+}
+
+/// What a return value must be to be kept in an `AsyncCall` and returned by name.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned by a server function: it must implement serde's `Serialize` and `Deserialize`, and be `Send + Sync + 'static`",
+    label = "this return type is not serde-able",
+    note = "derive `Serialize` and `Deserialize` (serde, with its `derive` feature) for your types, including those inside `Vec<..>`, `Option<..>` and other containers, and return owned data"
+)]
+pub trait ReturnValue: Sized {
+    /// Encodes the value of a call by name.
+    fn encode(&self) -> Result<Value, serde_json::Error>;
+    /// Decodes the value a remote call returned.
+    fn decode(value: Value) -> Result<Self, serde_json::Error>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static> ReturnValue
+    for T
+{
+    fn encode(&self) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+
+    fn decode(value: Value) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+}
+
+/// What the error type `E` of a fallible server function must be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the error type of a server function: it must convert into `Box<dyn Error + Send + Sync>`",
+    label = "this return type's error is not an error type",
+    note = "implement `std::error::Error` (thiserror's derive does it) for your error type, or use `String`, `std::io::Error` or `anyhow::Error`"
+)]
+pub trait Failure {
+    /// The boxed error the call fails with.
+    fn into_box(self) -> BoxError;
+}
+
+#[diagnostic::do_not_recommend]
+impl<E: Into<BoxError>> Failure for E {
+    fn into_box(self) -> BoxError {
+        self.into()
+    }
+}
+
+/// A fallible function's result with its error boxed: the one place the error type is checked.
+pub fn failing<T, E: Failure>(result: Result<T, E>) -> Result<T, BoxError> {
+    result.map_err(Failure::into_box)
+}
