@@ -35,6 +35,9 @@
 // loom model checker (tokio itself does not build under loom).
 #[cfg(nonblocking_loom)]
 mod calls {
+    pub(crate) mod local;
+    #[cfg(test)]
+    mod loom_tests;
     pub(crate) mod state;
 }
 #[cfg(nonblocking_loom)]

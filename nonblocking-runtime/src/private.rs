@@ -114,7 +114,7 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> Argumen
 
 /// What a return value must be to be kept in an `AsyncCall` and returned by name.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be returned by a server function: it must implement serde's `Serialize` and `Deserialize`, and be `Send + Sync + 'static`",
+    message = "`{Self}` cannot be returned by a server function: it must implement serde's `Serialize` and `Deserialize`, and be `Send + 'static`",
     label = "this return type is not serde-able",
     note = "derive `Serialize` and `Deserialize` (serde, with its `derive` feature) for your types, including those inside `Vec<..>`, `Option<..>` and other containers, and return owned data"
 )]
@@ -126,9 +126,7 @@ pub trait ReturnValue: Sized {
 }
 
 #[diagnostic::do_not_recommend]
-impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static> ReturnValue
-    for T
-{
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> ReturnValue for T {
     fn encode(&self) -> Result<Value, serde_json::Error> {
         serde_json::to_value(self)
     }

@@ -15,6 +15,7 @@
 //! workers with every other call.
 
 pub(crate) mod cancel;
+pub(crate) mod local;
 mod spawn;
 pub(crate) mod state;
 mod wait;
@@ -27,7 +28,8 @@ use tokio::task::JoinHandle;
 
 pub(crate) use self::spawn::call_with_outcome;
 pub use self::spawn::{call_async, call_blocking, try_call_async, try_call_blocking};
-use self::state::{Delivery, Handler, Shared};
+use self::local::Local;
+use self::state::{Delivery, Handler, Kind, Sharer, Shared};
 pub use self::cancel::{Cancel, CancelOnDrop, cancel};
 pub use self::wait::CallFuture;
 pub use crate::runtime::{SetRuntimeError, set_runtime};
@@ -41,8 +43,12 @@ use crate::sync::Arc;
 /// fire-and-forget), it never cancels. Use [`cancel`](Self::cancel) or
 /// [`cancel_on_drop`](Self::cancel_on_drop) to stop it.
 ///
-/// The outcome is set exactly once and kept in the handle's shared state: handlers and
-/// [`result`](Self::result) borrow it, and awaiting moves the value out, so `T` needs no `Clone`.
+/// The outcome is set exactly once. Handlers and [`result`](Self::result) borrow it, and
+/// awaiting moves the value out, so `T` needs no `Clone`; and like `tokio::spawn`, a call needs
+/// only `T: Send` to be started, awaited, waited for and cancelled. `AsyncCall<T>` is `Send`
+/// when `T` is, and `Sync` when `T` is `Sync` too; a result handler needs `T: Sync`, because a
+/// handler attached after the call finished runs on another thread while the handle can still
+/// lend the value.
 ///
 /// # Examples
 ///
@@ -59,6 +65,8 @@ use crate::sync::Arc;
 /// ```
 pub struct AsyncCall<T> {
     shared: Arc<Shared<T>>,
+    /// The outcome once the handle took it from `shared`.
+    local: Local<T>,
     /// Kept only to abort the task; its output is `()`, the outcome lives in `shared`.
     task: JoinHandle<()>,
 }
@@ -91,9 +99,13 @@ pub enum CallStatus {
 /// The one not-finished error that `result()` and `error()` lend while a call runs.
 static NOT_FINISHED: CallError = CallError::NotFinished;
 
-impl<T: Send + Sync + 'static> AsyncCall<T> {
+impl<T: Send + 'static> AsyncCall<T> {
     fn new(shared: Arc<Shared<T>>, task: JoinHandle<()>) -> Self {
-        AsyncCall { shared, task }
+        AsyncCall {
+            shared,
+            local: Local::default(),
+            task,
+        }
     }
 
     /// Adds a handler for the call's value. It runs at most once, only if the call completes,
@@ -114,8 +126,14 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     /// });
     /// assert_eq!(rx.recv().unwrap(), "saved");
     /// ```
-    pub fn on_result(self, handler: impl FnOnce(&T) + Send + 'static) -> Self {
-        self.attach(Handler::Result(Box::new(handler)))
+    ///
+    /// Needs `T: Sync`: a handler attached after the call finished runs on the runtime while
+    /// this handle may lend the same value through [`result`](Self::result).
+    pub fn on_result(self, handler: impl FnOnce(&T) + Send + 'static) -> Self
+    where
+        T: Sync,
+    {
+        self.attach(Handler::Result(Box::new(handler), Sharer::new()))
     }
 
     /// Adds a handler for the call's error: it runs at most once, if the call fails, panics,
@@ -135,9 +153,11 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
         self.attach(Handler::Error(Box::new(handler)))
     }
 
-    fn attach(self, handler: Handler<T>) -> Self {
-        if let Some(delivery) = Shared::attach(&self.shared, handler) {
-            deliver_later(delivery);
+    fn attach(mut self, handler: Handler<T>) -> Self {
+        if let Some(late) = self.shared.attach(handler) {
+            if let Some(delivery) = self.local.late(&self.shared, late) {
+                deliver_later(delivery);
+            }
         }
         self
     }
@@ -156,7 +176,7 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     /// assert!(matches!(call.wait(), Err(CallError::TimedOut(_))));
     /// ```
     pub fn timeout(self, after: Duration) -> Self {
-        if self.shared.outcome().is_some() {
+        if self.shared.kind().is_some() {
             return self;
         }
         let shared = Arc::downgrade(&self.shared);
@@ -193,7 +213,7 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     /// assert_eq!(call.status(), CallStatus::Failed);
     /// ```
     pub fn status(&self) -> CallStatus {
-        status_of(self.shared.outcome())
+        status_of(self.shared.kind())
     }
 
     /// `true` once the call has an outcome (its handlers may still be running).
@@ -209,7 +229,7 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     /// assert_eq!(call.result().ok(), Some(&1));
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.shared.outcome().is_some()
+        self.shared.kind().is_some()
     }
 
     /// Lends the call's value, or its error; [`CallError::NotFinished`] while it runs.
@@ -224,10 +244,9 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     /// ```
     pub fn result(&self) -> Result<&T, &CallError> {
         self.shared.mark_observed();
-        match self.shared.outcome() {
-            None => Err(&NOT_FINISHED),
-            Some(outcome) => outcome.as_ref(),
-        }
+        self.local
+            .lend(&self.shared)
+            .unwrap_or(Err(&NOT_FINISHED))
     }
 
     /// The call's error: `None` if it completed, the error if it did not, and
@@ -248,9 +267,9 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     /// ```
     pub fn error(&self) -> Option<&CallError> {
         self.shared.mark_observed();
-        match self.shared.outcome() {
+        match self.local.lend(&self.shared) {
             None => Some(&NOT_FINISHED),
-            Some(outcome) => outcome.as_ref().err(),
+            Some(outcome) => outcome.err(),
         }
     }
 
@@ -332,12 +351,12 @@ impl<T: Send + Sync + 'static> AsyncCall<T> {
     }
 }
 
-impl<T: Send + Sync + 'static> IntoFuture for AsyncCall<T> {
+impl<T: Send + 'static> IntoFuture for AsyncCall<T> {
     type Output = Result<T, CallError>;
     type IntoFuture = CallFuture<T>;
 
     fn into_future(self) -> CallFuture<T> {
-        CallFuture::new(self.shared)
+        CallFuture::new(self.shared, self.local)
     }
 }
 
@@ -357,52 +376,56 @@ impl<T: Send + Sync + 'static> IntoFuture for AsyncCall<T> {
 /// drop(waiting); // cancels
 /// # }
 /// ```
-impl<T: Send + Sync + 'static> IntoFuture for CancelOnDrop<AsyncCall<T>> {
+impl<T: Send + 'static> IntoFuture for CancelOnDrop<AsyncCall<T>> {
     type Output = Result<T, CallError>;
     type IntoFuture = CallFuture<T>;
 
     fn into_future(self) -> CallFuture<T> {
-        let AsyncCall { shared, task } = self.disarm();
+        let AsyncCall {
+            shared,
+            local,
+            task,
+        } = self.disarm();
         let state = Arc::clone(&shared);
-        CallFuture::cancelling_on_drop(shared, Box::new(move || cancel_call(&state, &task)))
+        CallFuture::cancelling_on_drop(shared, local, Box::new(move || cancel_call(&state, &task)))
     }
 }
 
 /// Finishes the call as cancelled (its error handlers run on the runtime) and aborts its task.
-fn cancel_call<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, task: &JoinHandle<()>) {
+fn cancel_call<T: Send + 'static>(shared: &Arc<Shared<T>>, task: &JoinHandle<()>) {
     if let Some(delivery) = Shared::finish(Arc::clone(shared), Err(CallError::Cancelled)) {
         deliver_later(delivery);
     }
     task.abort();
 }
 
-impl<T: Send + Sync + 'static> Cancel for AsyncCall<T> {
+impl<T: Send + 'static> Cancel for AsyncCall<T> {
     fn cancel(&self) {
         AsyncCall::cancel(self);
     }
 }
 
-impl<T> fmt::Debug for AsyncCall<T> {
+impl<T: 'static> fmt::Debug for AsyncCall<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsyncCall")
-            .field("status", &status_of(self.shared.outcome()))
+            .field("status", &status_of(self.shared.kind()))
             .field("task", &self.task.id())
             .finish()
     }
 }
 
-fn status_of<T>(outcome: Option<&state::Outcome<T>>) -> CallStatus {
-    match outcome {
+fn status_of(kind: Option<Kind>) -> CallStatus {
+    match kind {
         None => CallStatus::Pending,
-        Some(Ok(_)) => CallStatus::Completed,
-        Some(Err(CallError::Cancelled)) => CallStatus::Cancelled,
-        Some(Err(_)) => CallStatus::Failed,
+        Some(Kind::Ok) => CallStatus::Completed,
+        Some(Kind::Cancelled) => CallStatus::Cancelled,
+        Some(Kind::Failed) => CallStatus::Failed,
     }
 }
 
 /// Runs a delivery on the runtime. If the runtime is gone the task is dropped unpolled, and
 /// dropping a delivery runs it in place, so the handlers still run exactly once.
-fn deliver_later<T: Send + Sync + 'static>(delivery: Delivery<T>) {
+fn deliver_later<T: Send + 'static>(delivery: Delivery<T>) {
     drop(crate::runtime::spawn(async move { delivery.run() }));
 }
 
@@ -417,6 +440,6 @@ fn deliver_later<T: Send + Sync + 'static>(delivery: Delivery<T>) {
 /// let call = call_blocking(|| std::fs::metadata(".").is_ok());
 /// assert_eq!(wait_for(call).unwrap(), true);
 /// ```
-pub fn wait_for<T: Send + Sync + 'static>(call: AsyncCall<T>) -> Result<T, CallError> {
+pub fn wait_for<T: Send + 'static>(call: AsyncCall<T>) -> Result<T, CallError> {
     call.wait()
 }

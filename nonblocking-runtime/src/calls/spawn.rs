@@ -33,7 +33,7 @@ use crate::sync::Arc;
 pub fn call_async<F>(future: F) -> AsyncCall<F::Output>
 where
     F: Future + Send + 'static,
-    F::Output: Send + Sync + 'static,
+    F::Output: Send + 'static,
 {
     spawn_future(future, Ok)
 }
@@ -57,7 +57,7 @@ where
 pub fn try_call_async<F, T, E>(future: F) -> AsyncCall<T>
 where
     F: Future<Output = Result<T, E>> + Send + 'static,
-    T: Send + Sync + 'static,
+    T: Send + 'static,
     E: Into<BoxError>,
 {
     spawn_future(future, failure_of)
@@ -77,7 +77,7 @@ where
 pub fn call_blocking<F, T>(f: F) -> AsyncCall<T>
 where
     F: FnOnce() -> T + Send + 'static,
-    T: Send + Sync + 'static,
+    T: Send + 'static,
 {
     spawn_closure(f, Ok)
 }
@@ -96,7 +96,7 @@ where
 pub fn try_call_blocking<F, T, E>(f: F) -> AsyncCall<T>
 where
     F: FnOnce() -> Result<T, E> + Send + 'static,
-    T: Send + Sync + 'static,
+    T: Send + 'static,
     E: Into<BoxError> + 'static,
 {
     spawn_closure(f, failure_of)
@@ -106,7 +106,7 @@ where
 pub(crate) fn call_with_outcome<F, T>(future: F) -> AsyncCall<T>
 where
     F: Future<Output = Outcome<T>> + Send + 'static,
-    T: Send + Sync + 'static,
+    T: Send + 'static,
 {
     spawn_future(future, |outcome| outcome)
 }
@@ -118,7 +118,7 @@ fn failure_of<T, E: Into<BoxError>>(output: Result<T, E>) -> Outcome<T> {
 fn spawn_future<F, T>(future: F, into_outcome: fn(F::Output) -> Outcome<T>) -> AsyncCall<T>
 where
     F: Future + Send + 'static,
-    T: Send + Sync + 'static,
+    T: Send + 'static,
 {
     let shared = Shared::new();
     let completion = Completion::new(Arc::clone(&shared));
@@ -143,7 +143,7 @@ fn spawn_closure<F, R, T>(f: F, into_outcome: fn(R) -> Outcome<T>) -> AsyncCall<
 where
     F: FnOnce() -> R + Send + 'static,
     R: 'static,
-    T: Send + Sync + 'static,
+    T: Send + 'static,
 {
     let shared = Shared::new();
     let completion = Completion::new(Arc::clone(&shared));
@@ -162,11 +162,11 @@ where
 /// The task's side of a call: completes it with the outcome, or, if the task is dropped first
 /// (aborted, or its runtime shut down), with `Cancelled`. Handlers attached before completion
 /// run right here, in the finishing task: no extra task, no extra wake-up.
-struct Completion<T> {
+struct Completion<T: 'static> {
     shared: Option<Arc<Shared<T>>>,
 }
 
-impl<T> Completion<T> {
+impl<T: 'static> Completion<T> {
     fn new(shared: Arc<Shared<T>>) -> Self {
         Completion {
             shared: Some(shared),
@@ -178,17 +178,17 @@ impl<T> Completion<T> {
     }
 
     fn finish(&mut self, outcome: Outcome<T>) {
-        if let Some(delivery) = self
+        if let Some(finishing) = self
             .shared
             .take()
             .and_then(|shared| Shared::finish(shared, outcome))
         {
-            delivery.run();
+            finishing.run();
         }
     }
 }
 
-impl<T> Drop for Completion<T> {
+impl<T: 'static> Drop for Completion<T> {
     fn drop(&mut self) {
         self.finish(Err(CallError::Cancelled));
     }

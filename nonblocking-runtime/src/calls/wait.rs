@@ -8,6 +8,7 @@ use std::thread::{self, Thread};
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
+use super::local::Local;
 use super::state::{Outcome, Shared};
 use crate::errors::CallError;
 use crate::sync::Arc;
@@ -32,22 +33,33 @@ use crate::sync::Arc;
 #[must_use = "futures do nothing unless polled"]
 pub struct CallFuture<T> {
     shared: Option<Arc<Shared<T>>>,
+    /// The outcome, if the handle had already taken it.
+    local: Local<T>,
     /// Cancels the call if this future is dropped before it resolves (the future of a
     /// `CancelOnDrop` guard).
     cancel_on_drop: Option<Box<dyn FnOnce() + Send>>,
 }
 
+// The value is never pinned: it is moved out once the call settles.
+impl<T> Unpin for CallFuture<T> {}
+
 impl<T> CallFuture<T> {
-    pub(super) fn new(shared: Arc<Shared<T>>) -> Self {
+    pub(super) fn new(shared: Arc<Shared<T>>, local: Local<T>) -> Self {
         CallFuture {
             shared: Some(shared),
+            local,
             cancel_on_drop: None,
         }
     }
 
-    pub(super) fn cancelling_on_drop(shared: Arc<Shared<T>>, cancel: Box<dyn FnOnce() + Send>) -> Self {
+    pub(super) fn cancelling_on_drop(
+        shared: Arc<Shared<T>>,
+        local: Local<T>,
+        cancel: Box<dyn FnOnce() + Send>,
+    ) -> Self {
         CallFuture {
             shared: Some(shared),
+            local,
             cancel_on_drop: Some(cancel),
         }
     }
@@ -71,7 +83,7 @@ impl<T> std::fmt::Debug for CallFuture<T> {
     }
 }
 
-impl<T> Future for CallFuture<T> {
+impl<T: Send + 'static> Future for CallFuture<T> {
     type Output = Outcome<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
@@ -83,19 +95,9 @@ impl<T> Future for CallFuture<T> {
             self.shared = Some(shared);
             return Poll::Pending;
         }
-        // Finished: nothing left to cancel, and the canceller holds a reference to the state
-        // that would keep `take_outcome` from owning it.
+        // Finished: nothing left to cancel.
         self.cancel_on_drop = None;
-        match Shared::take_outcome(shared) {
-            Ok(outcome) => Poll::Ready(outcome),
-            Err(shared) => {
-                // Settled, but a delivery is still between releasing the lock and dropping its
-                // reference: a window of a few instructions. Come straight back.
-                self.shared = Some(shared);
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-        }
+        Poll::Ready(self.local.take(&shared))
     }
 }
 
@@ -103,7 +105,7 @@ impl<T> Future for CallFuture<T> {
 ///
 /// Refuses on a current-thread runtime's thread: that thread may be the one that must drive the
 /// call (and blocking it stalls every task of that runtime regardless).
-pub(super) fn block_on<T>(future: CallFuture<T>) -> Outcome<T> {
+pub(super) fn block_on<T: Send + 'static>(future: CallFuture<T>) -> Outcome<T> {
     match Handle::try_current() {
         Ok(current) => match current.runtime_flavor() {
             RuntimeFlavor::CurrentThread => Err(CallError::WouldDeadlock),

@@ -398,16 +398,6 @@ impl CallError {
         matches!(self, CallError::TimedOut(_))
     }
 
-    /// A copy of the error where one can be made without the original: the outcomes the caller
-    /// caused (cancelled, timed out) carry no foreign value.
-    pub(crate) fn copy_of_control(&self) -> Option<CallError> {
-        match self {
-            CallError::Cancelled => Some(CallError::Cancelled),
-            CallError::TimedOut(after) => Some(CallError::TimedOut(*after)),
-            _ => None,
-        }
-    }
-
     fn kind_name(&self) -> &'static str {
         match self {
             CallError::NotFinished => "NotFinished",

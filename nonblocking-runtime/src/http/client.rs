@@ -249,7 +249,7 @@ impl Remote {
     /// `cancel()` drops the request; the server then cancels the call.
     pub fn call_async_by_name<R>(&self, name: &str, args: impl Serialize) -> AsyncCall<R>
     where
-        R: DeserializeOwned + Send + Sync + 'static,
+        R: DeserializeOwned + Send + 'static,
     {
         let body = serde_json::to_vec(&args).map_err(|error| {
             CallError::invalid_arguments(name, None, format!("the arguments could not be encoded as JSON: {error}"))
@@ -265,7 +265,7 @@ impl Remote {
         decode: impl FnOnce(&[u8]) -> Result<R, serde_json::Error> + Send + 'static,
     ) -> AsyncCall<R>
     where
-        R: Send + Sync + 'static,
+        R: Send + 'static,
     {
         let request = body.and_then(|body| self.request(name, body));
         let client = self.client.clone();
@@ -327,7 +327,7 @@ pub fn call_typed<R, const N: usize>(
     decode: fn(serde_json::Value) -> Result<R, serde_json::Error>,
 ) -> AsyncCall<R>
 where
-    R: Send + Sync + 'static,
+    R: Send + 'static,
 {
     let body = args
         .into_iter()

@@ -51,7 +51,7 @@ use crate::errors::CallError;
 /// ```
 pub fn call_async_by_name<R>(name: &str, args: impl Serialize) -> AsyncCall<R>
 where
-    R: DeserializeOwned + Send + Sync + 'static,
+    R: DeserializeOwned + Send + 'static,
 {
     let started = start(name, &args);
     call_with_outcome(async move {

@@ -1,0 +1,100 @@
+//! The handle's side of a published outcome: [`Local`] lends it to `result()`, moves it out for
+//! `.await`, and shares it with handlers attached after the call finished.
+//!
+//! `result()` moves the outcome from the shared state into the handle, which then lends it for
+//! as long as the handle is borrowed: so `AsyncCall<T>` is `Sync` exactly when `T` is. A
+//! handler attached later runs on the runtime, concurrently with `result()`: the outcome is
+//! then shared (see [`SharedOutcome`]).
+
+use std::sync::Arc as StdArc;
+use std::sync::OnceLock;
+
+use super::state::{Delivery, Handler, Kind, Outcome, Published, Shared, SharedOutcome};
+use crate::errors::CallError;
+use crate::sync::Arc;
+
+enum Held<T> {
+    Owned(Outcome<T>),
+    Shared(SharedOutcome<T>),
+}
+
+impl<T> From<Published<T>> for Held<T> {
+    fn from(published: Published<T>) -> Self {
+        match published {
+            Published::Outcome(outcome) => Held::Owned(outcome),
+            Published::Shared(outcome) => Held::Shared(outcome),
+        }
+    }
+}
+
+/// The outcome as the handle holds it, once taken from the shared state.
+pub(crate) struct Local<T> {
+    held: OnceLock<Held<T>>,
+}
+
+impl<T> Default for Local<T> {
+    fn default() -> Self {
+        Local {
+            held: OnceLock::new(),
+        }
+    }
+}
+
+impl<T: Send + 'static> Local<T> {
+    /// Lends the outcome; `None` while the call runs.
+    pub(crate) fn lend<'a>(&'a self, shared: &Shared<T>) -> Option<Result<&'a T, &'a CallError>> {
+        if self.held.get().is_none() {
+            shared.kind()?;
+        }
+        // Two threads may lend at once (when `T: Sync`): the first takes, the other waits.
+        Some(match self.held.get_or_init(|| taken(shared).into()) {
+            Held::Owned(outcome) => outcome.as_ref(),
+            Held::Shared(outcome) => outcome.lend(),
+        })
+    }
+
+    /// Moves the outcome out; only once the call is settled, when no handler holds a share.
+    pub(crate) fn take(&mut self, shared: &Shared<T>) -> Outcome<T> {
+        match self.held.take().unwrap_or_else(|| taken(shared).into()) {
+            Held::Owned(outcome) => outcome,
+            Held::Shared(outcome) => outcome
+                .into_outcome()
+                .expect("handlers release their share before the call settles"),
+        }
+    }
+
+    /// A handler attached after the call finished, as a delivery to run on the runtime; `None`
+    /// (and the handler dropped) if it is for the other kind of outcome.
+    pub(crate) fn late(
+        &mut self,
+        shared: &Arc<Shared<T>>,
+        handler: Handler<T>,
+    ) -> Option<Delivery<T>> {
+        let completed = shared.kind() == Some(Kind::Ok);
+        if matches!(handler, Handler::Result(..)) != completed {
+            // A result handler of a failed call, or the reverse: it never runs.
+            return None;
+        }
+        let outcome = match self.held.take().unwrap_or_else(|| taken(shared).into()) {
+            Held::Shared(outcome) => outcome,
+            Held::Owned(Ok(value)) => match &handler {
+                Handler::Result(_, sharer) => sharer.share(value),
+                Handler::Error(_) => unreachable!("checked above"),
+            },
+            Held::Owned(Err(error)) => SharedOutcome::Error(StdArc::new(error)),
+        };
+        let mine = outcome.share();
+        let _ = self.held.set(Held::Shared(outcome));
+        Some(Delivery::late(shared, mine, handler))
+    }
+}
+
+/// The published outcome, which only the handle's side takes, once.
+fn taken<T>(shared: &Shared<T>) -> Published<T>
+where
+    T: 'static,
+{
+    shared
+        .take_published()
+        .expect("a published outcome is taken only by its handle, once")
+}
