@@ -61,6 +61,12 @@ macro_rules! __nonblocking_if_http {
     ($($item:item)*) => {};
 }
 
+// Every Rust block of the README is compiled and run as a doctest, so the front door cannot
+// rot. (Its HTTP example needs the `http` feature; the README's test command enables all.)
+#[cfg(all(doctest, feature = "http"))]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// Compiles its items except under `--cfg nonblocking_loom`.
 macro_rules! not_under_loom {
     ($($item:item)*) => { $( #[cfg(not(nonblocking_loom))] $item )* };

@@ -54,8 +54,13 @@ impl<T: Send + 'static> Local<T> {
     }
 
     /// Moves the outcome out; only once the call is settled, when no handler holds a share.
-    pub(crate) fn take(&mut self, shared: &Shared<T>) -> Outcome<T> {
-        match self.held.take().unwrap_or_else(|| taken(shared).into()) {
+    pub(crate) fn take(&mut self, shared: &mut Arc<Shared<T>>) -> Outcome<T> {
+        let held = self.held.take().unwrap_or_else(|| {
+            Shared::take_published_owned(shared)
+                .expect("a published outcome is taken only by its handle, once")
+                .into()
+        });
+        match held {
             Held::Owned(outcome) => outcome,
             Held::Shared(outcome) => outcome
                 .into_outcome()

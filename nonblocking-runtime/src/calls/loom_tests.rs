@@ -85,7 +85,7 @@ fn settle(shared: &Arc<Shared<u32>>) {
 #[test]
 fn complete_vs_attach_vs_await() {
     model(|| {
-        let shared = Shared::<u32>::new();
+        let mut shared = Shared::<u32>::new();
         let ran = Arc::new(Ran::default());
         let task = Arc::clone(&shared);
         let completer = thread::spawn(move || finish(&task, Ok(7)));
@@ -98,7 +98,7 @@ fn complete_vs_attach_vs_await() {
         // awaiter then owns the value alone.
         settle(&shared);
         assert_eq!(ran.counts(), (1, 0));
-        assert_eq!(local.take(&shared).unwrap(), 7);
+        assert_eq!(local.take(&mut shared).unwrap(), 7);
         completer.join().unwrap();
         runtime.join().unwrap();
     });
@@ -107,7 +107,7 @@ fn complete_vs_attach_vs_await() {
 #[test]
 fn complete_vs_cancel_vs_attach_sets_one_outcome() {
     model(|| {
-        let shared = Shared::<u32>::new();
+        let mut shared = Shared::<u32>::new();
         let ran = Arc::new(Ran::default());
         let task = Arc::clone(&shared);
         let completer = thread::spawn(move || finish(&task, Ok(7)));
@@ -121,7 +121,7 @@ fn complete_vs_cancel_vs_attach_sets_one_outcome() {
         completer.join().unwrap();
         canceller.join().unwrap();
         settle(&shared);
-        match local.take(&shared) {
+        match local.take(&mut shared) {
             Ok(value) => {
                 assert_eq!(value, 7);
                 assert_eq!(ran.counts(), (1, 0));
@@ -137,7 +137,7 @@ fn complete_vs_cancel_vs_attach_sets_one_outcome() {
 #[test]
 fn a_handler_attached_first_has_run_when_the_await_resolves() {
     model(|| {
-        let shared = Shared::<u32>::new();
+        let mut shared = Shared::<u32>::new();
         let ran = Arc::new(Ran::default());
         let mut local = Local::default();
         assert!(attach_both(&shared, &mut local, &ran).is_empty());
@@ -146,7 +146,7 @@ fn a_handler_attached_first_has_run_when_the_await_resolves() {
         let completer = thread::spawn(move || finish(&task, Ok(7)));
         settle(&shared);
         assert_eq!(ran.counts(), (1, 0));
-        assert_eq!(local.take(&shared).unwrap(), 7);
+        assert_eq!(local.take(&mut shared).unwrap(), 7);
         completer.join().unwrap();
     });
 }
@@ -154,7 +154,7 @@ fn a_handler_attached_first_has_run_when_the_await_resolves() {
 #[test]
 fn status_is_final_when_cancel_returns() {
     model(|| {
-        let shared = Shared::<u32>::new();
+        let mut shared = Shared::<u32>::new();
         let ran = Arc::new(Ran::default());
         let mut local = Local::default();
         assert!(attach_both(&shared, &mut local, &ran).is_empty());
@@ -170,7 +170,7 @@ fn status_is_final_when_cancel_returns() {
         let runtime = thread::spawn(move || delivery.map(Delivery::run));
         settle(&shared);
         assert_eq!(ran.counts(), if cancelled { (0, 1) } else { (1, 0) });
-        assert_eq!(local.take(&shared).is_ok(), !cancelled);
+        assert_eq!(local.take(&mut shared).is_ok(), !cancelled);
         completer.join().unwrap();
         runtime.join().unwrap();
     });
@@ -179,7 +179,7 @@ fn status_is_final_when_cancel_returns() {
 #[test]
 fn result_lends_while_a_late_handler_reads_the_same_value() {
     model(|| {
-        let shared = Shared::<u32>::new();
+        let mut shared = Shared::<u32>::new();
         let ran = Arc::new(Ran::default());
         assert!(Shared::finish(Arc::clone(&shared), Ok(7)).is_none());
 
@@ -192,7 +192,7 @@ fn result_lends_while_a_late_handler_reads_the_same_value() {
         settle(&shared);
         assert_eq!(ran.counts(), (1, 0));
         // The delivery gave its share back before the call settled.
-        assert_eq!(local.take(&shared).unwrap(), 7);
+        assert_eq!(local.take(&mut shared).unwrap(), 7);
         runtime.join().unwrap();
     });
 }
@@ -219,7 +219,7 @@ fn on_finish_runs_once_whoever_finishes() {
 #[test]
 fn an_unrun_delivery_runs_when_dropped() {
     model(|| {
-        let shared = Shared::<u32>::new();
+        let mut shared = Shared::<u32>::new();
         let ran = Arc::new(Ran::default());
         let mut local = Local::default();
         assert!(attach_both(&shared, &mut local, &ran).is_empty());
@@ -228,6 +228,6 @@ fn an_unrun_delivery_runs_when_dropped() {
         thread::spawn(move || drop(delivery)).join().unwrap();
         assert_eq!(ran.counts(), (0, 1));
         settle(&shared);
-        assert!(local.take(&shared).unwrap_err().is_cancelled());
+        assert!(local.take(&mut shared).unwrap_err().is_cancelled());
     });
 }

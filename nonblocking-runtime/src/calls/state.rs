@@ -219,6 +219,15 @@ impl<T> Shared<T> {
         self.inner.lock().published.take()
     }
 
+    /// [`take_published`](Self::take_published) without the lock when this is the last
+    /// reference, as it usually is by the time an awaiter takes the outcome.
+    pub(crate) fn take_published_owned(this: &mut Arc<Self>) -> Option<Published<T>> {
+        match Arc::get_mut(this) {
+            Some(shared) => shared.inner.get_mut().published.take(),
+            None => this.take_published(),
+        }
+    }
+
     /// A delivery of late handlers starts: the call is not settled until it ends.
     pub(crate) fn begin_delivery(&self) {
         let mut inner = self.inner.lock();
@@ -309,35 +318,41 @@ impl<T: 'static> Shared<T> {
         this.state.fetch_or(DONE | kind | settled, Ordering::SeqCst);
         let awaiter = (settled != 0).then(|| this.awaiter.take()).flatten();
         drop(inner);
+        let delivery = match delivery {
+            Some(outcome) => Some(Delivery::new(this, outcome, handlers)),
+            None => {
+                // Before waking: the woken awaiter then usually owns the state alone, and
+                // takes the outcome without the lock.
+                drop(this);
+                // Handlers of the other kind: dropped unrun, outside the lock.
+                drop(handlers);
+                None
+            }
+        };
         if let Some(stop) = on_finish {
             stop();
         }
         if let Some(waker) = awaiter {
             waker.wake();
         }
-        match delivery {
-            Some(outcome) => Some(Delivery::new(this, outcome, handlers)),
-            None => {
-                drop(this);
-                // Handlers of the other kind: dropped unrun, outside the lock.
-                drop(handlers);
-                None
-            }
-        }
+        delivery
     }
 }
 
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
-        let inner = self.inner.lock();
+        if self.kind().is_none_or(|kind| kind != Kind::Failed)
+            || self.observed.load(Ordering::Relaxed)
+        {
+            return;
+        }
+        let inner = self.inner.get_mut();
         let error = match &inner.published {
             Some(Published::Outcome(Err(error))) => error,
             Some(Published::Shared(SharedOutcome::Error(error))) => &**error,
             _ => return,
         };
-        if !error.is_cancelled() && !self.observed.load(Ordering::Relaxed) {
-            crate::errors::report_unobserved(error);
-        }
+        crate::errors::report_unobserved(error);
     }
 }
 

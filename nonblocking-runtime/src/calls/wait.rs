@@ -87,7 +87,7 @@ impl<T: Send + 'static> Future for CallFuture<T> {
     type Output = Outcome<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
-        let shared = self
+        let mut shared = self
             .shared
             .take()
             .expect("CallFuture polled after it completed");
@@ -97,7 +97,7 @@ impl<T: Send + 'static> Future for CallFuture<T> {
         }
         // Finished: nothing left to cancel.
         self.cancel_on_drop = None;
-        Poll::Ready(self.local.take(&shared))
+        Poll::Ready(self.local.take(&mut shared))
     }
 }
 
