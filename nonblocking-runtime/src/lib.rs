@@ -9,6 +9,27 @@
 //! background runtime started on first use, so plain `fn main` code and GUI threads can use it
 //! without any tokio plumbing.
 //!
+//! # Which thread runs what
+//!
+//! Nothing runs on the thread that starts it. Async calls, [`repeat`] bodies and [`defer`]
+//! bodies run on the runtime's async worker threads; [`call_blocking`] closures and sync
+//! server functions on its blocking pool. A handler attached before its call finished runs on
+//! the worker that finishes the call, right after it; one attached later (or the handlers of a
+//! [`cancel`]) as a task of its own on the same runtime. So handlers and bodies are `Send`, and
+//! a GUI sends what they learned to its UI thread through its own channel.
+//!
+//! # Where things are
+//!
+//! | module | what |
+//! |---|---|
+//! | [`calls`] | [`AsyncCall`], [`call_async`], [`call_blocking`], their `try_` forms, [`cancel`], [`set_runtime`] |
+//! | [`timers`] | [`repeat`], [`repeat_with`], [`repeat_async`], [`defer`] |
+//! | [`registry`](mod@registry) | [`registry()`], [`call_async_by_name`], the entries of `#[server_function]`s |
+//! | [`errors`] | [`CallError`] and the details of its variants; how unobserved failures are reported |
+//! | `http` | `Server` and `Remote` (feature `http`; `https` adds TLS to the client) |
+//!
+//! The common items are re-exported here, at the root.
+//!
 //! ```
 //! use nonblocking_runtime::{call_async, defer, repeat};
 //! use std::time::Duration;

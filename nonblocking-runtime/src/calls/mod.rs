@@ -109,7 +109,9 @@ impl<T: Send + 'static> AsyncCall<T> {
     }
 
     /// Adds a handler for the call's value. It runs at most once, only if the call completes,
-    /// on the runtime (never inside this method, even when the call already finished).
+    /// never inside this method, even when the call already finished: on the runtime's worker
+    /// thread that finishes the call, right after it, or (attached after the call finished) as
+    /// a task of its own on the same runtime. Never on the thread that attaches it.
     ///
     /// Returns the handle, so `call_async(..).on_result(ok).on_error(err)` chains; that chain is
     /// Anvil's `on_result(ok, err)`. A panicking handler is logged through `tracing` and
