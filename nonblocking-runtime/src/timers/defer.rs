@@ -152,6 +152,11 @@ impl fmt::Debug for DeferRef {
 /// The delay runs on the clock of the runtime the defer was created on, so a paused test clock
 /// controls it.
 ///
+/// A delay of zero fires on the next tick of the timer. A delay beyond what the timer queue can
+/// hold (about two years) or the clock can represent (`Duration::MAX`) means "not in this
+/// process's lifetime": the defer stays pending until cancelled (or [reset](DeferRef::reset)
+/// within reach), and never panics.
+///
 /// # Examples
 ///
 /// Anvil's debounced save: every change cancels the pending save and schedules a new one.

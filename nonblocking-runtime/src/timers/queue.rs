@@ -7,7 +7,14 @@
 //!
 //! Every state change of an entry (pending, fired, cancelled) happens under the queue's lock,
 //! so a slot that says "pending" always owns its `Key`: keys are reused once removed, and a stale
-//! one must never cancel somebody else's entry.
+//! one must never cancel somebody else's entry. No step between taking an entry out and putting
+//! it back can fail: every delay is checked against the queue's reach *before* anything moves.
+//!
+//! The queue's timer wheel reaches about 795 days past the queue's start; a `DelayQueue` panics
+//! beyond. A delay past that reach (or past what the clock can represent, like
+//! `Duration::MAX`) means "not in this process's lifetime": the defer is pending without an
+//! entry, its body kept in its slot, until it is cancelled or reset within reach. It holds
+//! nothing else, and once every handle is gone its body is freed.
 
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -15,6 +22,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
+use tokio::time::Instant;
 use tokio_util::time::DelayQueue;
 use tokio_util::time::delay_queue::Key;
 use tracing::Span;
@@ -25,10 +33,16 @@ use crate::panic::catching;
 const SHRINK_ABOVE: usize = 64;
 /// At most this many due entries are taken per lock, so one burst cannot starve the callers.
 const FIRE_BATCH: usize = 256;
+/// How far past its start a `DelayQueue` can schedule (its wheel: 6 levels of 64 slots of
+/// 1 ms), less a day of margin for its rounding.
+const QUEUE_REACH: Duration =
+    Duration::from_millis((1 << 36) - 1).saturating_sub(Duration::from_secs(24 * 3600));
 
 /// The queue of one runtime.
 pub(crate) struct TimerQueue {
     runtime: Handle,
+    /// When the `DelayQueue` started, on the runtime's clock: its reach counts from here.
+    started: Instant,
     state: Mutex<QueueState>,
 }
 
@@ -51,9 +65,13 @@ pub(crate) struct Slot {
     state: Mutex<SlotState>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SlotState {
     Pending(Key),
+    /// Pending with a deadline beyond the queue's reach: never due, until reset within reach.
+    Waiting {
+        body: Box<dyn FnOnce() + Send>,
+        span: Option<Box<Span>>,
+    },
     Fired,
     Cancelled,
 }
@@ -109,6 +127,7 @@ impl TimerQueue {
             let _clock = runtime.enter();
             Arc::new(TimerQueue {
                 runtime: runtime.clone(),
+                started: Instant::now(),
                 state: Mutex::new(QueueState {
                     delays: Some(DelayQueue::new()),
                 }),
@@ -141,11 +160,18 @@ impl TimerQueue {
             span,
         };
         let _clock = self.runtime.enter();
+        let within_reach = self.within_reach(delay);
         let mut state = lock(&self.state);
         match &mut state.delays {
-            Some(delays) => {
+            Some(delays) if within_reach => {
                 let key = delays.insert(entry, delay);
                 *lock(&slot.state) = SlotState::Pending(key);
+            }
+            Some(_) => {
+                *lock(&slot.state) = SlotState::Waiting {
+                    body: entry.body,
+                    span: entry.span,
+                };
             }
             None => {
                 drop(state);
@@ -153,6 +179,15 @@ impl TimerQueue {
             }
         }
         slot
+    }
+
+    /// Whether `delay` from now is within the queue's reach; call with the runtime's clock
+    /// entered.
+    fn within_reach(&self, delay: Duration) -> bool {
+        Instant::now()
+            .saturating_duration_since(self.started)
+            .checked_add(delay)
+            .is_some_and(|end| end < QUEUE_REACH)
     }
 
     fn poll_due(&self, cx: &mut Context<'_>, due: &mut Vec<Entry>) -> Poll<()> {
@@ -202,8 +237,10 @@ impl Slot {
     pub(crate) fn stage(&self) -> Stage {
         let state = lock(&self.queue.state);
         match *lock(&self.state) {
-            SlotState::Pending(_) if state.delays.is_none() => Stage::Cancelled,
-            SlotState::Pending(_) => Stage::Pending,
+            SlotState::Pending(_) | SlotState::Waiting { .. } if state.delays.is_none() => {
+                Stage::Cancelled
+            }
+            SlotState::Pending(_) | SlotState::Waiting { .. } => Stage::Pending,
             SlotState::Fired => Stage::Fired,
             SlotState::Cancelled => Stage::Cancelled,
         }
@@ -215,34 +252,68 @@ impl Slot {
         let _clock = queue.runtime.enter();
         let mut state = lock(&queue.state);
         let mut slot = lock(&self.state);
-        let SlotState::Pending(key) = *slot else {
-            return false;
-        };
-        *slot = SlotState::Cancelled;
+        let previous = std::mem::replace(&mut *slot, SlotState::Cancelled);
         drop(slot);
-        let Some(delays) = &mut state.delays else {
-            return false;
+        let body: Option<Box<dyn std::any::Any + Send>> = match previous {
+            SlotState::Pending(key) => match &mut state.delays {
+                Some(delays) => {
+                    let entry = delays.remove(&key).into_inner();
+                    state.shrink_if_empty();
+                    Some(Box::new(entry))
+                }
+                None => return false,
+            },
+            SlotState::Waiting { body, span } => Some(Box::new((body, span))),
+            done @ (SlotState::Fired | SlotState::Cancelled) => {
+                *lock(&self.state) = done;
+                return false;
+            }
         };
-        let entry = delays.remove(&key);
-        state.shrink_if_empty();
         drop(state);
-        // The body is a user closure: dropped without our lock held.
-        drop(entry);
+        // The body is a user closure: dropped without our locks held.
+        drop(body);
         true
     }
 
     /// Moves a pending entry to fire `delay` from now; `false` if it already fired or was
-    /// cancelled.
-    pub(crate) fn reset(&self, delay: Duration) -> bool {
+    /// cancelled. A delay beyond the queue's reach keeps it pending without a deadline.
+    pub(crate) fn reset(self: &Arc<Self>, delay: Duration) -> bool {
         let queue = &self.queue;
         let _clock = queue.runtime.enter();
+        // Decided before anything moves: nothing below can fail.
+        let within_reach = queue.within_reach(delay);
         let mut state = lock(&queue.state);
-        let slot = lock(&self.state);
-        let (SlotState::Pending(key), Some(delays)) = (*slot, &mut state.delays) else {
+        let Some(delays) = &mut state.delays else {
             return false;
         };
-        drop(slot);
-        delays.reset(&key, delay);
+        let mut slot = lock(&self.state);
+        let previous = std::mem::replace(&mut *slot, SlotState::Cancelled);
+        *slot = match previous {
+            SlotState::Pending(key) if within_reach => {
+                delays.reset(&key, delay);
+                SlotState::Pending(key)
+            }
+            SlotState::Pending(key) => {
+                let entry = delays.remove(&key).into_inner();
+                SlotState::Waiting {
+                    body: entry.body,
+                    span: entry.span,
+                }
+            }
+            SlotState::Waiting { body, span } if within_reach => {
+                let entry = Entry {
+                    body,
+                    slot: Arc::clone(self),
+                    span,
+                };
+                SlotState::Pending(delays.insert(entry, delay))
+            }
+            waiting @ SlotState::Waiting { .. } => waiting,
+            done @ (SlotState::Fired | SlotState::Cancelled) => {
+                *slot = done;
+                return false;
+            }
+        };
         true
     }
 }

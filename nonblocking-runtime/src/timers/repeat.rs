@@ -82,7 +82,7 @@ impl RepeatRef {
         }
     }
 
-    /// `true` once [`cancel`](Self::cancel) was called.
+    /// `true` once [`cancel`](Self::cancel) was called, or the repeat's runtime shut down.
     ///
     /// # Examples
     ///
@@ -159,7 +159,10 @@ impl fmt::Debug for RepeatRef {
 /// burst; later calls are back on the grid (tokio's `MissedTickBehavior::Skip`).
 ///
 /// A zero `interval` is taken as the shortest one: a call on every tick of the runtime's timer
-/// (each millisecond), never a busy loop.
+/// (each millisecond), never a busy loop. An interval so long that the clock cannot represent
+/// its first deadline (`Duration::MAX`) means "not in this process's lifetime": no call comes,
+/// and the repeat runs until cancelled. When the repeat's runtime shuts down, the repeat ends
+/// and [`RepeatRef::is_cancelled`] says so.
 ///
 /// # Examples
 ///
@@ -255,12 +258,16 @@ fn report_panic(message: &str) {
     tracing::error!(panic = %message, "a repeat's call panicked; the repeat goes on");
 }
 
+/// The shortest interval: the resolution of tokio's timer. A zero interval means this, a call
+/// on every tick of the timer, never a busy loop.
+const SHORTEST: Duration = Duration::from_millis(1);
+
 fn start<B, Fut>(interval: Duration, mut body: B) -> RepeatRef
 where
     B: FnMut(&RepeatRef) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let interval = interval.max(Duration::from_nanos(1));
+    let interval = interval.max(SHORTEST);
     let me = RepeatRef {
         shared: Arc::new(RepeatShared {
             cancelled: AtomicBool::new(false),
@@ -270,17 +277,25 @@ where
     };
     let runtime = runtime::handle();
     // The first deadline is read on the runtime's own clock, so a paused test clock rules it.
+    // One the clock cannot represent is never reached: the repeat waits for its cancel.
     let first = {
         let _clock = runtime.enter();
-        Instant::now() + interval
+        Instant::now().checked_add(interval)
     };
     let task_ref = me.clone();
+    // However the task ends (cancelled, or dropped with its runtime, even unpolled), the
+    // repeat reports that it ended.
+    let ended = EndOnDrop(me.clone());
     drop(
         runtime.spawn(
             async move {
-                let mut ticks = interval_at(first, interval);
-                ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
-                while next_tick(&task_ref, &mut ticks).await {
+                let _ended = ended;
+                let mut ticks = first.map(|first| {
+                    let mut ticks = interval_at(first, interval);
+                    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+                    ticks
+                });
+                while next_tick(&task_ref, ticks.as_mut()).await {
                     task_ref.shared.calls.fetch_add(1, Ordering::AcqRel);
                     body(&task_ref).await;
                 }
@@ -291,8 +306,18 @@ where
     me
 }
 
-/// Waits for the next tick; `false` once the repeat is cancelled.
-async fn next_tick(me: &RepeatRef, ticks: &mut tokio::time::Interval) -> bool {
+/// Marks the repeat ended when its task goes away, by cancel or with its runtime.
+struct EndOnDrop(RepeatRef);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// Waits for the next tick (`None`: a tick that never comes); `false` once the repeat is
+/// cancelled.
+async fn next_tick(me: &RepeatRef, mut ticks: Option<&mut tokio::time::Interval>) -> bool {
     // Created before the check, so a cancel between the check and the wait still wakes us.
     let mut cancelled = pin!(me.shared.wake.notified());
     if me.is_cancelled() {
@@ -302,7 +327,10 @@ async fn next_tick(me: &RepeatRef, ticks: &mut tokio::time::Interval) -> bool {
         if cancelled.as_mut().poll(cx).is_ready() {
             return Poll::Ready(false);
         }
-        ticks.poll_tick(cx).map(|_| !me.is_cancelled())
+        match ticks.as_deref_mut() {
+            Some(ticks) => ticks.poll_tick(cx).map(|_| !me.is_cancelled()),
+            None => Poll::Pending,
+        }
     })
     .await
 }
