@@ -4,7 +4,7 @@
 //! already did: pending until cancelled.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use nonblocking_runtime::{DeferRef, defer, repeat, repeat_async};
@@ -14,18 +14,10 @@ const MS: Duration = Duration::from_millis(1);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 const THREE_YEARS: Duration = Duration::from_secs(3 * 365 * 24 * 3600);
 
-fn counter() -> (Arc<AtomicUsize>, impl Fn() -> usize) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let read = Arc::clone(&count);
-    (count, move || read.load(Ordering::SeqCst))
-}
+#[path = "support/counting.rs"]
+mod counting;
 
-/// Lets spawned bodies run without moving the paused clock.
-async fn settle() {
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
-}
+use counting::{counter, settle};
 
 /// A defer that counts its one call, and a probe that says whether its closure is still alive.
 fn counted_defer(delay: Duration) -> (DeferRef, impl Fn() -> usize, Arc<()>) {

@@ -10,18 +10,10 @@ use tokio::time::{Instant, advance, sleep};
 
 const MS: Duration = Duration::from_millis(1);
 
-fn counter() -> (Arc<AtomicUsize>, impl Fn() -> usize) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let read = Arc::clone(&count);
-    (count, move || read.load(Ordering::SeqCst))
-}
+#[path = "support/counting.rs"]
+mod counting;
 
-/// Lets spawned bodies run without moving the paused clock.
-async fn settle() {
-    for _ in 0..10 {
-        tokio::task::yield_now().await;
-    }
-}
+use counting::{counter, settle};
 
 #[tokio::test(start_paused = true)]
 async fn repeat_calls_once_per_interval_starting_after_one() {
