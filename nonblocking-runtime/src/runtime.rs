@@ -100,11 +100,17 @@ where
     }
 }
 
+/// The background runtime, started on first use: where handlers go when their call's runtime
+/// is gone.
+pub(crate) fn background() -> &'static Handle {
+    BACKGROUND.get_or_init(start_background).handle()
+}
+
 fn fallback() -> &'static Handle {
     if let Some(pinned) = PINNED.get() {
         return pinned;
     }
-    BACKGROUND.get_or_init(start_background).handle()
+    background()
 }
 
 fn start_background() -> Runtime {

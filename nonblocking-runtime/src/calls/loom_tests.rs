@@ -203,16 +203,20 @@ fn on_finish_runs_once_whoever_finishes() {
         let shared = Shared::<u32>::new();
         let stopped = Arc::new(AtomicUsize::new(0));
         let hook = Arc::clone(&stopped);
-        assert!(shared.set_on_finish(Box::new(move || {
-            hook.fetch_add(1, Ordering::SeqCst);
-        })));
+        assert!(
+            shared
+                .set_on_finish(Box::new(move || {
+                    hook.fetch_add(1, Ordering::SeqCst);
+                }))
+                .is_none()
+        );
         let task = Arc::clone(&shared);
         let completer = thread::spawn(move || finish(&task, Ok(7)));
         finish(&shared, Err(CallError::Cancelled));
         completer.join().unwrap();
         assert_eq!(stopped.load(Ordering::SeqCst), 1);
         settle(&shared);
-        assert!(!shared.set_on_finish(Box::new(|| unreachable!())));
+        assert!(shared.set_on_finish(Box::new(|| unreachable!())).is_some());
     });
 }
 

@@ -67,6 +67,8 @@ pub struct AsyncCall<T> {
     shared: Arc<Shared<T>>,
     /// The outcome once the handle took it from `shared`.
     local: Local<T>,
+    /// The deadline of the `timeout` in force, if any.
+    deadline: Option<tokio::time::Instant>,
     /// Kept only to abort the task; its output is `()`, the outcome lives in `shared`.
     task: JoinHandle<()>,
 }
@@ -104,6 +106,7 @@ impl<T: Send + 'static> AsyncCall<T> {
         AsyncCall {
             shared,
             local: Local::default(),
+            deadline: None,
             task,
         }
     }
@@ -169,6 +172,10 @@ impl<T: Send + 'static> AsyncCall<T> {
     /// current here (the call's own when called where the call was made; so a paused test clock
     /// controls it).
     ///
+    /// Called again, the earlier deadline wins, and the timer of the later one is stopped: no
+    /// timer is left behind. A duration the clock cannot represent (`Duration::MAX`) sets no
+    /// deadline.
+    ///
     /// # Examples
     ///
     /// ```
@@ -177,14 +184,28 @@ impl<T: Send + 'static> AsyncCall<T> {
     /// let call = call_async(std::future::pending::<()>()).timeout(Duration::from_millis(10));
     /// assert!(matches!(call.wait(), Err(CallError::TimedOut(_))));
     /// ```
-    pub fn timeout(self, after: Duration) -> Self {
+    pub fn timeout(mut self, after: Duration) -> Self {
         if self.shared.kind().is_some() {
             return self;
         }
+        let runtime = crate::runtime::handle();
+        // On the clock of the runtime the timer runs on (a paused test clock rules it). A
+        // deadline the clock cannot represent is never reached: no timer at all.
+        let Some(deadline) = ({
+            let _clock = runtime.enter();
+            tokio::time::Instant::now().checked_add(after)
+        }) else {
+            return self;
+        };
+        // The earlier deadline wins: a later one changes nothing.
+        if self.deadline.is_some_and(|earlier| earlier <= deadline) {
+            return self;
+        }
+        self.deadline = Some(deadline);
         let shared = Arc::downgrade(&self.shared);
         let task = self.task.abort_handle();
-        let timer = crate::runtime::spawn(async move {
-            tokio::time::sleep(after).await;
+        let timer = runtime.spawn(async move {
+            tokio::time::sleep_until(deadline).await;
             if let Some(shared) = shared.upgrade() {
                 if let Some(delivery) = Shared::finish(shared, Err(CallError::TimedOut(after))) {
                     task.abort();
@@ -194,10 +215,11 @@ impl<T: Send + 'static> AsyncCall<T> {
                 }
             }
         });
-        let timer = timer.abort_handle();
-        let stop = timer.clone();
-        if !self.shared.set_on_finish(Box::new(move || stop.abort())) {
-            timer.abort();
+        let stop = timer.abort_handle();
+        // Stops the timer of an earlier `timeout` this one replaces, or this one's own if the
+        // call finished meanwhile.
+        if let Some(stale) = self.shared.set_on_finish(Box::new(move || stop.abort())) {
+            stale();
         }
         self
     }
@@ -387,6 +409,7 @@ impl<T: Send + 'static> IntoFuture for CancelOnDrop<AsyncCall<T>> {
             shared,
             local,
             task,
+            ..
         } = self.disarm();
         let state = Arc::clone(&shared);
         CallFuture::cancelling_on_drop(shared, local, Box::new(move || cancel_call(&state, &task)))
@@ -425,10 +448,33 @@ fn status_of(kind: Option<Kind>) -> CallStatus {
     }
 }
 
-/// Runs a delivery on the runtime. If the runtime is gone the task is dropped unpolled, and
-/// dropping a delivery runs it in place, so the handlers still run exactly once.
+/// Runs a delivery on the call's runtime, never where it stands (the call that attaches a
+/// handler, a `cancel()`). If that runtime is gone or shutting down, the task is dropped
+/// unpolled; the delivery then goes to the background runtime instead.
 fn deliver_later<T: Send + 'static>(delivery: Delivery<T>) {
-    drop(crate::runtime::spawn(async move { delivery.run() }));
+    let rescue = Rescue(Some(delivery));
+    drop(crate::runtime::spawn(async move { rescue.run() }));
+}
+
+/// A delivery on its way to a runtime: sent on to the background runtime if dropped unrun.
+struct Rescue<T: Send + 'static>(Option<Delivery<T>>);
+
+impl<T: Send + 'static> Rescue<T> {
+    fn run(mut self) {
+        if let Some(delivery) = self.0.take() {
+            delivery.run();
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for Rescue<T> {
+    fn drop(&mut self) {
+        if let Some(delivery) = self.0.take() {
+            // The background runtime lives as long as the process; were its task dropped
+            // anyway, the delivery would run where it is dropped, still exactly once.
+            drop(crate::runtime::background().spawn(async move { delivery.run() }));
+        }
+    }
 }
 
 /// Blocks until `call` finishes; the free-function form of [`AsyncCall::wait`]

@@ -203,15 +203,18 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Registers `on_finish` to run when the call finishes; `false` (and nothing registered) if
-    /// it already did.
-    pub(crate) fn set_on_finish(&self, on_finish: Box<dyn FnOnce() + Send>) -> bool {
+    /// Registers `on_finish` to run when the call finishes, in place of the one registered
+    /// before, which is handed back (for the caller to run: it stops a replaced timer). If the
+    /// call already finished, `on_finish` itself comes back, unregistered.
+    pub(crate) fn set_on_finish(
+        &self,
+        on_finish: Box<dyn FnOnce() + Send>,
+    ) -> Option<Box<dyn FnOnce() + Send>> {
         let mut inner = self.inner.lock();
         if self.state.load(Ordering::Acquire) & DONE != 0 {
-            return false;
+            return Some(on_finish);
         }
-        inner.on_finish = Some(on_finish);
-        true
+        inner.on_finish.replace(on_finish)
     }
 
     /// Takes the published outcome (the handle's side, once).

@@ -1,0 +1,139 @@
+//! Calls at the edges (the hardening issue): a second timeout, and handlers attached where the
+//! call's runtime is gone.
+
+use std::cell::Cell;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nonblocking_runtime::{CallError, call_async};
+
+#[path = "support/two_workers.rs"]
+mod two_workers;
+
+const MS: Duration = Duration::from_millis(1);
+const MINUTE: Duration = Duration::from_secs(60);
+
+// 6. A second `.timeout()`: the earlier deadline wins, and no timer is left behind.
+
+#[tokio::test(start_paused = true)]
+async fn the_earlier_of_two_timeouts_wins_in_either_order() {
+    for (first, second) in [(10 * MS, 60 * MINUTE), (60 * MINUTE, 10 * MS)] {
+        let started = tokio::time::Instant::now();
+        let call = call_async(std::future::pending::<()>())
+            .timeout(first)
+            .timeout(second);
+        let error = call.await.unwrap_err();
+        assert!(
+            matches!(error, CallError::TimedOut(after) if after == 10 * MS),
+            "{error:?}"
+        );
+        assert_eq!(started.elapsed(), 10 * MS);
+    }
+}
+
+#[test]
+fn repeated_timeouts_leave_no_timer_behind() {
+    let runtime = two_workers::runtime();
+    let metrics = runtime.metrics();
+    runtime.block_on(async {
+        let before = metrics.num_alive_tasks();
+        let calls: Vec<_> = (0..20_000_u32)
+            .map(|i| {
+                call_async(async move { i })
+                    .timeout(60 * MINUTE)
+                    .timeout(30 * MINUTE)
+                    .timeout(45 * MINUTE)
+            })
+            .collect();
+        for (i, call) in calls.into_iter().enumerate() {
+            assert_eq!(call.await.unwrap() as usize, i);
+        }
+        // Aborted timers are dropped by the workers shortly after.
+        let mut alive = metrics.num_alive_tasks();
+        for _ in 0..500 {
+            if alive <= before {
+                break;
+            }
+            tokio::time::sleep(MS).await;
+            alive = metrics.num_alive_tasks();
+        }
+        assert!(
+            alive <= before,
+            "{alive} tasks alive after, {before} before"
+        );
+    });
+}
+
+// 7. A handler never runs inside the `on_result`/`on_error` that attaches it, even when the
+// call's runtime is gone.
+
+thread_local! {
+    static ATTACHING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Attaches a handler with a flag up on this thread; the handler reports whether it saw it.
+fn attach_flagged(call: nonblocking_runtime::AsyncCall<u8>) -> mpsc::Receiver<bool> {
+    let (tx, rx) = mpsc::channel();
+    ATTACHING.with(|flag| flag.set(true));
+    let call = call.on_error(move |_| {
+        let _ = tx.send(ATTACHING.with(Cell::get));
+    });
+    ATTACHING.with(|flag| flag.set(false));
+    drop(call);
+    rx
+}
+
+#[test]
+fn a_handler_attached_after_the_runtime_shut_down_runs_elsewhere() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let call = {
+        let _inside = runtime.enter();
+        call_async(std::future::pending::<u8>())
+    };
+    drop(runtime);
+    // The call ended as cancelled with its runtime; its handler still runs once, not inline.
+    let ran_inline = attach_flagged(call).recv_timeout(5 * 1000 * MS).unwrap();
+    assert!(
+        !ran_inline,
+        "the handler ran inside the on_error that attached it"
+    );
+}
+
+#[test]
+fn a_handler_attached_inside_a_drop_run_by_runtime_shutdown_runs_elsewhere() {
+    struct AttachOnDrop(
+        Option<nonblocking_runtime::AsyncCall<u8>>,
+        mpsc::Sender<mpsc::Receiver<bool>>,
+    );
+    impl Drop for AttachOnDrop {
+        fn drop(&mut self) {
+            let _ = self.1.send(attach_flagged(self.0.take().unwrap()));
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    {
+        let _inside = runtime.enter();
+        let call = call_async(std::future::pending::<u8>());
+        // This task's future is dropped by the shutdown: its drop attaches a handler.
+        let guard = AttachOnDrop(Some(call), tx);
+        drop(runtime.spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        }));
+    }
+    runtime.block_on(async { tokio::task::yield_now().await });
+    drop(runtime);
+    // The call was cancelled by the shutdown: its error handler runs once, never inline.
+    let ran_inline = rx.recv().unwrap().recv_timeout(5 * 1000 * MS).unwrap();
+    assert!(
+        !ran_inline,
+        "the handler ran inside the on_error that attached it"
+    );
+}
