@@ -137,3 +137,31 @@ fn a_handler_attached_inside_a_drop_run_by_runtime_shutdown_runs_elsewhere() {
         "the handler ran inside the on_error that attached it"
     );
 }
+
+// 4. On a current-thread runtime only the thread that drives it refuses to wait: its blocking
+// pool may block.
+
+#[tokio::test]
+async fn wait_on_the_blocking_pool_of_a_current_thread_runtime_returns_the_value() {
+    let in_call_blocking = nonblocking_runtime::call_blocking(|| call_async(async { 2 }).wait());
+    assert_eq!(in_call_blocking.await.unwrap().unwrap(), 2);
+    let in_spawn_blocking = tokio::task::spawn_blocking(|| call_async(async { 3 }).wait());
+    assert_eq!(in_spawn_blocking.await.unwrap().unwrap(), 3);
+    // The thread that drives the runtime still refuses rather than hang.
+    assert!(matches!(
+        call_async(async { 4 }).wait(),
+        Err(CallError::WouldDeadlock)
+    ));
+}
+
+#[nonblocking_runtime::server_function(name = "hostile.wait_inside")]
+fn wait_inside() -> u8 {
+    call_async(async { 5 }).wait().unwrap()
+}
+
+#[tokio::test]
+async fn a_sync_server_function_that_waits_works_under_tokio_test() {
+    assert_eq!(call_async_wait_inside().await.unwrap(), 5);
+    let by_name = nonblocking_runtime::call_async_by_name::<u8>("hostile.wait_inside", ());
+    assert_eq!(by_name.await.unwrap(), 5);
+}

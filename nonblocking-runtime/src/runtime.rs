@@ -3,6 +3,7 @@
 //! Inside a runtime, the current one. Outside any (a plain `fn main`, a GUI thread), the runtime
 //! pinned with [`set_runtime`], or else one shared background runtime started on first use.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 
 use std::future::Future;
@@ -10,7 +11,10 @@ use std::future::Future;
 use tokio::runtime::{Handle, Runtime};
 use tokio::task::JoinHandle;
 
-static PINNED: OnceLock<Handle> = OnceLock::new();
+/// Where calls made outside any runtime go: decided once, by `set_runtime` or by the first
+/// such call (which picks the background runtime), whichever comes first. One `OnceLock`, so
+/// the decision and its first use are one atomic step.
+static CHOSEN: OnceLock<Handle> = OnceLock::new();
 static BACKGROUND: OnceLock<Runtime> = OnceLock::new();
 
 /// Why [`set_runtime`] refused.
@@ -60,12 +64,16 @@ pub enum SetRuntimeError {
 /// assert_eq!(call.wait().unwrap(), runtime.handle().id());
 /// ```
 pub fn set_runtime(handle: Handle) -> Result<(), SetRuntimeError> {
-    if BACKGROUND.get().is_some() {
-        return Err(SetRuntimeError::AlreadyInUse);
+    let mut pinned = false;
+    CHOSEN.get_or_init(|| {
+        pinned = true;
+        handle
+    });
+    if pinned {
+        Ok(())
+    } else {
+        Err(SetRuntimeError::AlreadyInUse)
     }
-    PINNED
-        .set(handle)
-        .map_err(|_| SetRuntimeError::AlreadyInUse)
 }
 
 /// The runtime a call made here runs on.
@@ -87,17 +95,54 @@ where
     }
 }
 
-/// [`spawn`] for the blocking pool.
+/// [`spawn`] for the blocking pool. The closure runs marked as on the blocking pool, where
+/// `wait()` may block even under a current-thread runtime.
 pub(crate) fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
 where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
+    let f = move || {
+        let _marked = BlockingMark::enter();
+        f()
+    };
     if tokio::task::try_id().is_some() {
         tokio::task::spawn_blocking(f)
     } else {
         handle().spawn_blocking(f)
     }
+}
+
+thread_local! {
+    static ON_BLOCKING_POOL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks this thread as running one of our blocking closures, until dropped.
+struct BlockingMark(bool);
+
+impl BlockingMark {
+    fn enter() -> Self {
+        BlockingMark(ON_BLOCKING_POOL.replace(true))
+    }
+}
+
+impl Drop for BlockingMark {
+    fn drop(&mut self) {
+        ON_BLOCKING_POOL.set(self.0);
+    }
+}
+
+/// Whether this thread is one of a runtime's blocking-pool threads, where blocking is safe, as
+/// opposed to the thread that drives a current-thread runtime (tokio answers neither question
+/// publicly: both have the runtime's handle). Our own blocking closures are marked; a closure
+/// given to tokio's `spawn_blocking` directly is recognised by the name tokio gives its threads
+/// unless the runtime's builder set another.
+pub(crate) fn on_blocking_pool() -> bool {
+    ON_BLOCKING_POOL.get()
+        || matches!(
+            std::thread::current().name(),
+            Some("tokio-rt-worker" | "tokio-runtime-worker")
+        )
 }
 
 /// The background runtime, started on first use: where handlers go when their call's runtime
@@ -107,10 +152,7 @@ pub(crate) fn background() -> &'static Handle {
 }
 
 fn fallback() -> &'static Handle {
-    if let Some(pinned) = PINNED.get() {
-        return pinned;
-    }
-    background()
+    CHOSEN.get_or_init(|| background().clone())
 }
 
 fn start_background() -> Runtime {

@@ -352,10 +352,14 @@ impl<T: Send + 'static> AsyncCall<T> {
     /// Blocks the current thread until the call finishes (and every handler attached before this
     /// ran), then returns its value or error.
     ///
-    /// Outside any runtime this parks the thread. On a multi-thread runtime's worker it uses
-    /// `block_in_place`. On a current-thread runtime's thread, blocking could deadlock (that
-    /// thread may be the one that runs the call), so it returns [`CallError::WouldDeadlock`] at
-    /// once and the call goes on.
+    /// Outside any runtime, and on a runtime's blocking pool (a [`call_blocking`] closure, a
+    /// sync server function, tokio's `spawn_blocking`), this parks the thread. On a
+    /// multi-thread runtime's worker it uses `block_in_place`. On the thread that drives a
+    /// current-thread runtime, blocking could deadlock (that thread may be the one that runs
+    /// the call), so it returns [`CallError::WouldDeadlock`] at once and the call goes on.
+    /// (A closure given to tokio's `spawn_blocking` directly is recognised by tokio's default
+    /// thread name; under a runtime built with another `thread_name`, start the blocking work
+    /// with [`call_blocking`] instead.)
     ///
     /// # Examples
     ///

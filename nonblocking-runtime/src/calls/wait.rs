@@ -103,11 +103,14 @@ impl<T: Send + 'static> Future for CallFuture<T> {
 
 /// Blocks the current thread until `future` resolves; the `wait()` behind `AsyncCall`.
 ///
-/// Refuses on a current-thread runtime's thread: that thread may be the one that must drive the
-/// call (and blocking it stalls every task of that runtime regardless).
+/// Refuses on the thread that drives a current-thread runtime: that thread may be the one that
+/// must drive the call (and blocking it stalls every task of that runtime regardless). That
+/// runtime's blocking-pool threads may block.
 pub(super) fn block_on<T: Send + 'static>(future: CallFuture<T>) -> Outcome<T> {
     match Handle::try_current() {
         Ok(current) => match current.runtime_flavor() {
+            // Only the thread that drives the runtime must not block; its blocking pool may.
+            RuntimeFlavor::CurrentThread if crate::runtime::on_blocking_pool() => park_on(future),
             RuntimeFlavor::CurrentThread => Err(CallError::WouldDeadlock),
             // Multi-thread flavours: hand this worker's queued tasks to another worker first.
             _ => tokio::task::block_in_place(|| park_on(future)),

@@ -193,7 +193,7 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    match tokio::task::spawn_blocking(move || catching(f)).await {
+    match crate::runtime::spawn_blocking(move || catching(f)).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(message)) => Err(CallError::Panicked(message)),
         // The blocking task never ran: its runtime is shutting down.
