@@ -317,11 +317,11 @@ async fn authorization_sees_headers_and_the_require_value() {
     let server = start(default_server()).await;
     let (status, body) = raw(server.addr, &post("/rpc/wipe", "application/json", "")).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
-    let request = "POST /rpc/wipe HTTP/1.1\r\nHost: x\r\nx-role: guest\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    let request = "POST /rpc/wipe HTTP/1.1\r\nHost: x\r\nx-role: guest\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     let (status, body) = raw(server.addr, request).await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
     assert_eq!(body["message"], "needs role admin");
-    let request = "POST /rpc/wipe HTTP/1.1\r\nHost: x\r\nx-role: admin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    let request = "POST /rpc/wipe HTTP/1.1\r\nHost: x\r\nx-role: admin\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     assert_eq!(raw(server.addr, request).await, (200, json!("wiped")));
     server.shutdown().await.unwrap();
 }
@@ -378,7 +378,10 @@ async fn bad_requests_and_the_body_limit() {
     let (status, body) = raw(server.addr, &post("/rpc/add", "application/json", "[1, 2")).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")));
     let (status, body) = raw(server.addr, &post("/rpc/add", "text/plain", "[1, 2]")).await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
     let big = format!("[{}]", vec!["1"; 100].join(","));
     let (status, body) = raw(server.addr, &post("/rpc/add", "application/json", &big)).await;
     assert_eq!(
@@ -610,4 +613,113 @@ async fn requests_arriving_during_shutdown_get_503_shutting_down() {
     assert!(text.starts_with("HTTP/1.1 503"), "{text}");
     assert!(text.contains("\"code\":\"shutting_down\""), "{text}");
     server.server.await.unwrap().unwrap();
+}
+
+/// Sends raw HTTP/1.1 and returns the status, the headers (lowercase names) and the body.
+async fn raw_with_headers(addr: SocketAddr, request: &str) -> (u16, String, Value) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head[9..12].parse().unwrap(),
+        head.to_lowercase(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+// The hardening issue, item 16: every refusal is a JSON error object from the one table.
+
+#[tokio::test]
+async fn unmatched_paths_and_wrong_methods_answer_json() {
+    let server = start(default_server()).await;
+    for path in ["/elsewhere", "/rpc/add/extra", "/"] {
+        let (status, _, body) =
+            raw_with_headers(server.addr, &post(path, "application/json", "[]")).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("not_found")),
+            "{path}"
+        );
+        assert!(body["message"].as_str().unwrap().contains(path), "{body}");
+    }
+    let get = "GET /rpc/add HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let (status, head, body) = raw_with_headers(server.addr, get).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+    assert!(head.contains("\r\nallow: post"), "{head}");
+    let delete = "DELETE /rpc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let (status, head, body) = raw_with_headers(server.addr, delete).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+    assert!(head.contains("\r\nallow: get"), "{head}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_call_needs_the_json_content_type() {
+    let server = start(default_server()).await;
+    // A cross-site "simple" request: no preflight, so it must not reach a function.
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let (status, body) = raw(server.addr, &post("/rpc/sleep_ms", content_type, "")).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (415, Some("unsupported_media_type")),
+            "{content_type}"
+        );
+    }
+    let no_type =
+        "POST /rpc/add HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw(server.addr, no_type).await.0, 415);
+    assert_eq!(
+        raw(
+            server.addr,
+            &post("/rpc/sleep_ms", "application/json; charset=utf-8", "1")
+        )
+        .await,
+        (200, json!(1))
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_listing_shows_only_what_the_caller_may_call() {
+    let server = start(default_server()).await;
+    let listed = |role: Option<&str>| {
+        let header = role
+            .map(|role| format!("x-role: {role}\r\n"))
+            .unwrap_or_default();
+        format!("GET /rpc HTTP/1.1\r\nHost: x\r\n{header}Connection: close\r\n\r\n")
+    };
+    let names = |body: Value| -> Vec<String> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, anonymous) = raw(server.addr, &listed(None)).await;
+    assert_eq!(status, 200);
+    let anonymous = names(anonymous);
+    assert!(anonymous.contains(&"add".to_owned()));
+    assert!(
+        !anonymous.contains(&"wipe".to_owned()),
+        "wipe needs admin: {anonymous:?}"
+    );
+    let admin = names(raw(server.addr, &listed(Some("admin"))).await.1);
+    assert!(admin.contains(&"wipe".to_owned()), "{admin:?}");
+    server.shutdown().await.unwrap();
+
+    let quiet = start(default_server().listing(false)).await;
+    // Off: there is no listing route at all.
+    let (status, body) = raw(quiet.addr, &listed(Some("admin"))).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+
+    quiet.shutdown().await.unwrap();
 }

@@ -9,9 +9,11 @@
 //!
 //! | status | code | meaning |
 //! |---|---|---|
-//! | 404 | `not_found` | no such function, or not exposed by this server |
+//! | 404 | `not_found` | no such function, not exposed by this server, or no route at that path |
+//! | 405 | `method_not_allowed` | a method other than `POST` on a function, or than `GET` on the listing (with `Allow`) |
+//! | 415 | `unsupported_media_type` | a call not sent as `Content-Type: application/json` (even one with no arguments) |
+//! | 400 | `bad_request` | malformed JSON, or a body that could not be read |
 //! | 422 | `invalid_arguments` | the arguments do not fit the parameters |
-//! | 400 | `bad_request` | malformed JSON, or a body that is not `application/json` |
 //! | 401 | `unauthorized` | the authorization hook wants credentials |
 //! | 403 | `forbidden` | the authorization hook refused |
 //! | 413 | `payload_too_large` | the body is over the server's limit |
@@ -19,8 +21,11 @@
 //! | 500 | `failed` | the function returned an error: its message, and its JSON value in `details.value` when the error type is `Serialize` ([`RemoteFailure`](crate::errors::RemoteFailure) on the client) |
 //! | 500 | `panicked` | the function panicked (its message only if the server shows panics) |
 //! | 500 | `duplicate_name` | two functions share the name |
-//! | 503 | `overloaded` | the concurrency limit is reached: rejected, not queued |
+//! | 503 | `overloaded` | the concurrency limit is reached: refused, not queued, not executed |
 //! | 503 | `shutting_down` | the server is shutting down |
+//!
+//! `GET <prefix>` lists the functions the caller may call: exposed, and allowed by the
+//! authorization hook for the request's headers. [`ServerBuilder::listing`] turns it off.
 
 mod client;
 mod connector;

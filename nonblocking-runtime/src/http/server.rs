@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
@@ -24,7 +24,7 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::Notify;
 use tower::ServiceBuilder;
 
-use super::wire::{ErrorBody, to_wire};
+use super::wire::{Code, codes, to_wire};
 use crate::errors::CallError;
 use crate::panic::catching_async;
 use crate::registry::{ServerFunction, invoke, registry};
@@ -236,7 +236,7 @@ impl Server {
     /// The routes, to serve yourself or to mount into your own axum app.
     pub fn router(&self) -> Router {
         let overloaded = HandleErrorLayer::new(|_: tower::BoxError| async {
-            reply(StatusCode::SERVICE_UNAVAILABLE, ErrorBody::new("overloaded", "the server is at its concurrency limit; try again"))
+            reply(codes::OVERLOADED, "the server is at its concurrency limit; try again")
         });
         let calls = Router::new()
             .route(&format!("{}/{{name}}", self.prefix), post(call))
@@ -248,7 +248,11 @@ impl Server {
         } else {
             calls
         };
-        router.with_state(Arc::clone(&self.state))
+        // Every refusal is a JSON error object from the one table, never an empty body.
+        router
+            .method_not_allowed_fallback(method_not_allowed)
+            .fallback(no_route)
+            .with_state(Arc::clone(&self.state))
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops accepting, answers 503
@@ -318,14 +322,14 @@ async fn call(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     if state.shutting_down.load(Ordering::Acquire) {
-        return reply(StatusCode::SERVICE_UNAVAILABLE, ErrorBody::new("shutting_down", "the server is shutting down"));
+        return reply(codes::SHUTTING_DOWN, "the server is shutting down");
     }
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return reply(StatusCode::PAYLOAD_TOO_LARGE, ErrorBody::new("payload_too_large", rejection.body_text()));
+            return reply(codes::PAYLOAD_TOO_LARGE, rejection.body_text());
         }
-        Err(rejection) => return reply(StatusCode::BAD_REQUEST, ErrorBody::new("bad_request", rejection.body_text())),
+        Err(rejection) => return reply(codes::BAD_REQUEST, rejection.body_text()),
     };
     let function = match registry().get(&name) {
         Ok(function) if state.exposes(&name) => function,
@@ -340,27 +344,24 @@ async fn call(
     if let Some(authorize) = &state.authorize {
         match authorize(&headers, function) {
             Ok(()) => {}
-            Err(Refusal::Unauthorized(message)) => return reply(StatusCode::UNAUTHORIZED, ErrorBody::new("unauthorized", message)),
-            Err(Refusal::Forbidden(message)) => return reply(StatusCode::FORBIDDEN, ErrorBody::new("forbidden", message)),
+            Err(Refusal::Unauthorized(message)) => return reply(codes::UNAUTHORIZED, message),
+            Err(Refusal::Forbidden(message)) => return reply(codes::FORBIDDEN, message),
         }
+    }
+    // Every call is JSON, even one without arguments: a cross-site "simple" request (a form,
+    // `text/plain`) gets no CORS preflight, so it must not be able to call anything.
+    if !is_json(&headers) {
+        return reply(
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "a call must be sent as Content-Type: application/json (an empty body for no arguments)",
+        );
     }
     let args = if body.is_empty() {
         Value::Null
     } else {
-        let json = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim();
-                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
-            });
-        if !json {
-            return reply(StatusCode::BAD_REQUEST, ErrorBody::new("bad_request", "the body must be JSON, sent as Content-Type: application/json"));
-        }
         match serde_json::from_slice(&body) {
             Ok(args) => args,
-            Err(error) => return reply(StatusCode::BAD_REQUEST, ErrorBody::new("bad_request", format!("malformed JSON: {error}"))),
+            Err(error) => return reply(codes::BAD_REQUEST, format!("malformed JSON: {error}")),
         }
     };
     // The call runs inside this handler's own task: no second task, and dropping the handler
@@ -380,10 +381,13 @@ async fn call(
     }
 }
 
-async fn list(State(state): State<Arc<ServerState>>) -> Response {
+/// `GET <prefix>`: the functions this caller may call (exposed, and allowed by the authorize
+/// hook for these headers), with their parameters.
+async fn list(State(state): State<Arc<ServerState>>, headers: HeaderMap) -> Response {
     let functions: Vec<Value> = registry()
         .iter()
         .filter(|function| state.exposes(function.name()))
+        .filter(|function| state.authorize.as_ref().is_none_or(|authorize| authorize(&headers, function).is_ok()))
         .map(|function| {
             json!({
                 "name": function.name(),
@@ -397,11 +401,35 @@ async fn list(State(state): State<Arc<ServerState>>) -> Response {
     Json(functions).into_response()
 }
 
-fn error(error: &CallError, state: &ServerState, function: Option<&ServerFunction>) -> Response {
-    let (status, body) = to_wire(error, state.show_panics, function);
-    reply(status, body)
+/// A path that is no function of this server's.
+async fn no_route(uri: Uri) -> Response {
+    let mut body = codes::NOT_FOUND.body(format!("no route for {}: calls are POST <prefix>/<name>", uri.path()));
+    // `path` (and no `name`) tells a client that it missed the routes, not a function.
+    body.details = json!({ "path": uri.path() });
+    (codes::NOT_FOUND.status, Json(body)).into_response()
 }
 
-fn reply(status: StatusCode, body: ErrorBody) -> Response {
+/// A method the route does not take (axum adds the `Allow` header).
+async fn method_not_allowed(method: Method) -> Response {
+    reply(codes::METHOD_NOT_ALLOWED, format!("{method} is not allowed here: call a function with POST, list them with GET on the prefix"))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim();
+            mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+        })
+}
+
+fn error(error: &CallError, state: &ServerState, function: Option<&ServerFunction>) -> Response {
+    let (status, body) = to_wire(error, state.show_panics, function);
     (status, Json(body)).into_response()
+}
+
+fn reply(code: Code, message: impl Into<String>) -> Response {
+    (code.status, Json(code.body(message))).into_response()
 }

@@ -10,6 +10,86 @@ use serde_json::Value;
 use crate::errors::{CallError, RejectedError, RemoteFailure, TransportError};
 use crate::registry::ServerFunction;
 
+/// One row of the wire's table: an HTTP status and the code the error object carries. Every
+/// refusal and failure the server answers is one of these, and the client maps exactly these
+/// back (the browser client and the NATS transport map the same table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Code {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+}
+
+impl Code {
+    const fn new(status: StatusCode, code: &'static str) -> Self {
+        Code { status, code }
+    }
+
+    /// This code's error object with `message`.
+    pub(crate) fn body(self, message: impl Into<String>) -> ErrorBody {
+        ErrorBody::new(self.code, message)
+    }
+}
+
+/// The table: the one place statuses and codes are written. (The module docs and the README
+/// show it to users; `every_code_is_documented` keeps them in step.)
+pub(crate) mod codes {
+    use super::{Code, StatusCode};
+
+    /// No such function, not exposed, or no route at that path.
+    pub(crate) const NOT_FOUND: Code = Code::new(StatusCode::NOT_FOUND, "not_found");
+    /// A method other than `POST` on a function (or `GET` on the listing).
+    pub(crate) const METHOD_NOT_ALLOWED: Code =
+        Code::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    /// A call without `Content-Type: application/json`.
+    pub(crate) const UNSUPPORTED_MEDIA_TYPE: Code =
+        Code::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    /// Malformed JSON, or a body that could not be read.
+    pub(crate) const BAD_REQUEST: Code = Code::new(StatusCode::BAD_REQUEST, "bad_request");
+    /// The arguments do not fit the parameters.
+    pub(crate) const INVALID_ARGUMENTS: Code =
+        Code::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_arguments");
+    /// The authorize hook wants credentials.
+    pub(crate) const UNAUTHORIZED: Code = Code::new(StatusCode::UNAUTHORIZED, "unauthorized");
+    /// The authorize hook refused.
+    pub(crate) const FORBIDDEN: Code = Code::new(StatusCode::FORBIDDEN, "forbidden");
+    /// The body is over the limit.
+    pub(crate) const PAYLOAD_TOO_LARGE: Code =
+        Code::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    /// The call ran past the server's per-call timeout.
+    pub(crate) const TIMED_OUT: Code = Code::new(StatusCode::GATEWAY_TIMEOUT, "timed_out");
+    /// The function returned an error.
+    pub(crate) const FAILED: Code = Code::new(StatusCode::INTERNAL_SERVER_ERROR, "failed");
+    /// The function panicked.
+    pub(crate) const PANICKED: Code = Code::new(StatusCode::INTERNAL_SERVER_ERROR, "panicked");
+    /// Two functions share the name.
+    pub(crate) const DUPLICATE_NAME: Code =
+        Code::new(StatusCode::INTERNAL_SERVER_ERROR, "duplicate_name");
+    /// The concurrency limit is reached: refused, not queued, not executed.
+    pub(crate) const OVERLOADED: Code = Code::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded");
+    /// The server is shutting down.
+    pub(crate) const SHUTTING_DOWN: Code =
+        Code::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down");
+
+    /// Every row, in the order the docs list them.
+    #[cfg(test)]
+    pub(crate) const ALL: [Code; 14] = [
+        NOT_FOUND,
+        METHOD_NOT_ALLOWED,
+        UNSUPPORTED_MEDIA_TYPE,
+        BAD_REQUEST,
+        INVALID_ARGUMENTS,
+        UNAUTHORIZED,
+        FORBIDDEN,
+        PAYLOAD_TOO_LARGE,
+        TIMED_OUT,
+        FAILED,
+        PANICKED,
+        DUPLICATE_NAME,
+        OVERLOADED,
+        SHUTTING_DOWN,
+    ];
+}
+
 /// The body of every error reply.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ErrorBody {
@@ -30,38 +110,34 @@ impl ErrorBody {
 pub(crate) fn to_wire(error: &CallError, show_panics: bool, function: Option<&ServerFunction>) -> (StatusCode, ErrorBody) {
     use serde_json::json;
     let message = error.to_string();
-    let (status, code, details) = match error {
-        CallError::NotFound(missing) => (StatusCode::NOT_FOUND, "not_found", json!({"name": missing.name, "suggestion": missing.suggestion})),
+    let (code, details) = match error {
+        CallError::NotFound(missing) => (codes::NOT_FOUND, json!({"name": missing.name, "suggestion": missing.suggestion})),
         CallError::InvalidArguments(invalid) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_arguments",
+            codes::INVALID_ARGUMENTS,
             json!({"function": invalid.function, "parameter": invalid.parameter, "reason": invalid.reason}),
         ),
         CallError::DuplicateName(duplicate) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "duplicate_name",
+            codes::DUPLICATE_NAME,
             json!({"name": duplicate.name, "definitions": duplicate.definitions}),
         ),
-        CallError::TimedOut(after) => (StatusCode::GATEWAY_TIMEOUT, "timed_out", json!({"after_ms": after.as_millis() as u64})),
+        CallError::TimedOut(after) => (codes::TIMED_OUT, json!({"after_ms": after.as_millis() as u64})),
         CallError::Panicked(_) if !show_panics => {
-            return (StatusCode::INTERNAL_SERVER_ERROR, ErrorBody::new("panicked", "the server function panicked"));
+            return (codes::PANICKED.status, codes::PANICKED.body("the server function panicked"));
         }
-        CallError::Panicked(panic) => {
-            return (StatusCode::INTERNAL_SERVER_ERROR, ErrorBody::new("panicked", panic.clone()));
-        }
-        CallError::Cancelled => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down", Value::Null),
+        CallError::Panicked(panic) => return (codes::PANICKED.status, codes::PANICKED.body(panic.clone())),
+        CallError::Cancelled => (codes::SHUTTING_DOWN, Value::Null),
         CallError::Failed(failure) => {
             let value = function.and_then(|function| function.error_value(failure.as_ref()));
-            (StatusCode::INTERNAL_SERVER_ERROR, "failed", value.map_or(Value::Null, |value| json!({"value": value})))
+            (codes::FAILED, value.map_or(Value::Null, |value| json!({"value": value})))
         }
         CallError::Rejected(rejected) => {
             let status = StatusCode::from_u16(rejected.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return (status, ErrorBody::new(&rejected.code, rejected.message.clone()));
         }
-        // Failed, and anything a server function cannot otherwise produce.
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "failed", Value::Null),
+        // Anything a server function cannot otherwise produce.
+        _ => (codes::FAILED, Value::Null),
     };
-    (status, ErrorBody { code: code.to_owned(), message, details })
+    (code.status, ErrorBody { code: code.code.to_owned(), message, details })
 }
 
 /// The error a reply with `status` and `body` stands for: the variant a local call would give,
@@ -78,6 +154,13 @@ pub(crate) fn from_wire(base: &str, url: &str, function: &str, status: StatusCod
         return TransportError::plain(url.to_owned(), message);
     };
     let text = |key: &str| body.details.get(key).and_then(Value::as_str).map(str::to_owned);
+    if body.code == codes::NOT_FOUND.code && body.details.get("path").is_some() {
+        // The server is ours, but the URL missed its routes: the prefix is wrong.
+        return TransportError::plain(
+            url.to_owned(),
+            format!("no nonblocking server at {base}: check the prefix (the server has no route for this URL: {})", body.message),
+        );
+    }
     match body.code.as_str() {
         "not_found" => {
             CallError::not_found_remote(&text("name").unwrap_or_else(|| function.to_owned()), text("suggestion").as_deref(), base)
@@ -100,5 +183,23 @@ pub(crate) fn from_wire(base: &str, url: &str, function: &str, status: StatusCod
             value: body.details.get("value").cloned(),
         })),
         _ => CallError::Rejected(Box::new(RejectedError { status: status.as_u16(), code: body.code, message: body.message })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::codes;
+
+    /// The docs' table is the code's table: every row appears in the module docs and the
+    /// README with its status.
+    #[test]
+    fn every_code_is_documented() {
+        let module = include_str!("mod.rs");
+        let readme = include_str!("../../../README.md");
+        for code in codes::ALL {
+            let row = format!("| {} | `{}` |", code.status.as_u16(), code.code);
+            assert!(module.contains(&row), "http/mod.rs lacks the row {row}");
+            assert!(readme.contains(&row), "the README lacks the row {row}");
+        }
     }
 }
