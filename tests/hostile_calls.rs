@@ -165,3 +165,80 @@ async fn a_sync_server_function_that_waits_works_under_tokio_test() {
     let by_name = nonblocking_runtime::call_async_by_name::<u8>("hostile.wait_inside", ());
     assert_eq!(by_name.await.unwrap(), 5);
 }
+
+// 10. Arguments nested deeper than 128 levels are refused with `InvalidArguments`, and nothing
+// recurses into them: a 20,000-level `Value` built in code used to overflow a worker's stack
+// and abort the process.
+
+#[nonblocking_runtime::server_function(name = "hostile.echo")]
+async fn echo(value: serde_json::Value) -> serde_json::Value {
+    value
+}
+
+fn nested(levels: usize) -> serde_json::Value {
+    let mut value = serde_json::Value::Null;
+    for _ in 1..levels {
+        value = serde_json::Value::Array(vec![value]);
+    }
+    value
+}
+
+#[test]
+fn child_calls_with_a_very_deep_value() {
+    if std::env::var_os("NONBLOCKING_DEEP_CHILD").is_none() {
+        return;
+    }
+    // The caller's own serialisation of its value recurses on its stack: give it a main
+    // thread enough stack for that (debug builds use big frames).
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            let deep = nested(20_000);
+            let error = nonblocking_runtime::call_async_by_name::<serde_json::Value>(
+                "hostile.echo",
+                (deep,),
+            )
+            .wait()
+            .unwrap_err();
+            assert!(
+                matches!(&error, CallError::InvalidArguments(invalid) if invalid.reason.contains("deeper than 128")),
+                "{error:?}"
+            );
+            // Within the limit, the value goes through.
+            let fine = nested(100);
+            let back = nonblocking_runtime::call_async_by_name::<serde_json::Value>(
+                "hostile.echo",
+                (fine.clone(),),
+            )
+            .wait()
+            .unwrap();
+            assert_eq!(back, fine);
+            println!("DEEP OK");
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn a_very_deep_argument_is_refused_not_a_process_abort() {
+    if std::env::var_os("NONBLOCKING_DEEP_CHILD").is_some() {
+        return;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_calls_with_a_very_deep_value",
+            "--nocapture",
+        ])
+        .env("NONBLOCKING_DEEP_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("DEEP OK"),
+        "the child failed ({:?}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

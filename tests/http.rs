@@ -723,3 +723,24 @@ async fn the_listing_shows_only_what_the_caller_may_call() {
 
     quiet.shutdown().await.unwrap();
 }
+
+// The hardening issue, item 10: arguments deeper than 128 levels are invalid arguments on the
+// HTTP path too (serde_json refuses to parse them; that is the caller's mistake, not bad JSON).
+#[tokio::test]
+async fn arguments_nested_too_deep_are_invalid_arguments() {
+    let server = start(default_server()).await;
+    let deep = format!("[{}1{}]", "[".repeat(200), "]".repeat(200));
+    let (status, body) = raw(server.addr, &post("/rpc/add", "application/json", &deep)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_arguments"))
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("deeper than 128"),
+        "{body}"
+    );
+    server.shutdown().await.unwrap();
+}

@@ -361,6 +361,15 @@ async fn call(
     } else {
         match serde_json::from_slice(&body) {
             Ok(args) => args,
+            // Nested deeper than serde_json parses (128 levels): valid JSON, invalid arguments.
+            Err(error) if error.to_string().starts_with("recursion limit exceeded") => {
+                let deep = CallError::invalid_arguments(
+                    function.name(),
+                    None,
+                    "the arguments nest deeper than 128 levels".to_owned(),
+                );
+                return self::error(&deep, &state, Some(function));
+            }
             Err(error) => return reply(codes::BAD_REQUEST, format!("malformed JSON: {error}")),
         }
     };

@@ -10,6 +10,7 @@ use std::vec;
 
 use serde_json::{Map, Value};
 
+use super::depth::{MAX_DEPTH, drop_flat, too_deep};
 use super::function::ServerFunction;
 use crate::errors::{BoxError, CallError};
 use crate::panic::catching;
@@ -33,6 +34,14 @@ impl Arguments {
     /// Reads `args` by the rule above, rejecting surplus positional arguments and unknown
     /// keywords before anything is decoded.
     pub(crate) fn new(function: &'static ServerFunction, args: Value) -> Result<Self, CallError> {
+        if too_deep(&args) {
+            drop_flat(args);
+            return Err(invalid(
+                function,
+                None,
+                format!("the arguments nest deeper than {MAX_DEPTH} levels"),
+            ));
+        }
         let params = function.params();
         let values = match args {
             Value::Null => Values::Positional(Vec::new().into_iter()),

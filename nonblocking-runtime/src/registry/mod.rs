@@ -3,6 +3,7 @@
 
 mod arguments;
 mod by_name;
+mod depth;
 mod function;
 mod suggest;
 mod table;

@@ -1,0 +1,76 @@
+//! Arguments nested deeper than serde_json's own parser allows (128 levels) are refused before
+//! anything recurses into them, and dropped without recursion: a `Value` built in code can be
+//! 20,000 levels deep, and decoding, encoding or dropping it recursively would overflow a
+//! worker's 2 MiB stack and abort the process.
+
+use serde_json::Value;
+
+/// The deepest nesting accepted: serde_json's recursion limit when it parses text.
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// Whether `value` nests more than [`MAX_DEPTH`] levels (a scalar is one level).
+pub(crate) fn too_deep(value: &Value) -> bool {
+    let mut pending = vec![(value, 1_usize)];
+    while let Some((value, depth)) = pending.pop() {
+        if depth > MAX_DEPTH {
+            return true;
+        }
+        match value {
+            Value::Array(items) => pending.extend(items.iter().map(|item| (item, depth + 1))),
+            Value::Object(map) => pending.extend(map.values().map(|item| (item, depth + 1))),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Drops `value` without recursion, however deep it is.
+pub(crate) fn drop_flat(value: Value) {
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => pending.extend(map.into_iter().map(|(_, item)| item)),
+            // A scalar, or a container emptied above: nothing nested is left to recurse into.
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(levels: usize) -> Value {
+        let mut value = Value::Null;
+        for _ in 1..levels {
+            value = Value::Array(vec![value]);
+        }
+        value
+    }
+
+    #[test]
+    fn depth_is_counted_like_serde_json_counts_it() {
+        assert!(!too_deep(&nested(MAX_DEPTH)));
+        assert!(too_deep(&nested(MAX_DEPTH + 1)));
+        // serde_json parses the deepest accepted value, and refuses one level more.
+        let text = |levels: usize| "[".repeat(levels - 1) + "null" + &"]".repeat(levels - 1);
+        assert!(serde_json::from_str::<Value>(&text(MAX_DEPTH)).is_ok());
+        assert!(serde_json::from_str::<Value>(&text(MAX_DEPTH + 2)).is_err());
+    }
+
+    #[test]
+    fn a_very_deep_value_is_checked_and_dropped_without_recursion() {
+        // Run on a small stack: recursion 200,000 levels deep would overflow it.
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let deep = nested(200_000);
+                assert!(too_deep(&deep));
+                drop_flat(deep);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+}
