@@ -232,3 +232,38 @@ fn a_repeat_whose_runtime_shut_down_reports_cancelled() {
     assert!(beat.is_cancelled(), "the repeat's runtime is gone");
     assert!(slow.is_cancelled());
 }
+
+// 9. A runtime built without the time driver: no panic, no silent `Pending`. A timeout fails
+// the call with an error naming `enable_time`; a repeat or a defer reports cancelled at once.
+
+fn without_time() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_timeout_on_a_runtime_without_timers_fails_the_call_naming_enable_time() {
+    let runtime = without_time();
+    let error = runtime.block_on(async {
+        nonblocking_runtime::call_async(std::future::pending::<()>())
+            .timeout(10 * MS)
+            .await
+            .unwrap_err()
+    });
+    assert!(error.to_string().contains("enable_time"), "{error}");
+}
+
+#[test]
+fn repeat_and_defer_on_a_runtime_without_timers_report_cancelled_at_once() {
+    let runtime = without_time();
+    let _inside = runtime.enter();
+    let beat = repeat(|| {}, 10 * MS);
+    let slow = repeat_async(|_| async {}, 10 * MS);
+    let (later, calls, probe) = counted_defer(10 * MS);
+    assert!(beat.is_cancelled() && slow.is_cancelled());
+    assert!(later.is_cancelled());
+    assert!(!later.reset(MS));
+    assert_eq!(calls(), 0);
+    assert_eq!(Arc::strong_count(&probe), 1, "the body is not kept");
+}

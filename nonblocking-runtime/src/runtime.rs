@@ -145,10 +145,15 @@ pub(crate) fn on_blocking_pool() -> bool {
         )
 }
 
-/// The background runtime, started on first use: where handlers go when their call's runtime
-/// is gone.
-pub(crate) fn background() -> &'static Handle {
+/// The background runtime, started on first use.
+fn background() -> &'static Handle {
     BACKGROUND.get_or_init(start_background).handle()
+}
+
+/// The background runtime if something already started it: where handlers go when their
+/// call's runtime is gone.
+pub(crate) fn background_if_started() -> Option<&'static Handle> {
+    BACKGROUND.get().map(Runtime::handle)
 }
 
 fn fallback() -> &'static Handle {

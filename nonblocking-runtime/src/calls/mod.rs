@@ -174,7 +174,8 @@ impl<T: Send + 'static> AsyncCall<T> {
     ///
     /// Called again, the earlier deadline wins, and the timer of the later one is stopped: no
     /// timer is left behind. A duration the clock cannot represent (`Duration::MAX`) sets no
-    /// deadline.
+    /// deadline. On a runtime built without tokio's time driver the call fails at once with
+    /// [`CallError::NoTimeDriver`], whose message names `enable_time`.
     ///
     /// # Examples
     ///
@@ -189,6 +190,16 @@ impl<T: Send + 'static> AsyncCall<T> {
             return self;
         }
         let runtime = crate::runtime::handle();
+        if !crate::timers::driver_check::has_time_driver(&runtime) {
+            // No timer can keep the deadline: the call fails now, naming the fix.
+            if let Some(delivery) =
+                Shared::finish(Arc::clone(&self.shared), Err(CallError::NoTimeDriver))
+            {
+                deliver_later(delivery);
+            }
+            self.task.abort();
+            return self;
+        }
         // On the clock of the runtime the timer runs on (a paused test clock rules it). A
         // deadline the clock cannot represent is never reached: no timer at all.
         let Some(deadline) = ({
@@ -454,7 +465,8 @@ fn status_of(kind: Option<Kind>) -> CallStatus {
 
 /// Runs a delivery on the call's runtime, never where it stands (the call that attaches a
 /// handler, a `cancel()`). If that runtime is gone or shutting down, the task is dropped
-/// unpolled; the delivery then goes to the background runtime instead.
+/// unpolled; the delivery then goes to the background runtime instead (or, if that was never
+/// started, to a thread of its own).
 fn deliver_later<T: Send + 'static>(delivery: Delivery<T>) {
     let rescue = Rescue(Some(delivery));
     drop(crate::runtime::spawn(async move { rescue.run() }));
@@ -474,9 +486,14 @@ impl<T: Send + 'static> Rescue<T> {
 impl<T: Send + 'static> Drop for Rescue<T> {
     fn drop(&mut self) {
         if let Some(delivery) = self.0.take() {
-            // The background runtime lives as long as the process; were its task dropped
-            // anyway, the delivery would run where it is dropped, still exactly once.
-            drop(crate::runtime::background().spawn(async move { delivery.run() }));
+            match crate::runtime::background_if_started() {
+                // It lives as long as the process; were its task dropped anyway, the delivery
+                // would run where it is dropped, still exactly once.
+                Some(background) => drop(background.spawn(async move { delivery.run() })),
+                // Starting a runtime here is not possible (tokio may be mid-shutdown on this
+                // thread): a thread of its own.
+                None => drop(std::thread::spawn(move || delivery.run())),
+            }
         }
     }
 }

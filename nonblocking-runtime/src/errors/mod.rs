@@ -11,8 +11,8 @@ use std::time::Duration;
 
 mod unobserved;
 
-pub(crate) use self::unobserved::report_unobserved;
 pub use self::unobserved::report_unobserved_to_stderr;
+pub(crate) use self::unobserved::{report_misuse, report_unobserved};
 
 /// A boxed error as produced by a failing call: anything `Into<BoxError>` works,
 /// from `std::io::Error` to `String` and `anyhow::Error`.
@@ -113,6 +113,13 @@ pub enum CallError {
     /// [`TransportError`] for the URL and the cause.
     #[error(transparent)]
     Transport(Box<TransportError>),
+
+    /// The runtime the call (or timer) runs on was built without tokio's time driver, so a
+    /// timeout cannot be kept: build it with `enable_time()` (or `enable_all()`).
+    #[error(
+        "the runtime has no time driver, so timers (timeout, repeat, defer) cannot run on it: build it with enable_time() or enable_all()"
+    )]
+    NoTimeDriver,
 
     /// `register()` was called after the registry was already built by a first lookup.
     #[error(
@@ -411,6 +418,7 @@ impl CallError {
             CallError::InvalidResult(_) => "InvalidResult",
             CallError::DuplicateName(_) => "DuplicateName",
             CallError::RegistryBuilt(_) => "RegistryBuilt",
+            CallError::NoTimeDriver => "NoTimeDriver",
             CallError::Rejected(_) => "Rejected",
             CallError::Transport(_) => "Transport",
         }

@@ -123,3 +123,14 @@ impl std::fmt::Display for Chain<'_> {
         Ok(())
     }
 }
+
+/// Reports a misuse the program should fix (a runtime without the time driver): through
+/// `tracing` when a subscriber exists, else one line on stderr. Callers report each misuse
+/// once.
+pub(crate) fn report_misuse(message: &str) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::error!("{message}");
+    } else {
+        eprintln!("nonblocking: {message}");
+    }
+}

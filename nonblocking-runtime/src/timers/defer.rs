@@ -155,7 +155,8 @@ impl fmt::Debug for DeferRef {
 /// A delay of zero fires on the next tick of the timer. A delay beyond what the timer queue can
 /// hold (about two years) or the clock can represent (`Duration::MAX`) means "not in this
 /// process's lifetime": the defer stays pending until cancelled (or [reset](DeferRef::reset)
-/// within reach), and never panics.
+/// within reach), and never panics. On a runtime built without tokio's time driver a defer is
+/// cancelled at once, and one error naming `enable_time` is reported.
 ///
 /// # Examples
 ///

@@ -12,6 +12,7 @@
 //! [`call_blocking`](crate::call_blocking).
 
 mod defer;
+pub(crate) mod driver_check;
 pub(crate) mod queue;
 mod repeat;
 

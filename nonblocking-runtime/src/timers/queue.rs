@@ -41,6 +41,8 @@ const QUEUE_REACH: Duration =
 /// The queue of one runtime.
 pub(crate) struct TimerQueue {
     runtime: Handle,
+    /// `false` for a runtime built without the time driver: every defer is cancelled at once.
+    has_time_driver: bool,
     /// When the `DelayQueue` started, on the runtime's clock: its reach counts from here.
     started: Instant,
     state: Mutex<QueueState>,
@@ -122,11 +124,13 @@ impl TimerQueue {
         if let Some(queue) = queues.iter().find(|queue| queue.runtime.id() == id) {
             return Arc::clone(queue);
         }
+        let has_time_driver = super::driver_check::has_time_driver(runtime);
         let queue = {
             // The queue reads the runtime's clock, which may be a paused test clock.
             let _clock = runtime.enter();
             Arc::new(TimerQueue {
                 runtime: runtime.clone(),
+                has_time_driver,
                 started: Instant::now(),
                 state: Mutex::new(QueueState {
                     delays: Some(DelayQueue::new()),
@@ -163,6 +167,11 @@ impl TimerQueue {
         let within_reach = self.within_reach(delay);
         let mut state = lock(&self.state);
         match &mut state.delays {
+            // No time driver: nothing could ever fire it. The slot stays cancelled.
+            Some(_) if !self.has_time_driver => {
+                drop(state);
+                drop(entry);
+            }
             Some(delays) if within_reach => {
                 let key = delays.insert(entry, delay);
                 *lock(&slot.state) = SlotState::Pending(key);

@@ -162,7 +162,8 @@ impl fmt::Debug for RepeatRef {
 /// (each millisecond), never a busy loop. An interval so long that the clock cannot represent
 /// its first deadline (`Duration::MAX`) means "not in this process's lifetime": no call comes,
 /// and the repeat runs until cancelled. When the repeat's runtime shuts down, the repeat ends
-/// and [`RepeatRef::is_cancelled`] says so.
+/// and [`RepeatRef::is_cancelled`] says so; on a runtime built without tokio's time driver it
+/// ends at once, and one error naming `enable_time` is reported.
 ///
 /// # Examples
 ///
@@ -276,6 +277,11 @@ where
         }),
     };
     let runtime = runtime::handle();
+    if !super::driver_check::has_time_driver(&runtime) {
+        // No tick could ever come: the repeat ends at once (the misuse is reported).
+        me.cancel();
+        return me;
+    }
     // The first deadline is read on the runtime's own clock, so a paused test clock rules it.
     // One the clock cannot represent is never reached: the repeat waits for its cancel.
     let first = {
