@@ -242,3 +242,79 @@ fn a_very_deep_argument_is_refused_not_a_process_abort() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+// 8. `wait()` never hangs for good: with the blocking pool full, workers that wait cannot hand
+// their tasks over (`block_in_place` needs a free blocking thread), and nothing would run the
+// calls everybody waits for. Every `wait()` returns, with the value or `WouldDeadlock`.
+
+#[test]
+fn every_wait_returns_when_the_blocking_pool_is_full() {
+    // Never dropped: dropping a runtime waits for its blocking threads, which a failure here
+    // leaves parked.
+    let runtime = std::mem::ManuallyDrop::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(2)
+            .enable_time()
+            .build()
+            .unwrap(),
+    );
+    let (tx, rx) = mpsc::channel();
+    let _inside = runtime.enter();
+    // Two blocking closures wait on async calls: the pool is full.
+    for _ in 0..2 {
+        let tx = tx.clone();
+        nonblocking_runtime::call_blocking(move || {
+            let waited = call_async(async {
+                tokio::time::sleep(50 * MS).await;
+                1_u8
+            })
+            .wait();
+            tx.send(("blocking", waited.map_err(|e| e.to_string())))
+                .unwrap();
+        });
+    }
+    std::thread::sleep(20 * MS);
+    // Two tasks wait too, on both workers.
+    for _ in 0..2 {
+        let tx = tx.clone();
+        drop(runtime.spawn(async move {
+            let waited = call_async(async {
+                tokio::time::sleep(50 * MS).await;
+                2_u8
+            })
+            .wait();
+            tx.send(("task", waited.map_err(|e| e.to_string())))
+                .unwrap();
+        }));
+    }
+    drop(tx);
+    let started = std::time::Instant::now();
+    let mut results = Vec::new();
+    while results.len() < 4 {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(result) => results.push(result),
+            Err(_) => panic!(
+                "a wait() hung: {} of 4 returned: {results:?}",
+                results.len()
+            ),
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    for (who, result) in &results {
+        match result {
+            Ok(value) => assert!(*value == 1 || *value == 2),
+            Err(error) => assert!(error.contains("deadlock"), "{who}: {error}"),
+        }
+    }
+    // The runtime is still healthy afterwards.
+    drop(_inside);
+    assert_eq!(
+        runtime.block_on(async { call_async(async { 3 }).await.unwrap() }),
+        3
+    );
+}

@@ -372,6 +372,12 @@ impl<T: Send + 'static> AsyncCall<T> {
     /// thread name; under a runtime built with another `thread_name`, start the blocking work
     /// with [`call_blocking`] instead.)
     ///
+    /// Every `wait()` returns. On a multi-thread runtime, a wait that has lasted a second
+    /// checks that the runtime still runs tasks; if a trivial probe task has not run three
+    /// seconds later (every worker blocked in `wait()` with no blocking thread free to take
+    /// over, as with a small `max_blocking_threads`), it returns [`CallError::WouldDeadlock`]
+    /// and the call goes on.
+    ///
     /// # Examples
     ///
     /// ```

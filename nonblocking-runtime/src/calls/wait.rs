@@ -4,7 +4,9 @@ use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Wake, Waker};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
@@ -112,8 +114,9 @@ pub(super) fn block_on<T: Send + 'static>(future: CallFuture<T>) -> Outcome<T> {
             // Only the thread that drives the runtime must not block; its blocking pool may.
             RuntimeFlavor::CurrentThread if crate::runtime::on_blocking_pool() => park_on(future),
             RuntimeFlavor::CurrentThread => Err(CallError::WouldDeadlock),
-            // Multi-thread flavours: hand this worker's queued tasks to another worker first.
-            _ => tokio::task::block_in_place(|| park_on(future)),
+            // Multi-thread flavours: hand this worker's queued tasks to another worker first,
+            // and give up if the runtime stops running anything (see `park_watching`).
+            _ => tokio::task::block_in_place(|| park_watching(future, &current)),
         },
         Err(_) => park_on(future),
     }
@@ -128,6 +131,46 @@ impl Wake for Unparker {
 
     fn wake_by_ref(self: &StdArc<Self>) {
         self.0.unpark();
+    }
+}
+
+/// How long a wait goes before it checks that the runtime still runs tasks.
+const CHECK_AFTER: Duration = Duration::from_secs(1);
+/// How long a probe task may stay unrun before the runtime counts as stalled.
+const STALLED_AFTER: Duration = Duration::from_secs(3);
+
+/// [`park_on`], watching that `runtime` still makes progress: a wait on a multi-thread
+/// runtime can hang for good when every worker blocks in `wait()` and none can hand its tasks
+/// over (`block_in_place` needs a free blocking thread, and the pool may be full). After
+/// [`CHECK_AFTER`] of waiting, a trivial probe task is spawned; if it has not run after
+/// [`STALLED_AFTER`], nothing runs the call either: `WouldDeadlock`, and the call goes on.
+fn park_watching<T>(future: CallFuture<T>, runtime: &Handle) -> Outcome<T>
+where
+    T: Send + 'static,
+{
+    let waker = Waker::from(StdArc::new(Unparker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    let started = Instant::now();
+    let mut probe: Option<(Instant, StdArc<AtomicBool>)> = None;
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        thread::park_timeout(CHECK_AFTER);
+        match &probe {
+            None if started.elapsed() >= CHECK_AFTER => {
+                let ran = StdArc::new(AtomicBool::new(false));
+                let flag = StdArc::clone(&ran);
+                drop(runtime.spawn(async move { flag.store(true, Ordering::Release) }));
+                probe = Some((Instant::now(), ran));
+            }
+            Some((_, ran)) if ran.load(Ordering::Acquire) => probe = None,
+            Some((sent, _)) if sent.elapsed() >= STALLED_AFTER => {
+                return Err(CallError::WouldDeadlock);
+            }
+            _ => {}
+        }
     }
 }
 

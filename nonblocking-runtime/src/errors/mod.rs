@@ -70,10 +70,12 @@ pub enum CallError {
     #[error("the async call timed out after {0:?}")]
     TimedOut(Duration),
 
-    /// `wait()` was called on the thread of a current-thread runtime, which may be the thread
-    /// that must run the call: blocking it could hang forever. Await the call instead.
+    /// `wait()` would block a thread the call needs: the thread that drives a current-thread
+    /// runtime, or a worker of a multi-thread runtime that has stopped running tasks (every
+    /// worker blocked, and no blocking thread free to take over one's tasks). Await the call
+    /// instead; the call itself goes on.
     #[error(
-        "waiting here would deadlock: this thread drives a current-thread runtime that the call may need; `.await` the call instead of calling wait()"
+        "waiting here would deadlock: the runtime the call needs cannot run it while this thread waits (this thread drives a current-thread runtime, or every worker of the runtime is blocked); `.await` the call instead of calling wait()"
     )]
     WouldDeadlock,
 
