@@ -16,12 +16,13 @@
 //! | 422 | `invalid_arguments` | the arguments do not fit the parameters |
 //! | 401 | `unauthorized` | the authorization hook wants credentials |
 //! | 403 | `forbidden` | the authorization hook refused |
-//! | 413 | `payload_too_large` | the body is over the server's limit |
+//! | 408 | `body_timeout` | the body did not arrive within the body deadline |
+//! | 413 | `payload_too_large` | the body is over the server's limit (refused from `Content-Length` before it is read) |
 //! | 504 | `timed_out` | the call ran past the server's per-call timeout |
 //! | 500 | `failed` | the function returned an error: its message, and its JSON value in `details.value` when the error type is `Serialize` ([`RemoteFailure`](crate::errors::RemoteFailure) on the client) |
 //! | 500 | `panicked` | the function panicked (its message only if the server shows panics) |
 //! | 500 | `duplicate_name` | two functions share the name |
-//! | 503 | `overloaded` | the concurrency limit is reached: refused, not queued, not executed |
+//! | 503 | `overloaded` | the concurrency limit or the connection cap is reached: refused, not queued, not executed |
 //! | 503 | `shutting_down` | the server is shutting down |
 //!
 //! `GET <prefix>` lists the functions the caller may call: exposed, and allowed by the
@@ -29,6 +30,7 @@
 
 mod client;
 mod connector;
+mod listen;
 mod server;
 mod wire;
 

@@ -2,28 +2,25 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::future::{Future, IntoFuture, poll_fn};
+use std::future::Future;
 use std::io;
-use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::Poll;
 use std::time::Duration;
 
+use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::error_handling::HandleErrorLayer;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Json;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::Notify;
-use tower::ServiceBuilder;
+use tokio::sync::Semaphore;
 
+use super::listen::{self, ConnectionLimits};
 use super::wire::{Code, codes, to_wire};
 use crate::errors::CallError;
 use crate::panic::catching_async;
@@ -81,8 +78,11 @@ pub struct ServerBuilder {
     expose: Expose,
     authorize: Option<Authorize>,
     body_limit: usize,
+    body_timeout: Duration,
     timeout: Duration,
     concurrency_limit: usize,
+    max_connections: usize,
+    header_read_timeout: Duration,
     shutdown_grace: Duration,
     show_panics: bool,
     listing: bool,
@@ -95,8 +95,11 @@ impl Default for ServerBuilder {
             expose: Expose::All,
             authorize: None,
             body_limit: 1024 * 1024,
+            body_timeout: Duration::from_secs(30),
             timeout: Duration::from_secs(30),
             concurrency_limit: 1024,
+            max_connections: 2048,
+            header_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             show_panics: false,
             listing: true,
@@ -142,6 +145,29 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a request body may take to arrive; a slower one gets 408 `body_timeout`, so a
+    /// client that stalls mid-body holds its connection for this long at most. Default 30 s.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// How many connections [`Server::serve`] keeps open at once; one more is answered `503
+    /// overloaded` and closed at once. Bodies being read are bounded by this times the body
+    /// limit (2,048 × 1 MiB by default). Keep it below the process's file-descriptor limit.
+    /// Default 2,048.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// How long [`Server::serve`] waits for a request's head (its line and headers); a client
+    /// that is slower, or a keep-alive connection idle for longer, is closed. Default 30 s.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
     /// How long one call may run before it is stopped with 504. Default 30 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -149,6 +175,7 @@ impl ServerBuilder {
     }
 
     /// How many calls may run at once; more get 503 `overloaded` at once, never a queue.
+    /// Only running calls count: a request whose body is still arriving holds no slot.
     /// Default 1,024.
     pub fn concurrency_limit(mut self, calls: usize) -> Self {
         self.concurrency_limit = calls.max(1);
@@ -178,6 +205,9 @@ impl ServerBuilder {
     pub fn build(self) -> Server {
         Server {
             state: Arc::new(ServerState {
+                running: Semaphore::new(self.concurrency_limit),
+                body_limit: self.body_limit,
+                body_timeout: self.body_timeout,
                 listing_path: if self.prefix.is_empty() { "/".to_owned() } else { self.prefix.clone() },
                 expose: self.expose,
                 authorize: self.authorize,
@@ -186,8 +216,8 @@ impl ServerBuilder {
                 shutting_down: AtomicBool::new(false),
             }),
             prefix: self.prefix,
-            body_limit: self.body_limit,
-            concurrency_limit: self.concurrency_limit,
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout,
             shutdown_grace: self.shutdown_grace,
             listing: self.listing,
         }
@@ -198,20 +228,24 @@ impl ServerBuilder {
 pub struct Server {
     state: Arc<ServerState>,
     prefix: String,
-    body_limit: usize,
-    concurrency_limit: usize,
+    max_connections: usize,
+    header_read_timeout: Duration,
     shutdown_grace: Duration,
     listing: bool,
 }
 
-struct ServerState {
+pub(super) struct ServerState {
+    /// One permit per running call: the concurrency limit.
+    running: Semaphore,
+    body_limit: usize,
+    body_timeout: Duration,
     /// `GET` of this path lists the functions (named in not-found messages).
     listing_path: String,
     expose: Expose,
     authorize: Option<Authorize>,
     timeout: Duration,
     show_panics: bool,
-    shutting_down: AtomicBool,
+    pub(super) shutting_down: AtomicBool,
 }
 
 impl fmt::Debug for Server {
@@ -219,29 +253,29 @@ impl fmt::Debug for Server {
         f.debug_struct("Server")
             .field("prefix", &self.prefix)
             .field("expose", &self.state.expose)
-            .field("body_limit", &self.body_limit)
+            .field("body_limit", &self.state.body_limit)
+            .field("body_timeout", &self.state.body_timeout)
             .field("timeout", &self.state.timeout)
-            .field("concurrency_limit", &self.concurrency_limit)
+            .field("max_connections", &self.max_connections)
+            .field("header_read_timeout", &self.header_read_timeout)
             .finish_non_exhaustive()
     }
 }
 
 impl Server {
-    /// A builder with the defaults: everything exposed, 1 MiB bodies, 30 s per call, 1,024
-    /// calls at once.
+    /// A builder with the defaults (the README lists them all): everything exposed, 1 MiB
+    /// bodies arriving within 30 s, 30 s per call, 1,024 calls at once, 2,048 connections, 30 s
+    /// to send a request head.
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
 
-    /// The routes, to serve yourself or to mount into your own axum app.
+    /// The routes, to serve yourself or to mount into your own axum app. They carry the
+    /// request-level limits (body size by `Content-Length` and as it arrives, body deadline,
+    /// concurrency, per-call timeout, JSON refusals); the connection-level ones (connection
+    /// cap, header-read timeout, idle connections) need the listener: [`Server::serve`].
     pub fn router(&self) -> Router {
-        let overloaded = HandleErrorLayer::new(|_: tower::BoxError| async {
-            reply(codes::OVERLOADED, "the server is at its concurrency limit; try again")
-        });
-        let calls = Router::new()
-            .route(&format!("{}/{{name}}", self.prefix), post(call))
-            .layer(ServiceBuilder::new().layer(overloaded).load_shed().concurrency_limit(self.concurrency_limit))
-            .layer(DefaultBodyLimit::max(self.body_limit));
+        let calls = Router::new().route(&format!("{}/{{name}}", self.prefix), post(call));
         let router = if self.listing {
             let root = if self.prefix.is_empty() { "/" } else { self.prefix.as_str() };
             calls.route(root, get(list))
@@ -257,39 +291,19 @@ impl Server {
 
     /// Serves on `listener` until `shutdown` resolves, then stops accepting, answers 503
     /// `shutting_down` to requests that still arrive, and lets in-flight calls finish for up to
-    /// the shutdown grace; calls still running then are cancelled.
+    /// the shutdown grace; calls still running then are cancelled. On top of the router's
+    /// limits it caps open connections and times out slow or idle request heads.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let stop = Arc::new(Notify::new());
-        let stopped = Arc::clone(&stop);
-        let mut serving = tokio::spawn(
-            axum::serve(listener, self.router())
-                .with_graceful_shutdown(async move { stopped.notified().await })
-                .into_future(),
-        );
-        let mut shutdown = pin!(shutdown);
-        let ended_early = poll_fn(|cx| {
-            if let Poll::Ready(ended) = Pin::new(&mut serving).poll(cx) {
-                return Poll::Ready(Some(ended));
-            }
-            shutdown.as_mut().poll(cx).map(|()| None)
-        })
-        .await;
-        if let Some(ended) = ended_early {
-            return ended.map_err(io::Error::other)?;
-        }
-        self.state.shutting_down.store(true, Ordering::Release);
-        stop.notify_one();
-        match tokio::time::timeout(self.shutdown_grace, &mut serving).await {
-            Ok(ended) => ended.map_err(io::Error::other)?,
-            Err(_) => {
-                serving.abort();
-                Ok(())
-            }
-        }
+        let limits = ConnectionLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout,
+            shutdown_grace: self.shutdown_grace,
+        };
+        listen::serve(self.router(), Arc::clone(&self.state), listener, shutdown, limits).await
     }
 }
 
@@ -319,18 +333,16 @@ async fn call(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     if state.shutting_down.load(Ordering::Acquire) {
         return reply(codes::SHUTTING_DOWN, "the server is shutting down");
     }
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return reply(codes::PAYLOAD_TOO_LARGE, rejection.body_text());
-        }
-        Err(rejection) => return reply(codes::BAD_REQUEST, rejection.body_text()),
-    };
+    // A declared oversize body is refused from its header: before reading it (so hyper sends
+    // no `100 Continue`) and before taking a slot.
+    if content_length(&headers).is_some_and(|length| length > state.body_limit as u64) {
+        return reply(codes::PAYLOAD_TOO_LARGE, format!("the body is over the limit of {} bytes", state.body_limit));
+    }
     let function = match registry().get(&name) {
         Ok(function) if state.exposes(&name) => function,
         // Unexposed answers exactly like missing; suggestions never name an unexposed function.
@@ -356,6 +368,17 @@ async fn call(
             "a call must be sent as Content-Type: application/json (an empty body for no arguments)",
         );
     }
+    let body = match read_body(body, &state).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
+    };
+    if state.shutting_down.load(Ordering::Acquire) {
+        return reply(codes::SHUTTING_DOWN, "the server is shutting down");
+    }
+    // Only running calls count against the limit: taken once the body is in.
+    let Ok(_running) = state.running.try_acquire() else {
+        return reply(codes::OVERLOADED, "the server is at its concurrency limit; try again");
+    };
     let args = if body.is_empty() {
         Value::Null
     } else {
@@ -408,6 +431,27 @@ async fn list(State(state): State<Arc<ServerState>>, headers: HeaderMap) -> Resp
         })
         .collect();
     Json(functions).into_response()
+}
+
+/// Reads the whole body, within the size limit and the body deadline.
+async fn read_body(body: Body, state: &ServerState) -> Result<Bytes, Response> {
+    let limited = Limited::new(body, state.body_limit);
+    match tokio::time::timeout(state.body_timeout, limited.collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => Err(reply(
+            codes::PAYLOAD_TOO_LARGE,
+            format!("the body is over the limit of {} bytes", state.body_limit),
+        )),
+        Ok(Err(error)) => Err(reply(codes::BAD_REQUEST, format!("the body could not be read: {error}"))),
+        Err(_) => Err(reply(
+            codes::BODY_TIMEOUT,
+            format!("the body did not arrive within {:?}", state.body_timeout),
+        )),
+    }
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
 /// A path that is no function of this server's.

@@ -52,7 +52,9 @@ pub(crate) mod codes {
     pub(crate) const UNAUTHORIZED: Code = Code::new(StatusCode::UNAUTHORIZED, "unauthorized");
     /// The authorize hook refused.
     pub(crate) const FORBIDDEN: Code = Code::new(StatusCode::FORBIDDEN, "forbidden");
-    /// The body is over the limit.
+    /// The body did not arrive within the body deadline.
+    pub(crate) const BODY_TIMEOUT: Code = Code::new(StatusCode::REQUEST_TIMEOUT, "body_timeout");
+    /// The body is over the limit (by its `Content-Length`, or as it arrives).
     pub(crate) const PAYLOAD_TOO_LARGE: Code =
         Code::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     /// The call ran past the server's per-call timeout.
@@ -64,7 +66,8 @@ pub(crate) mod codes {
     /// Two functions share the name.
     pub(crate) const DUPLICATE_NAME: Code =
         Code::new(StatusCode::INTERNAL_SERVER_ERROR, "duplicate_name");
-    /// The concurrency limit is reached: refused, not queued, not executed.
+    /// The concurrency limit (or the connection cap) is reached: refused, not queued, not
+    /// executed.
     pub(crate) const OVERLOADED: Code = Code::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded");
     /// The server is shutting down.
     pub(crate) const SHUTTING_DOWN: Code =
@@ -72,7 +75,7 @@ pub(crate) mod codes {
 
     /// Every row, in the order the docs list them.
     #[cfg(test)]
-    pub(crate) const ALL: [Code; 14] = [
+    pub(crate) const ALL: [Code; 15] = [
         NOT_FOUND,
         METHOD_NOT_ALLOWED,
         UNSUPPORTED_MEDIA_TYPE,
@@ -80,6 +83,7 @@ pub(crate) mod codes {
         INVALID_ARGUMENTS,
         UNAUTHORIZED,
         FORBIDDEN,
+        BODY_TIMEOUT,
         PAYLOAD_TOO_LARGE,
         TIMED_OUT,
         FAILED,

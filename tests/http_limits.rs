@@ -1,0 +1,206 @@
+//! The HTTP server against hostile clients, with raw sockets on loopback (the hardening
+//! issue, items 12 to 15): a declared oversize body, slow headers, stalled bodies, idle
+//! connections beyond the cap. Timeouts are configured short here; the defaults are checked by
+//! reading the configuration, not by waiting.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use nonblocking_runtime::http::{Remote, Server, ServerBuilder};
+use nonblocking_runtime::server_function;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[server_function(name = "limits.add")]
+async fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+const MS: Duration = Duration::from_millis(1);
+
+async fn start(builder: ServerBuilder) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        builder
+            .prefix("/rpc")
+            .build()
+            .serve(listener, std::future::pending()),
+    );
+    addr
+}
+
+/// Reads until the server closes the connection or `within` passes; the text read.
+async fn read_reply(stream: &mut TcpStream, within: Duration) -> String {
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(within, stream.read_to_end(&mut reply)).await;
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+fn json_body(reply: &str) -> Value {
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body)
+        .unwrap_or_default();
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+#[test]
+fn the_defaults_are_documented_ones() {
+    let server = Server::builder().build();
+    let shown = format!("{server:?}");
+    for default in [
+        "body_limit: 1048576",
+        "body_timeout: 30s",
+        "timeout: 30s",
+        "max_connections: 2048",
+        "header_read_timeout: 30s",
+    ] {
+        assert!(shown.contains(default), "{default} in {shown}");
+    }
+}
+
+// 12. A declared oversize body is refused from its header: 413 before any of it is read,
+// without `100 Continue`.
+
+#[tokio::test]
+async fn a_declared_oversize_body_gets_413_without_being_sent() {
+    let addr = start(Server::builder()).await;
+    for expect in ["Expect: 100-continue\r\n", ""] {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /rpc/limits.add HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\n{expect}\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        if expect.is_empty() {
+            // Some of the body, then a stall: the answer must not wait for the rest.
+            stream.write_all(&vec![b' '; 64 * 1024]).await.unwrap();
+        }
+        let started = Instant::now();
+        let reply = read_reply(&mut stream, Duration::from_secs(5)).await;
+        assert!(
+            reply.starts_with("HTTP/1.1 413"),
+            "{expect:?}: {reply:.200}"
+        );
+        assert!(!reply.contains("100 Continue"), "{reply:.200}");
+        assert_eq!(json_body(&reply)["code"], "payload_too_large");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+// 13. Slow headers (slowloris): closed by the header-read timeout.
+
+#[tokio::test]
+async fn slow_header_clients_are_closed_by_the_header_timeout() {
+    let addr = start(Server::builder().header_read_timeout(300 * MS)).await;
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"POST /rpc/limits.add HTTP/1.1\r\nHo")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    let started = Instant::now();
+    for stream in &mut slow {
+        // The server closes it: the read ends (with nothing, or a 408 from hyper).
+        let mut buffer = [0_u8; 256];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await;
+        assert!(read.is_ok(), "a slow-header connection is still open");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+// 14. Stalled bodies hold no call slot and are closed by the body deadline; a normal call
+// answers while 1,100 of them stall.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_bodies_do_not_lock_other_clients_out() {
+    let addr = start(Server::builder().body_timeout(Duration::from_secs(2))).await;
+    let mut stalled = Vec::new();
+    for _ in 0..1_100 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"POST /rpc/limits.add HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n[")
+            .await
+            .unwrap();
+        stalled.push(stream);
+    }
+    let remote = Remote::builder(format!("http://{addr}/rpc"))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let sum = remote
+        .call_async_by_name::<i64>("limits.add", (40, 2))
+        .await
+        .unwrap();
+    assert_eq!(sum, 42, "a normal call answers while 1,100 bodies stall");
+
+    // The body deadline answers each stalled one with 408 body_timeout.
+    let started = Instant::now();
+    for stream in stalled.iter_mut().step_by(100) {
+        let reply = read_reply(stream, Duration::from_secs(10)).await;
+        assert!(reply.starts_with("HTTP/1.1 408"), "{reply:.200}");
+        assert_eq!(json_body(&reply)["code"], "body_timeout");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+// 15. Connections beyond the cap are refused at once; idle ones are closed.
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_refused_quickly_and_idle_ones_closed() {
+    let addr = start(
+        Server::builder()
+            .max_connections(50)
+            .header_read_timeout(Duration::from_secs(1)),
+    )
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..50 {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    // Let the server accept them all.
+    tokio::time::sleep(100 * MS).await;
+    let started = Instant::now();
+    let mut extra = TcpStream::connect(addr).await.unwrap();
+    let reply = read_reply(&mut extra, Duration::from_secs(2)).await;
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply:.200}");
+    assert_eq!(json_body(&reply)["code"], "overloaded");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Idle connections are closed by the header-read timeout, freeing the slots.
+    for stream in &mut idle {
+        let mut buffer = [0_u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await;
+        assert!(read.is_ok(), "an idle connection is still open");
+    }
+    drop(idle);
+    tokio::time::sleep(100 * MS).await;
+    let remote = Remote::new(format!("http://{addr}/rpc")).unwrap();
+    assert_eq!(
+        remote
+            .call_async_by_name::<i64>("limits.add", (1, 2))
+            .await
+            .unwrap(),
+        3
+    );
+}
