@@ -204,3 +204,59 @@ async fn connections_beyond_the_cap_are_refused_quickly_and_idle_ones_closed() {
         3
     );
 }
+
+// A sync function runs on the worker once it has proven cheap (fast over HTTP), but one that
+// blocks never leaves the blocking pool: it never delays the other calls of the server.
+
+#[server_function(name = "limits.quick")]
+fn quick(a: i64) -> i64 {
+    a
+}
+
+#[server_function(name = "limits.blocks")]
+fn blocks() -> u8 {
+    std::thread::sleep(Duration::from_millis(100));
+    1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_sync_function_never_delays_other_calls() {
+    let addr = start(Server::builder()).await;
+    let remote = Remote::new(format!("http://{addr}/rpc")).unwrap();
+    // Proven cheap: from here on it runs on the worker.
+    for i in 0..64 {
+        assert_eq!(
+            remote
+                .call_async_by_name::<i64>("limits.quick", (i,))
+                .await
+                .unwrap(),
+            i
+        );
+    }
+    let slow: Vec<_> = (0..8)
+        .map(|_| remote.call_async_by_name::<u8>("limits.blocks", ()))
+        .collect();
+    tokio::time::sleep(10 * MS).await;
+    let mut worst = Duration::ZERO;
+    for i in 0..20 {
+        let started = Instant::now();
+        assert_eq!(
+            remote
+                .call_async_by_name::<i64>("limits.quick", (i,))
+                .await
+                .unwrap(),
+            i
+        );
+        worst = worst.max(started.elapsed());
+    }
+    for call in slow {
+        assert_eq!(call.await.unwrap(), 1);
+    }
+    // Eight 100 ms blocking calls run meanwhile; on the workers they would delay these by
+    // 100 ms and more. The bound leaves room for a loaded 2-core machine.
+    println!("the slowest quick call took {worst:?}");
+    assert!(
+        worst < Duration::from_millis(40),
+        "a quick call took {worst:?}"
+    );
+}

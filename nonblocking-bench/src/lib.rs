@@ -34,6 +34,13 @@ pub async fn add(a: i64, b: i64) -> i64 {
     a + b
 }
 
+/// The same work as a plain `fn`, the form a user writes first: a sync function, whose calls
+/// by name learn to run on the worker once they prove cheap.
+#[server_function]
+pub fn add_sync(a: i64, b: i64) -> i64 {
+    a + b
+}
+
 /// A five-field argument, for the by-name row with a struct.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Order {

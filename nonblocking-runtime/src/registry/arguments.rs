@@ -6,11 +6,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Instant;
 use std::vec;
 
 use serde_json::{Map, Value};
 
 use super::depth::{MAX_DEPTH, drop_flat, too_deep};
+use super::pace::Pace;
 use super::function::ServerFunction;
 use crate::errors::{BoxError, CallError};
 use crate::panic::catching;
@@ -168,25 +170,26 @@ impl Arguments {
         self.run_try_async(async move { f() }, encode)
     }
 
-    /// Runs a sync function on tokio's blocking pool.
-    pub fn run_blocking<F, R>(self, f: F, encode: Encode<R>) -> Invocation
+    /// Runs a sync function where its [`Pace`] says: on the blocking pool while it is new or
+    /// slow, on this worker once it has proven cheap.
+    pub fn run_blocking<F, R>(self, f: F, encode: Encode<R>, pace: &'static Pace) -> Invocation
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
         let function = self.function;
-        Box::pin(async move { encoded(function, encode(&on_blocking_pool(f).await?)) })
+        Box::pin(async move { encoded(function, encode(&paced(f, pace).await?)) })
     }
 
-    /// Runs a sync function on tokio's blocking pool, its `Err` being the call's failure.
-    pub fn run_try_blocking<F, T>(self, f: F, encode: Encode<T>) -> Invocation
+    /// [`run_blocking`](Self::run_blocking) for a function whose `Err` is the call's failure.
+    pub fn run_try_blocking<F, T>(self, f: F, encode: Encode<T>, pace: &'static Pace) -> Invocation
     where
         F: FnOnce() -> Result<T, BoxError> + Send + 'static,
         T: Send + 'static,
     {
         let function = self.function;
         Box::pin(async move {
-            match on_blocking_pool(f).await? {
+            match paced(f, pace).await? {
                 Ok(value) => encoded(function, encode(&value)),
                 Err(error) => Err(CallError::Failed(error)),
             }
@@ -196,6 +199,27 @@ impl Arguments {
 
 /// Encodes a function's value as JSON.
 pub type Encode<T> = fn(&T) -> Result<Value, serde_json::Error>;
+
+/// Runs `f` where `pace` says, timing it to learn.
+async fn paced<F, R>(f: F, pace: &'static Pace) -> Result<R, CallError>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    if pace.on_worker() {
+        let started = Instant::now();
+        let output = catching(f).map_err(CallError::Panicked);
+        pace.record(started.elapsed(), true);
+        return output;
+    }
+    on_blocking_pool(move || {
+        let started = Instant::now();
+        let output = f();
+        pace.record(started.elapsed(), false);
+        output
+    })
+    .await
+}
 
 async fn on_blocking_pool<F, R>(f: F) -> Result<R, CallError>
 where

@@ -5,11 +5,14 @@ mod arguments;
 mod by_name;
 mod depth;
 mod function;
+mod pace;
 mod suggest;
 mod table;
 
 #[doc(hidden)]
 pub use self::arguments::{Arguments, Invocation};
+#[doc(hidden)]
+pub use self::pace::Pace;
 #[cfg(feature = "http")]
 pub(crate) use self::by_name::invoke;
 pub use self::by_name::call_async_by_name;
