@@ -30,6 +30,7 @@
 
 mod client;
 mod connector;
+mod handlers;
 mod listen;
 mod server;
 mod wire;
