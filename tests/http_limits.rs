@@ -38,6 +38,41 @@ async fn read_reply(stream: &mut TcpStream, within: Duration) -> String {
     String::from_utf8_lossy(&reply).into_owned()
 }
 
+/// Reads one whole response (its head and its `Content-Length` body), not waiting for the
+/// connection to close; the text read, or what arrived within `within`.
+async fn read_response(stream: &mut TcpStream, within: Duration) -> String {
+    read_response_from(stream, within).await
+}
+
+async fn read_response_from(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    within: Duration,
+) -> String {
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(within, async {
+        let mut buffer = [0; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&reply);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head.lines().find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                });
+                if length.is_some_and(|length| body.len() >= length) {
+                    return;
+                }
+            }
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => reply.extend_from_slice(&buffer[..read]),
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
 fn json_body(reply: &str) -> Value {
     let body = reply
         .split_once("\r\n\r\n")
@@ -53,6 +88,7 @@ fn the_defaults_are_documented_ones() {
     for default in [
         "body_limit: 1048576",
         "body_timeout: 30s",
+        "drain_oversize: Drain { bytes: 8388608, within: 5s }",
         "timeout: 30s",
         "max_connections: 2048",
         "header_read_timeout: 30s",
@@ -78,7 +114,7 @@ async fn a_declared_oversize_body_gets_413_without_being_sent() {
             stream.write_all(&vec![b' '; 64 * 1024]).await.unwrap();
         }
         let started = Instant::now();
-        let reply = read_reply(&mut stream, Duration::from_secs(5)).await;
+        let reply = read_response(&mut stream, Duration::from_secs(5)).await;
         assert!(
             reply.starts_with("HTTP/1.1 413"),
             "{expect:?}: {reply:.200}"
@@ -91,6 +127,114 @@ async fn a_declared_oversize_body_gets_413_without_being_sent() {
             started.elapsed()
         );
     }
+}
+
+/// A client that uploads its whole declared body before it reads anything (as `curl` does
+/// without `Expect`) still reads the 413: the server answers at once, then drains what follows
+/// (bounded) instead of resetting the connection under the upload, which would discard the
+/// answer from the client's receive buffer.
+#[tokio::test]
+async fn a_client_that_keeps_sending_still_reads_the_413() {
+    let addr = start(Server::builder().body_limit(64 * 1024)).await;
+    for trial in 0..5 {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut reader, mut writer) = stream.into_split();
+        let length = 4 * 1024 * 1024;
+        let head = format!(
+            "POST /rpc/limits.add HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        );
+        writer.write_all(head.as_bytes()).await.unwrap();
+        let chunk = vec![b' '; 64 * 1024];
+        let mut sent = 0;
+        while sent < length {
+            match tokio::time::timeout(Duration::from_secs(5), writer.write_all(&chunk)).await {
+                Ok(Ok(())) => sent += chunk.len(),
+                Ok(Err(error)) => {
+                    panic!("trial {trial}: the upload was cut at {sent} bytes: {error}")
+                }
+                Err(_) => panic!("trial {trial}: the server stopped reading at {sent} bytes"),
+            }
+        }
+        let mut reply = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut reply)).await;
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(
+            reply.starts_with("HTTP/1.1 413"),
+            "trial {trial}: {reply:.200}"
+        );
+        assert!(
+            reply.to_ascii_lowercase().contains("connection: close"),
+            "{reply:.300}"
+        );
+        assert_eq!(json_body(&reply)["code"], "payload_too_large");
+    }
+}
+
+/// The same for a chunked body, found oversize only as it arrives.
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_answered_413_and_drained() {
+    let addr = start(Server::builder().body_limit(64 * 1024)).await;
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    writer
+        .write_all(b"POST /rpc/limits.add HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .await
+        .unwrap();
+    let mut chunk = b"10000\r\n".to_vec();
+    chunk.extend(std::iter::repeat_n(b' ', 0x10000));
+    chunk.extend_from_slice(b"\r\n");
+    for sent in 0..32 {
+        let written = tokio::time::timeout(Duration::from_secs(5), writer.write_all(&chunk)).await;
+        assert!(matches!(written, Ok(Ok(()))), "chunk {sent}: {written:?}");
+    }
+    writer.write_all(b"0\r\n\r\n").await.unwrap();
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut reply)).await;
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply:.200}");
+    assert_eq!(json_body(&reply)["code"], "payload_too_large");
+}
+
+/// The drain is bounded: a client that never stops sending is closed once the drain budget is
+/// spent, having been answered first.
+#[tokio::test]
+async fn the_drain_of_a_refused_body_is_bounded() {
+    let budget = 256 * 1024;
+    let addr = start(
+        Server::builder()
+            .body_limit(1024)
+            .drain_oversize(budget, Duration::from_secs(2)),
+    )
+    .await;
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    writer
+        .write_all(b"POST /rpc/limits.add HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let upload = tokio::spawn(async move {
+        let chunk = vec![b' '; 16 * 1024];
+        let mut sent = 0_u64;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), writer.write_all(&chunk)).await {
+                Ok(Ok(())) => sent += chunk.len() as u64,
+                // Cut off (reset), or no longer read: either way the server stopped taking it.
+                Ok(Err(_)) | Err(_) => return sent,
+            }
+        }
+    });
+    let reply = read_response_from(&mut reader, Duration::from_secs(5)).await;
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply:.200}");
+    let sent = upload.await.unwrap();
+    // What loopback buffers hold on top of the budget is a few MiB at most; a gigabyte was
+    // declared.
+    assert!(sent < 64 * 1024 * 1024, "{sent} bytes were taken");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 // 13. Slow headers (slowloris): closed by the header-read timeout.

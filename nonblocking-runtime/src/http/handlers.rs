@@ -7,12 +7,12 @@ use std::sync::atomic::Ordering;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
-use super::server::{Expose, Refusal, ServerState};
+use super::server::{Drain, Expose, Refusal, ServerState};
 use super::wire::{Code, codes, to_wire};
 use crate::errors::CallError;
 use crate::panic::catching_async;
@@ -39,7 +39,11 @@ pub(super) async fn call(
     // A declared oversize body is refused from its header: before reading it (so hyper sends
     // no `100 Continue`) and before taking a slot.
     if content_length(&headers).is_some_and(|length| length > state.body_limit as u64) {
-        return reply(codes::PAYLOAD_TOO_LARGE, format!("the body is over the limit of {} bytes", state.body_limit));
+        // With `Expect: 100-continue` the body is never sent: nothing to drain.
+        if !expects_continue(&headers) {
+            drain(body, state.drain);
+        }
+        return too_large(&state);
     }
     let function = match registry().get(&name) {
         Ok(function) if state.exposes(&name) => function,
@@ -131,21 +135,87 @@ pub(super) async fn list(State(state): State<Arc<ServerState>>, headers: HeaderM
     Json(functions).into_response()
 }
 
-/// Reads the whole body, within the size limit and the body deadline.
-async fn read_body(body: Body, state: &ServerState) -> Result<Bytes, Response> {
-    let limited = Limited::new(body, state.body_limit);
-    match tokio::time::timeout(state.body_timeout, limited.collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => Err(reply(
-            codes::PAYLOAD_TOO_LARGE,
-            format!("the body is over the limit of {} bytes", state.body_limit),
-        )),
-        Ok(Err(error)) => Err(reply(codes::BAD_REQUEST, format!("the body could not be read: {error}"))),
-        Err(_) => Err(reply(
-            codes::BODY_TIMEOUT,
-            format!("the body did not arrive within {:?}", state.body_timeout),
-        )),
+/// Reads the whole body, within the size limit and the body deadline. Frame by frame rather
+/// than through `Limited`, so that an oversize body is still in hand to be drained.
+async fn read_body(mut body: Body, state: &ServerState) -> Result<Bytes, Response> {
+    let deadline = tokio::time::Instant::now() + state.body_timeout;
+    // Nearly every body arrives in one frame: keep it as it is, copy only when a second comes.
+    let mut first = Bytes::new();
+    let mut joined: Option<Vec<u8>> = None;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(None) => break,
+            Ok(Some(Err(error))) => {
+                return Err(reply(codes::BAD_REQUEST, format!("the body could not be read: {error}")));
+            }
+            Err(_) => {
+                return Err(reply(
+                    codes::BODY_TIMEOUT,
+                    format!("the body did not arrive within {:?}", state.body_timeout),
+                ));
+            }
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        let length = joined.as_ref().map_or(first.len(), Vec::len);
+        if length + data.len() > state.body_limit {
+            drain(body, state.drain);
+            return Err(too_large(state));
+        }
+        match &mut joined {
+            Some(joined) => joined.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                let mut both = Vec::with_capacity(first.len() + data.len());
+                both.extend_from_slice(&first);
+                both.extend_from_slice(&data);
+                joined = Some(both);
+            }
+        }
     }
+    Ok(joined.map_or(first, Bytes::from))
+}
+
+/// The 413 for a body over the limit. The connection closes after it: the rest of the body
+/// is still on its way (or, with `Expect: 100-continue`, was never sent).
+fn too_large(state: &ServerState) -> Response {
+    let mut response = reply(
+        codes::PAYLOAD_TOO_LARGE,
+        format!("the body is over the limit of {} bytes", state.body_limit),
+    );
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// Reads and throws away what is left of a refused body, bounded in bytes and time, so that a
+/// client still uploading can finish and read the 413. Closing under its upload would make the
+/// kernel reset the connection, and a reset discards the answer from the client's buffer.
+fn drain(mut body: Body, budget: Drain) {
+    if budget.bytes == 0 || budget.within.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut left = budget.bytes;
+        let _ = tokio::time::timeout(budget.within, async {
+            while let Some(Ok(frame)) = body.frame().await {
+                let read = frame.data_ref().map_or(0, |data| data.len() as u64);
+                if read >= left {
+                    break;
+                }
+                left -= read;
+            }
+        })
+        .await;
+        // Dropping the body here makes hyper close the connection (the 413 said `close`).
+    });
+}
+
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::EXPECT)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {

@@ -73,6 +73,7 @@ pub struct ServerBuilder {
     authorize: Option<Authorize>,
     body_limit: usize,
     body_timeout: Duration,
+    drain: Drain,
     timeout: Duration,
     concurrency_limit: usize,
     max_connections: usize,
@@ -90,6 +91,7 @@ impl Default for ServerBuilder {
             authorize: None,
             body_limit: 1024 * 1024,
             body_timeout: Duration::from_secs(30),
+            drain: Drain { bytes: 8 * 1024 * 1024, within: Duration::from_secs(5) },
             timeout: Duration::from_secs(30),
             concurrency_limit: 1024,
             max_connections: 2048,
@@ -143,6 +145,17 @@ impl ServerBuilder {
     /// client that stalls mid-body holds its connection for this long at most. Default 30 s.
     pub fn body_timeout(mut self, timeout: Duration) -> Self {
         self.body_timeout = timeout;
+        self
+    }
+
+    /// After refusing an oversize body with 413, how much more of it the server reads and
+    /// throws away (at most `bytes`, for at most `within`) before it closes the connection.
+    /// A client that uploads its whole body before reading (as `curl` does) then reads the
+    /// 413; closing under its upload would reset the connection and lose the answer. Never
+    /// done for `Expect: 100-continue`, whose body is not sent. `drain_oversize(0,
+    /// Duration::ZERO)` closes at once. Default 8 MiB within 5 s.
+    pub fn drain_oversize(mut self, bytes: u64, within: Duration) -> Self {
+        self.drain = Drain { bytes, within };
         self
     }
 
@@ -202,6 +215,7 @@ impl ServerBuilder {
                 running: Semaphore::new(self.concurrency_limit),
                 body_limit: self.body_limit,
                 body_timeout: self.body_timeout,
+                drain: self.drain,
                 listing_path: if self.prefix.is_empty() { "/".to_owned() } else { self.prefix.clone() },
                 expose: self.expose,
                 authorize: self.authorize,
@@ -234,6 +248,7 @@ pub(super) struct ServerState {
     pub(super) running: Semaphore,
     pub(super) body_limit: usize,
     pub(super) body_timeout: Duration,
+    pub(super) drain: Drain,
     /// `GET` of this path lists the functions (named in not-found messages).
     pub(super) listing_path: String,
     pub(super) expose: Expose,
@@ -250,6 +265,7 @@ impl fmt::Debug for Server {
             .field("expose", &self.state.expose)
             .field("body_limit", &self.state.body_limit)
             .field("body_timeout", &self.state.body_timeout)
+            .field("drain_oversize", &self.state.drain)
             .field("timeout", &self.state.timeout)
             .field("max_connections", &self.max_connections)
             .field("header_read_timeout", &self.header_read_timeout)
@@ -313,4 +329,11 @@ impl Server {
 pub async fn serve(addr: impl ToSocketAddrs) -> io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     Server::builder().build().serve(listener, std::future::pending()).await
+}
+
+/// How much of a refused oversize body is read and thrown away before the connection closes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Drain {
+    pub(super) bytes: u64,
+    pub(super) within: Duration,
 }
