@@ -9,7 +9,7 @@
 
 pub use inventory;
 
-pub use crate::registry::{Arguments, Invocation, Pace, Param, ServerFunction, ServerFunctionParts};
+pub use crate::registry::{Arg, Arguments, Invocation, Pace, Param, ServerFunction, ServerFunctionParts};
 pub use crate::{
     AsyncCall, CallError, call_async, call_blocking, try_call_async, try_call_blocking,
 };
@@ -94,7 +94,7 @@ impl<T, E> Fallible for Result<T, E> {
 )]
 pub trait Argument: Sized {
     /// Decodes an argument.
-    fn decode(value: Value) -> Result<Self, serde_json::Error>;
+    fn decode(arg: Arg<'_>) -> Result<Self, serde_json::Error>;
     /// Encodes an argument (the typed remote stub).
     fn encode(&self) -> Result<Value, serde_json::Error>;
 }
@@ -103,8 +103,11 @@ pub trait Argument: Sized {
 // instead of rustc's walk down to a serde bound deep inside this impl.
 #[diagnostic::do_not_recommend]
 impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> Argument for T {
-    fn decode(value: Value) -> Result<Self, serde_json::Error> {
-        serde_json::from_value(value)
+    fn decode(arg: Arg<'_>) -> Result<Self, serde_json::Error> {
+        match arg {
+            Arg::Value(value) => serde_json::from_value(value),
+            Arg::Raw(raw) => serde_json::from_str(raw.get()),
+        }
     }
 
     fn encode(&self) -> Result<Value, serde_json::Error> {

@@ -1,22 +1,27 @@
 //! The request handlers behind [`Server::router`](super::Server::router): a call by name, the
 //! listing, and the JSON refusals for unmatched paths and methods.
 
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
+use axum::extract::Request;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
+use hyper::body::Body as _;
 use serde_json::{Value, json};
 
 use super::server::{Drain, Expose, Refusal, ServerState};
 use super::wire::{Code, codes, to_wire};
 use crate::errors::CallError;
 use crate::panic::catching_async;
-use crate::registry::{ServerFunction, invoke, registry};
+use crate::registry::{RawArgs, RawError, ServerFunction, invoke_raw, registry};
 
 impl ServerState {
     fn exposes(&self, name: &str) -> bool {
@@ -30,17 +35,20 @@ impl ServerState {
 pub(super) async fn call(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
+    // The request whole, not a `HeaderMap` extractor: that one clones every header.
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     if state.shutting_down.load(Ordering::Acquire) {
         return reply(codes::SHUTTING_DOWN, "the server is shutting down");
     }
     // A declared oversize body is refused from its header: before reading it (so hyper sends
-    // no `100 Continue`) and before taking a slot.
-    if content_length(&headers).is_some_and(|length| length > state.body_limit as u64) {
+    // no `100 Continue`) and before taking a slot. hyper has parsed `Content-Length` already:
+    // it is the body's lower size bound.
+    if body.size_hint().lower() > state.body_limit as u64 {
         // With `Expect: 100-continue` the body is never sent: nothing to drain.
-        if !expects_continue(&headers) {
+        if !expects_continue(headers) {
             drain(body, state.drain);
         }
         return too_large(&state);
@@ -56,7 +64,7 @@ pub(super) async fn call(
         Err(other) => return error(&other, &state, None),
     };
     if let Some(authorize) = &state.authorize {
-        match authorize(&headers, function) {
+        match authorize(headers, function) {
             Ok(()) => {}
             Err(Refusal::Unauthorized(message)) => return reply(codes::UNAUTHORIZED, message),
             Err(Refusal::Forbidden(message)) => return reply(codes::FORBIDDEN, message),
@@ -64,7 +72,7 @@ pub(super) async fn call(
     }
     // Every call is JSON, even one without arguments: a cross-site "simple" request (a form,
     // `text/plain`) gets no CORS preflight, so it must not be able to call anything.
-    if !is_json(&headers) {
+    if !is_json(headers) {
         return reply(
             codes::UNSUPPORTED_MEDIA_TYPE,
             "a call must be sent as Content-Type: application/json (an empty body for no arguments)",
@@ -78,33 +86,38 @@ pub(super) async fn call(
         return reply(codes::SHUTTING_DOWN, "the server is shutting down");
     }
     // Only running calls count against the limit: taken once the body is in.
-    let Ok(_running) = state.running.try_acquire() else {
+    let Some(_running) = state.running.try_take() else {
         return reply(codes::OVERLOADED, "the server is at its concurrency limit; try again");
     };
-    let args = if body.is_empty() {
-        Value::Null
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(args) => args,
-            // Nested deeper than serde_json parses (128 levels): valid JSON, invalid arguments.
-            Err(error) if error.to_string().starts_with("recursion limit exceeded") => {
-                let deep = CallError::invalid_arguments(
-                    function.name(),
-                    None,
-                    "the arguments nest deeper than 128 levels".to_owned(),
-                );
-                return self::error(&deep, &state, Some(function));
-            }
-            Err(error) => return reply(codes::BAD_REQUEST, format!("malformed JSON: {error}")),
+    // The arguments are read straight from the body, one raw slice per parameter: no `Value`
+    // tree is built on the way to the function's own types.
+    let args = match RawArgs::parse(&body) {
+        Ok(args) => args,
+        // Nested deeper than serde_json parses (128 levels): valid JSON, invalid arguments.
+        Err(RawError::TooDeep) => {
+            let deep = CallError::invalid_arguments(
+                function.name(),
+                None,
+                "the arguments nest deeper than 128 levels".to_owned(),
+            );
+            return self::error(&deep, &state, Some(function));
         }
+        Err(RawError::Malformed(error)) => return reply(codes::BAD_REQUEST, format!("malformed JSON: {error}")),
     };
     // The call runs inside this handler's own task: no second task, and dropping the handler
     // (the client went away, shutdown ran out of grace) drops the call with it.
-    let invocation = match invoke(function, args) {
+    let invocation = match invoke_raw(function, args) {
         Ok(invocation) => invocation,
         Err(failure) => return error(&failure, &state, Some(function)),
     };
-    let outcome = match tokio::time::timeout(state.timeout, catching_async(invocation)).await {
+    // Most calls finish in their first poll: only one that does not gets a timer.
+    let mut running = pin!(catching_async(invocation));
+    let first = poll_fn(|context| Poll::Ready(running.as_mut().poll(context))).await;
+    let finished = match first {
+        Poll::Ready(finished) => Ok(finished),
+        Poll::Pending => tokio::time::timeout(state.timeout, running).await,
+    };
+    let outcome = match finished {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(panic)) => Err(CallError::Panicked(panic)),
         Err(_) => Err(CallError::TimedOut(state.timeout)),
@@ -218,10 +231,6 @@ fn expects_continue(headers: &HeaderMap) -> bool {
         .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
-fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
-}
-
 /// A path that is no function of this server's.
 pub(super) async fn no_route(uri: Uri) -> Response {
     let mut body = codes::NOT_FOUND.body(format!("no route for {}: calls are POST <prefix>/<name>", uri.path()));
@@ -236,9 +245,16 @@ pub(super) async fn method_not_allowed(method: Method) -> Response {
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    // Nearly every client sends exactly this: no text parsing for it.
+    if value.as_bytes().eq_ignore_ascii_case(b"application/json") {
+        return true;
+    }
+    value
+        .to_str()
+        .ok()
         .and_then(|value| value.split(';').next())
         .is_some_and(|mime| {
             let mime = mime.trim();

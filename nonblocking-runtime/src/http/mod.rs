@@ -33,6 +33,7 @@ mod connector;
 mod handlers;
 mod listen;
 mod server;
+mod slots;
 mod wire;
 
 pub use self::client::{Remote, RemoteBuilder};

@@ -14,9 +14,9 @@ use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::Semaphore;
 
 use super::handlers::{call, list, method_not_allowed, no_route};
+use super::slots::Slots;
 use super::listen::{self, ConnectionLimits};
 use crate::registry::ServerFunction;
 
@@ -212,7 +212,7 @@ impl ServerBuilder {
     pub fn build(self) -> Server {
         Server {
             state: Arc::new(ServerState {
-                running: Semaphore::new(self.concurrency_limit),
+                running: Slots::new(self.concurrency_limit),
                 body_limit: self.body_limit,
                 body_timeout: self.body_timeout,
                 drain: self.drain,
@@ -245,7 +245,7 @@ pub struct Server {
 /// What the request handlers share: the request-level limits and the server's policy.
 pub(super) struct ServerState {
     /// One permit per running call: the concurrency limit.
-    pub(super) running: Semaphore,
+    pub(super) running: Slots,
     pub(super) body_limit: usize,
     pub(super) body_timeout: Duration,
     pub(super) drain: Drain,

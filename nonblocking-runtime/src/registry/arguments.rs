@@ -4,16 +4,19 @@
 //! keyword, `null` means no arguments, and any other value is the single argument. A missing
 //! argument is read as `null`, so a trailing `Option` parameter may be left out.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 use std::vec;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::depth::{MAX_DEPTH, drop_flat, too_deep};
 use super::pace::Pace;
 use super::function::ServerFunction;
+use super::raw::RawArgs;
 use crate::errors::{BoxError, CallError};
 use crate::panic::catching;
 
@@ -21,18 +24,30 @@ use crate::panic::catching;
 pub type Invocation = Pin<Box<dyn Future<Output = Result<Value, CallError>> + Send>>;
 
 /// The arguments of one call by name, read one parameter at a time by the generated handler.
-pub struct Arguments {
+/// They are `Value`s (a call from Rust) or raw slices of a JSON body (a call over HTTP, which
+/// then builds no `Value` tree).
+pub struct Arguments<'a> {
     function: &'static ServerFunction,
-    values: Values,
+    values: Values<'a>,
     next: usize,
 }
 
-enum Values {
+enum Values<'a> {
     Positional(vec::IntoIter<Value>),
     Keyword(Map<String, Value>),
+    RawPositional(vec::IntoIter<&'a RawValue>),
+    RawKeyword(Vec<(Cow<'a, str>, &'a RawValue)>),
 }
 
-impl Arguments {
+/// One argument, as the generated code's `Argument::decode` receives it.
+pub enum Arg<'a> {
+    /// From a call by name in Rust.
+    Value(Value),
+    /// A slice of a JSON body, already checked to be well-formed.
+    Raw(&'a RawValue),
+}
+
+impl<'a> Arguments<'a> {
     /// Reads `args` by the rule above, rejecting surplus positional arguments and unknown
     /// keywords before anything is decoded.
     pub(crate) fn new(function: &'static ServerFunction, args: Value) -> Result<Self, CallError> {
@@ -48,43 +63,16 @@ impl Arguments {
         let values = match args {
             Value::Null => Values::Positional(Vec::new().into_iter()),
             Value::Array(values) => {
-                if values.len() > params.len() {
-                    return Err(invalid(
-                        function,
-                        None,
-                        format!(
-                            "expected {} at most, got {} positional arguments",
-                            count(params.len()),
-                            values.len()
-                        ),
-                    ));
-                }
+                surplus(function, values.len())?;
                 Values::Positional(values.into_iter())
             }
             Value::Object(map) => {
-                if let Some(unknown) = map
-                    .keys()
-                    .find(|key| !params.iter().any(|p| p.name == key.as_str()))
-                {
-                    let expected = params.iter().map(|p| p.name).collect::<Vec<_>>().join(", ");
-                    return Err(invalid(
-                        function,
-                        Some(unknown),
-                        format!("unknown keyword argument (the parameters are: {expected})"),
-                    ));
-                }
+                unknown_keyword(function, map.keys().map(String::as_str))?;
                 Values::Keyword(map)
             }
             single => {
                 if params.len() != 1 {
-                    return Err(invalid(
-                        function,
-                        None,
-                        format!(
-                            "a single argument was given, but it takes {}",
-                            count(params.len())
-                        ),
-                    ));
+                    return Err(single_mismatch(function));
                 }
                 Values::Positional(vec![single].into_iter())
             }
@@ -96,10 +84,33 @@ impl Arguments {
         })
     }
 
+    /// Reads a split JSON body by the same rule and with the same refusals as [`new`](Self::new).
+    pub(crate) fn from_raw(function: &'static ServerFunction, args: RawArgs<'a>) -> Result<Self, CallError> {
+        let params = function.params();
+        let values = match args {
+            RawArgs::None => Values::RawPositional(Vec::new().into_iter()),
+            RawArgs::Positional(values) => {
+                surplus(function, values.len())?;
+                Values::RawPositional(values.into_iter())
+            }
+            RawArgs::Keyword(members) => {
+                unknown_keyword(function, members.iter().map(|(key, _)| key.as_ref()))?;
+                Values::RawKeyword(members)
+            }
+            RawArgs::Single(single) => {
+                if params.len() != 1 {
+                    return Err(single_mismatch(function));
+                }
+                Values::RawPositional(vec![single].into_iter())
+            }
+        };
+        Ok(Arguments { function, values, next: 0 })
+    }
+
     /// Decodes the next parameter's argument with `decode` (the parameter type's
     /// `Argument::decode`, named by the generated code so that a type that is not serde-able is
     /// reported once, at the user's type).
-    pub fn next<T>(&mut self, decode: fn(Value) -> Result<T, serde_json::Error>) -> Result<T, CallError> {
+    pub fn next<T>(&mut self, decode: fn(Arg<'a>) -> Result<T, serde_json::Error>) -> Result<T, CallError> {
         let param = self.function.params().get(self.next).ok_or_else(|| {
             invalid(
                 self.function,
@@ -109,14 +120,19 @@ impl Arguments {
         })?;
         self.next += 1;
         let value = match &mut self.values {
-            Values::Positional(values) => values.next(),
-            Values::Keyword(map) => map.remove(param.name),
+            Values::Positional(values) => values.next().map(Arg::Value),
+            Values::Keyword(map) => map.remove(param.name).map(Arg::Value),
+            Values::RawPositional(values) => values.next().map(Arg::Raw),
+            Values::RawKeyword(members) => members
+                .iter()
+                .position(|(key, _)| key == param.name)
+                .map(|at| Arg::Raw(members.swap_remove(at).1)),
         };
         match value {
             Some(value) => decode(value)
                 .map_err(|error| invalid(self.function, Some(param.name), error.to_string())),
             // Missing: fine for an `Option` (it reads `null` as `None`), an error otherwise.
-            None => decode(Value::Null).map_err(|_| {
+            None => decode(Arg::Value(Value::Null)).map_err(|_| {
                 invalid(
                     self.function,
                     Some(param.name),
@@ -238,6 +254,41 @@ fn encoded(function: &ServerFunction, value: Result<Value, serde_json::Error>) -
     value.map_err(|error| {
         CallError::invalid_result(function.name(), format!("its value could not be encoded as JSON: {error}"))
     })
+}
+
+/// More positional arguments than parameters.
+fn surplus(function: &ServerFunction, given: usize) -> Result<(), CallError> {
+    let params = function.params().len();
+    if given <= params {
+        return Ok(());
+    }
+    Err(invalid(
+        function,
+        None,
+        format!("expected {} at most, got {given} positional arguments", count(params)),
+    ))
+}
+
+/// A keyword that names no parameter.
+fn unknown_keyword<'k>(function: &ServerFunction, mut keys: impl Iterator<Item = &'k str>) -> Result<(), CallError> {
+    let params = function.params();
+    let Some(unknown) = keys.find(|key| !params.iter().any(|p| p.name == *key)) else {
+        return Ok(());
+    };
+    let expected = params.iter().map(|p| p.name).collect::<Vec<_>>().join(", ");
+    Err(invalid(
+        function,
+        Some(unknown),
+        format!("unknown keyword argument (the parameters are: {expected})"),
+    ))
+}
+
+fn single_mismatch(function: &ServerFunction) -> CallError {
+    invalid(
+        function,
+        None,
+        format!("a single argument was given, but it takes {}", count(function.params().len())),
+    )
 }
 
 fn invalid(function: &ServerFunction, parameter: Option<&str>, reason: String) -> CallError {

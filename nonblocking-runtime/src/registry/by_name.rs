@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::arguments::{Arguments, Invocation};
+use super::raw::RawArgs;
 use super::function::ServerFunction;
 use super::table::registry;
 use crate::calls::{AsyncCall, call_with_outcome};
@@ -78,4 +79,10 @@ fn start(name: &str, args: &impl Serialize) -> Result<(&'static str, Invocation)
 /// without a task of its own, for callers that already run in one (the HTTP server).
 pub(crate) fn invoke(function: &'static ServerFunction, args: Value) -> Result<Invocation, CallError> {
     (function.handler())(Arguments::new(function, args)?)
+}
+
+/// [`invoke`] with the arguments read straight from a JSON body (no `Value` tree built). The
+/// body has already been split: an argument can fail here only on its type.
+pub(crate) fn invoke_raw(function: &'static ServerFunction, args: RawArgs<'_>) -> Result<Invocation, CallError> {
+    (function.handler())(Arguments::from_raw(function, args)?)
 }

@@ -24,6 +24,37 @@ pub(crate) fn too_deep(value: &Value) -> bool {
     false
 }
 
+/// [`too_deep`] for JSON text not yet parsed: counts brackets outside strings, stopping at the
+/// first one past the limit. A body read raw builds no tree, so nothing would recurse into it
+/// here; the check keeps the rule (and the refusal) the same on every path.
+pub(crate) fn too_deep_text(text: &[u8]) -> bool {
+    let (mut containers, mut in_string, mut escaped) = (0_usize, false, false);
+    for &byte in text {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                containers += 1;
+                // A value inside `containers` containers is `containers + 1` levels deep.
+                if containers >= MAX_DEPTH {
+                    return true;
+                }
+            }
+            b']' | b'}' => containers = containers.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Drops `value` without recursion, however deep it is.
 pub(crate) fn drop_flat(value: Value) {
     let mut pending = vec![value];
@@ -57,6 +88,20 @@ mod tests {
         let text = |levels: usize| "[".repeat(levels - 1) + "null" + &"]".repeat(levels - 1);
         assert!(serde_json::from_str::<Value>(&text(MAX_DEPTH)).is_ok());
         assert!(serde_json::from_str::<Value>(&text(MAX_DEPTH + 2)).is_err());
+    }
+
+    #[test]
+    fn text_depth_agrees_with_value_depth_and_skips_strings() {
+        let text = |levels: usize| "[".repeat(levels - 1) + "null" + &"]".repeat(levels - 1);
+        for levels in [1, 2, MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH + 50] {
+            let value: Value = serde_json::from_str(&text(levels.min(MAX_DEPTH))).unwrap();
+            assert_eq!(too_deep_text(text(levels).as_bytes()), levels > MAX_DEPTH, "{levels}");
+            assert!(!too_deep(&value));
+        }
+        let brackets_in_a_string = format!("[\"{}\\\"{}\"]", "[".repeat(300), "{".repeat(300));
+        assert!(!too_deep_text(brackets_in_a_string.as_bytes()));
+        let deep_object = "{\"a\":".repeat(MAX_DEPTH) + "1" + &"}".repeat(MAX_DEPTH);
+        assert!(too_deep_text(deep_object.as_bytes()));
     }
 
     #[test]

@@ -6,15 +6,17 @@ mod by_name;
 mod depth;
 mod function;
 mod pace;
+mod raw;
 mod suggest;
 mod table;
 
 #[doc(hidden)]
-pub use self::arguments::{Arguments, Invocation};
+pub use self::arguments::{Arg, Arguments, Invocation};
 #[doc(hidden)]
 pub use self::pace::Pace;
 #[cfg(feature = "http")]
-pub(crate) use self::by_name::invoke;
+pub(crate) use self::by_name::invoke_raw;
+pub(crate) use self::raw::{RawArgs, RawError};
 pub use self::by_name::call_async_by_name;
 pub use self::function::{Param, ServerFunction, ServerFunctionParts};
 pub use self::table::{Registry, register, registry};

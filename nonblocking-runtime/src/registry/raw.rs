@@ -1,0 +1,168 @@
+//! Arguments read straight from a JSON body, without building a `Value` tree first: the body
+//! is split into one raw slice per argument, and each is decoded into its parameter's type.
+//! The rule is the one of [`Arguments`](super::Arguments): an array is positional, an object
+//! by keyword, `null` (or nothing) means no arguments, anything else is the single argument.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::depth::too_deep_text;
+
+/// One body, split.
+pub(crate) enum RawArgs<'a> {
+    None,
+    Positional(Vec<&'a RawValue>),
+    Keyword(Vec<(Cow<'a, str>, &'a RawValue)>),
+    Single(&'a RawValue),
+}
+
+impl<'a> RawArgs<'a> {
+    /// Splits `body`, checking all of it (so decoding an argument later can only fail on its
+    /// type).
+    pub(crate) fn parse(body: &'a [u8]) -> Result<RawArgs<'a>, RawError> {
+        if too_deep_text(body) {
+            return Err(RawError::TooDeep);
+        }
+        Self::split(body).map_err(RawError::Malformed)
+    }
+
+    fn split(body: &'a [u8]) -> Result<RawArgs<'a>, serde_json::Error> {
+        let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
+        Ok(match first {
+            None => RawArgs::None,
+            Some(b'[') => RawArgs::Positional(serde_json::from_slice(body)?),
+            Some(b'{') => RawArgs::Keyword(serde_json::from_slice::<Keywords<'a>>(body)?.0),
+            Some(_) => {
+                let single: &'a RawValue = serde_json::from_slice(body)?;
+                if single.get() == "null" {
+                    RawArgs::None
+                } else {
+                    RawArgs::Single(single)
+                }
+            }
+        })
+    }
+}
+
+/// Why a body could not be split.
+#[derive(Debug)]
+pub(crate) enum RawError {
+    /// Not JSON.
+    Malformed(serde_json::Error),
+    /// JSON nested deeper than [`MAX_DEPTH`](super::depth::MAX_DEPTH) levels: invalid arguments, as for a call from Rust.
+    TooDeep,
+}
+
+/// An object's members in order, keys borrowed from the body unless they hold escapes. A key
+/// given twice keeps its last value, as `serde_json::Map` does.
+struct Keywords<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Keywords<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+
+        impl<'de> Visitor<'de> for Members {
+            type Value = Keywords<'de>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("an object of keyword arguments")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
+                while let Some(Key(key)) = map.next_key()? {
+                    let value = map.next_value()?;
+                    match members.iter_mut().find(|(seen, _)| *seen == key) {
+                        Some(member) => member.1 = value,
+                        None => members.push((key, value)),
+                    }
+                }
+                Ok(Keywords(members))
+            }
+        }
+
+        deserializer.deserialize_map(Members)
+    }
+}
+
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a keyword")
+            }
+
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+
+            fn visit_string<E>(self, key: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(key)))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RawArgs;
+
+    fn shape(body: &str) -> String {
+        match RawArgs::parse(body.as_bytes()) {
+            Ok(RawArgs::None) => "none".into(),
+            Ok(RawArgs::Positional(values)) => {
+                format!("positional {}", values.iter().map(|v| v.get()).collect::<Vec<_>>().join(" "))
+            }
+            Ok(RawArgs::Keyword(members)) => format!(
+                "keyword {}",
+                members.iter().map(|(k, v)| format!("{k}={}", v.get())).collect::<Vec<_>>().join(" ")
+            ),
+            Ok(RawArgs::Single(value)) => format!("single {}", value.get()),
+            Err(super::RawError::Malformed(_)) => "malformed".into(),
+            Err(super::RawError::TooDeep) => "too deep".into(),
+        }
+    }
+
+    #[test]
+    fn bodies_split_by_the_rule() {
+        assert_eq!(shape(""), "none");
+        assert_eq!(shape("  null "), "none");
+        assert_eq!(shape("[1, [2, 3], {\"x\": 4}]"), "positional 1 [2, 3] {\"x\": 4}");
+        assert_eq!(shape("{\"a\": 40, \"b\": \"x\"}"), "keyword a=40 b=\"x\"");
+        assert_eq!(shape(" \"text\""), "single \"text\"");
+        assert_eq!(shape("7"), "single 7");
+    }
+
+    #[test]
+    fn deep_bodies_are_too_deep_not_malformed() {
+        let deep = format!("[{}1{}]", "[".repeat(200), "]".repeat(200));
+        assert_eq!(shape(&deep), "too deep");
+    }
+
+    #[test]
+    fn escaped_and_repeated_keys_read_like_a_map() {
+        assert_eq!(shape("{\"\\u0061\": 1, \"b\": 2, \"a\": 3}"), "keyword a=3 b=2");
+    }
+
+    #[test]
+    fn malformed_bodies_are_refused_whole() {
+        for body in ["[1, 2", "{\"a\": }", "[1, tru]", "7 8", "{\"a\": 1} x", "nul"] {
+            assert_eq!(shape(body), "malformed", "{body}");
+        }
+    }
+}
