@@ -41,6 +41,22 @@ pub fn add_sync(a: i64, b: i64) -> i64 {
     a + b
 }
 
+/// The HTTP rows' baseline: a bare axum JSON handler doing `add` from the same keyword body
+/// (`POST /rpc/add` with `{"a":40,"b":2}`), with no limits of any kind.
+pub fn bare_router() -> axum::Router {
+    #[derive(Deserialize)]
+    struct Add {
+        a: i64,
+        b: i64,
+    }
+
+    async fn bare_add(axum::Json(Add { a, b }): axum::Json<Add>) -> axum::Json<i64> {
+        axum::Json(a + b)
+    }
+
+    axum::Router::new().route("/rpc/add", axum::routing::post(bare_add))
+}
+
 /// A five-field argument, for the by-name row with a struct.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Order {

@@ -1,17 +1,10 @@
-//! Two HTTP servers on one server core, for load tests from outside (wrk): ours serving the
-//! registry (`POST /rpc/add` with `[1, 2]`), and a bare axum JSON handler doing the same work.
-//! Prints `ours PORT` and `bare PORT`, then serves until killed.
+//! Two HTTP servers on one worker thread, for load tests from outside (wrk): ours serving the
+//! registry (`POST /rpc/add` and `/rpc/add_sync` with `{"a":40,"b":2}`), and a bare axum JSON
+//! handler doing the same work, the baseline. Prints `ours PORT` and `bare PORT`, then serves
+//! until killed.
 
-use axum::Json;
-use axum::routing::post;
+use nonblocking_bench::bare_router;
 use nonblocking_runtime::http::Server;
-
-// Links the bench library, whose `add` is the server function under test.
-use nonblocking_bench as _;
-
-async fn bare_add(Json((a, b)): Json<(i64, i64)>) -> Json<i64> {
-    Json(a + b)
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -30,9 +23,7 @@ fn main() {
         println!("bare {}", bare.local_addr().expect("bound").port());
         let server = Server::builder().prefix("/rpc").build();
         let ours = tokio::spawn(server.serve(ours, std::future::pending()));
-        let bare = tokio::spawn(async move {
-            axum::serve(bare, axum::Router::new().route("/rpc/add", post(bare_add))).await
-        });
+        let bare = tokio::spawn(async move { axum::serve(bare, bare_router()).await });
         let _ = ours.await;
         let _ = bare.await;
     });

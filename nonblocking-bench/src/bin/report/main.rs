@@ -9,7 +9,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use plotters::prelude::*;
+mod chart;
+mod http;
+mod row;
+
+use row::{Bound, Row};
 
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
@@ -35,13 +39,19 @@ fn main() {
         "nonblocking-bench",
         "--bins",
     ]));
+    // Five alternating rounds (the minimum for a median); one short round with --quick.
+    let (rounds, seconds) = if quick { (1, 3) } else { (5, 6) };
     if std::env::args().any(|arg| arg == "--http-only") {
-        for (connections, ours, bare) in http_load(&target.join("release/http_pair"), &out, quick) {
-            println!(
-                "{connections}: ours {:.0}/s p50 {} p99 {} | bare {:.0}/s p50 {} p99 {}",
-                ours.rate, ours.p50, ours.p99, bare.rate, bare.p50, bare.p99
-            );
-        }
+        let mut rows = Vec::new();
+        http_rows(
+            &http::measure(&root, &target, &out, rounds, seconds),
+            &target,
+            &out,
+            &mut rows,
+        );
+        let table = render(&rows);
+        println!("\n{table}");
+        std::fs::write(out.join("http.md"), &table).expect("http.md");
         return;
     }
     let mut figures = key_values(&output(&mut Command::new(target.join("release/memory"))));
@@ -51,6 +61,7 @@ fn main() {
     figures.extend(instructions_per_call(
         &target.join("release/instructions"),
         &out,
+        &["spawn_blocking", "call_blocking"],
     ));
 
     let median = |group: &str, function: &str| criterion_median(&target, group, function);
@@ -184,13 +195,13 @@ fn main() {
         (base + 1_000.0) / base,
     ));
     let (ours, base) = (figures["repeat_ticks_ours"], figures["repeat_ticks_tokio"]);
-    rows.push(Row::new(
+    rows.push(Row::bounded(
         "repeat 1 ms for 2 s: ticks",
         format!("{ours:.0}"),
         format!("{base:.0}"),
         ours / base,
         "≥ 0.99",
-        f64::NAN,
+        Bound::AtLeast(0.99),
     ));
     let (ours, base) = (
         figures["repeat_p99_ms_ours"],
@@ -205,32 +216,14 @@ fn main() {
         (base + 0.2) / base,
     ));
 
-    for (connections, ours, bare) in http_load(&target.join("release/http_pair"), &out, quick) {
-        rows.push(Row::new(
-            &format!("HTTP, {connections} connections: calls/s"),
-            format!("{:.0}/s (p50 {}, p99 {})", ours.rate, ours.p50, ours.p99),
-            format!("{:.0}/s (p50 {}, p99 {})", bare.rate, bare.p50, bare.p99),
-            ours.rate / bare.rate,
-            "≥ 0.9 of bare axum",
-            f64::NAN,
-        ));
-    }
+    http_rows(
+        &http::measure(&root, &target, &out, rounds, seconds),
+        &target,
+        &out,
+        &mut rows,
+    );
 
-    let mut table = format!("Machine: {} cores, {}\n\n", nproc(), cpu_model());
-    table.push_str("| row | ours | baseline | ratio | target | met |\n|---|---|---|---|---|---|\n");
-    for row in &rows {
-        let met = row.met();
-        let _ = writeln!(
-            table,
-            "| {} | {} | {} | {:.2} | {} | {} |",
-            row.name,
-            row.ours,
-            row.base,
-            row.ratio,
-            row.target,
-            if met { "yes" } else { "no" }
-        );
-    }
+    let mut table = render(&rows);
     let _ = writeln!(
         table,
         "\nAllocations per call: typed {} (tokio {}), closure {} (tokio {}). Registry build with 10,000 functions: {:.2} ms.",
@@ -246,42 +239,9 @@ fn main() {
     );
     println!("\n{table}");
     std::fs::write(out.join("table.md"), &table).expect("table.md");
-    chart(&rows, &out.join("benchmarks.svg"));
+    chart::chart(&rows, &out.join("benchmarks.svg"));
     println!("written: {}", out.join("table.md").display());
     println!("written: {}", out.join("benchmarks.svg").display());
-}
-
-struct Row {
-    name: String,
-    ours: String,
-    base: String,
-    ratio: f64,
-    target: String,
-    limit: f64,
-}
-
-impl Row {
-    /// Rows without a ceiling are "at least" rows: ticks (0.99) and HTTP throughput (0.9).
-    fn met(&self) -> bool {
-        if !self.limit.is_nan() {
-            self.ratio <= self.limit
-        } else if self.name.starts_with("HTTP") {
-            self.ratio >= 0.9
-        } else {
-            self.ratio >= 0.99
-        }
-    }
-
-    fn new(name: &str, ours: String, base: String, ratio: f64, target: &str, limit: f64) -> Row {
-        Row {
-            name: name.into(),
-            ours,
-            base,
-            ratio,
-            target: target.into(),
-            limit,
-        }
-    }
 }
 
 fn run(command: &mut Command) {
@@ -304,10 +264,11 @@ fn key_values(text: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
-/// Instructions per call under callgrind: the difference between 400 and 200 calls, over 200.
-fn instructions_per_call(binary: &Path, out: &Path) -> BTreeMap<String, f64> {
+/// Instructions per call under callgrind, for each mode of `binary` (`<binary> <mode> <n>`):
+/// the difference between 400 and 200 calls, over 200. Keys are `<mode>_instructions`.
+fn instructions_per_call(binary: &Path, out: &Path, modes: &[&str]) -> BTreeMap<String, f64> {
     let mut figures = BTreeMap::new();
-    for mode in ["spawn_blocking", "call_blocking"] {
+    for mode in modes {
         let count = |n: u32| {
             let file = out.join(format!("callgrind.{mode}.{n}"));
             let result = Command::new("valgrind")
@@ -316,7 +277,7 @@ fn instructions_per_call(binary: &Path, out: &Path) -> BTreeMap<String, f64> {
                     &format!("--callgrind-out-file={}", file.display()),
                 ])
                 .arg(binary)
-                .args([mode, &n.to_string()])
+                .args([mode, &n.to_string().as_str()])
                 .output()
                 .expect("valgrind runs (apt-get install valgrind)");
             let text = String::from_utf8_lossy(&result.stderr);
@@ -333,63 +294,74 @@ fn instructions_per_call(binary: &Path, out: &Path) -> BTreeMap<String, f64> {
     figures
 }
 
-struct Load {
-    rate: f64,
-    p50: String,
-    p99: String,
+/// The machine, then one line per row.
+fn render(rows: &[Row]) -> String {
+    let mut table = format!("Machine: {} cores, {}\n\n", nproc(), cpu_model());
+    table.push_str("| row | ours | baseline | ratio | target | met |\n|---|---|---|---|---|---|\n");
+    for row in rows {
+        let met = match row.met() {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "—",
+        };
+        let _ = writeln!(
+            table,
+            "| {} | {} | {} | {:.2} | {} | {met} |",
+            row.name, row.ours, row.base, row.ratio, row.target
+        );
+    }
+    table
 }
 
-/// wrk (one thread, on the other core) against our server and a bare axum handler, both on one
-/// server core, at 32 and 128 keep-alive connections.
-fn http_load(pair: &Path, out: &Path, quick: bool) -> Vec<(u32, Load, Load)> {
-    if Command::new("wrk").arg("--version").output().is_err() {
-        println!("skipping the HTTP rows: wrk is not installed (apt-get install wrk)");
-        return Vec::new();
-    }
-    let script = out.join("post-add.lua");
-    std::fs::write(&script, "wrk.method = \"POST\"\nwrk.body = \"[1, 2]\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n").expect("lua");
-    let mut servers = Command::new(pair)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("http_pair starts");
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
-        servers.stdout.take().expect("stdout"),
-    ));
-    let mut port = |label: &str| -> u16 {
-        let line = lines.next().expect("a port line").expect("utf-8");
-        line.strip_prefix(label)
-            .and_then(|p| p.trim().parse().ok())
-            .expect("the port")
-    };
-    let (ours, bare) = (port("ours"), port("bare"));
-    let seconds = if quick { "3s" } else { "8s" };
-    let run = |port: u16, connections: u32| -> Load {
-        let text = output(Command::new("wrk").args([
-            "-t1",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}"),
-            "--latency",
-            "-s",
-            &script.display().to_string(),
-            &format!("http://127.0.0.1:{port}/rpc/add"),
-        ]));
-        let field = |prefix: &str| {
-            text.lines()
-                .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
-                .unwrap_or_default()
+/// Ours (sync and async) and the Leptos peer, each against bare axum in the same rounds; then
+/// the instructions per request under callgrind, which do not swing with the machine.
+fn http_rows(measured: &[http::Measured], target: &Path, out: &Path, rows: &mut Vec<Row>) {
+    let shown =
+        |row: &http::Measured| format!("{:.0}/s (p50 {}, p99 {})", row.rate(), row.p50, row.p99);
+    for row in measured
+        .iter()
+        .filter(|row| row.server != http::Server::Bare)
+    {
+        let Some(bare) = measured
+            .iter()
+            .find(|bare| bare.server == http::Server::Bare && bare.connections == row.connections)
+        else {
+            continue;
         };
-        Load {
-            rate: field("Requests/sec:").parse().unwrap_or(0.0),
-            p50: field("50%"),
-            p99: field("99%"),
-        }
-    };
-    let rows = [32, 128]
-        .map(|connections| (connections, run(ours, connections), run(bare, connections)))
-        .into();
-    let _ = servers.kill();
-    let _ = servers.wait();
-    rows
+        let (target, bound) = match row.server {
+            http::Server::OursAsync => ("≥ 0.9 of bare axum", Bound::AtLeast(0.9)),
+            http::Server::OursSync => ("≥ 0.8 of bare axum", Bound::AtLeast(0.8)),
+            _ => ("peer, for comparison", Bound::Peer),
+        };
+        rows.push(Row::bounded(
+            &format!("HTTP {} conns: {}", row.connections, row.server.label()),
+            shown(row),
+            format!("bare axum {}", shown(bare)),
+            row.ratio(),
+            target,
+            bound,
+        ));
+    }
+    if measured.is_empty() {
+        return;
+    }
+    let counts = instructions_per_call(
+        &target.join("release/http_instructions"),
+        out,
+        &["ours", "ours_sync", "bare"],
+    );
+    let bare = counts["bare_instructions"];
+    for (mode, label) in [("ours", "async fn"), ("ours_sync", "sync fn")] {
+        let ours = counts[&format!("{mode}_instructions")];
+        rows.push(Row::bounded(
+            &format!("HTTP instructions per request (callgrind, with the client): {label}"),
+            format!("{ours:.0} instr (+{:.0})", ours - bare),
+            format!("bare axum {bare:.0} instr"),
+            ours / bare,
+            "(for the profile)",
+            Bound::Peer,
+        ));
+    }
 }
 
 fn criterion_median(target: &Path, group: &str, function: &str) -> f64 {
@@ -418,66 +390,4 @@ fn cpu_model() -> String {
                 .map(|m| m.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".into())
-}
-
-/// A horizontal bar per row: the ratio, with its target drawn as a tick.
-fn chart(rows: &[Row], path: &Path) {
-    let height = 60 + 34 * rows.len() as u32;
-    let root = SVGBackend::new(path, (900, height)).into_drawing_area();
-    root.fill(&WHITE).expect("svg");
-    let max = rows
-        .iter()
-        .map(|r| r.ratio.max(if r.limit.is_nan() { 1.0 } else { r.limit }))
-        .fold(1.5_f64, f64::max)
-        * 1.1;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "nonblocking ÷ bare tokio (lower is better; ticks: ≥ target)",
-            ("sans-serif", 18),
-        )
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(250)
-        .build_cartesian_2d(0.0..max, (0..rows.len()).into_segmented())
-        .expect("chart");
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_labels(rows.len())
-        .y_label_formatter(&|y| match y {
-            SegmentValue::CenterOf(i) => rows.get(*i).map(|r| r.name.clone()).unwrap_or_default(),
-            _ => String::new(),
-        })
-        .draw()
-        .expect("mesh");
-    chart
-        .draw_series(rows.iter().enumerate().map(|(i, row)| {
-            let met = row.met();
-            let color = if met { GREEN.mix(0.7) } else { RED.mix(0.7) };
-            Rectangle::new(
-                [
-                    (0.0, SegmentValue::Exact(i)),
-                    (row.ratio, SegmentValue::Exact(i + 1)),
-                ],
-                color.filled(),
-            )
-        }))
-        .expect("bars");
-    chart
-        .draw_series(
-            rows.iter()
-                .enumerate()
-                .filter(|(_, r)| !r.limit.is_nan())
-                .map(|(i, row)| {
-                    PathElement::new(
-                        vec![
-                            (row.limit, SegmentValue::Exact(i)),
-                            (row.limit, SegmentValue::Exact(i + 1)),
-                        ],
-                        BLACK.stroke_width(2),
-                    )
-                }),
-        )
-        .expect("targets");
-    root.present().expect("svg written");
 }

@@ -1,0 +1,64 @@
+//! N sequential HTTP calls over one keep-alive connection, for instruction counting under
+//! `valgrind --tool=callgrind`: the stable figure where wall time swings with the machine.
+//!
+//! `http_instructions <server> <n>`, server one of `ours` (`POST /rpc/add`), `ours_sync`
+//! (`/rpc/add_sync`) or `bare` (the bare axum handler); every request carries the keyword body
+//! `{"a":40,"b":2}`. The client's work is the same for every server, so the difference between
+//! two servers' counts per request is the difference between the servers. The report runs it
+//! at two N and divides the difference, so start-up cancels.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use nonblocking_bench::bare_router;
+use nonblocking_runtime::http::Server;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let server = args.next().unwrap_or_default();
+    let n: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1_000);
+    let path = match server.as_str() {
+        "ours" | "bare" => "/rpc/add",
+        "ours_sync" => "/rpc/add_sync",
+        other => panic!("unknown server {other:?}"),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("a port");
+    let addr = listener.local_addr().expect("bound");
+    if server == "bare" {
+        runtime.spawn(async move { axum::serve(listener, bare_router()).await });
+    } else {
+        let ours = Server::builder().prefix("/rpc").build();
+        runtime.spawn(ours.serve(listener, std::future::pending()));
+    }
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n{{\"a\":40,\"b\":2}}"
+    );
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    let mut buffer = [0; 1024];
+    for _ in 0..n {
+        stream.write_all(request.as_bytes()).expect("sent");
+        // Every answer is `42`, two bytes after the head.
+        let mut read = 0;
+        loop {
+            read += stream.read(&mut buffer[read..]).expect("read");
+            let text = &buffer[..read];
+            if let Some(head) = text.windows(4).position(|w| w == b"\r\n\r\n") {
+                if text.len() >= head + 4 + 2 {
+                    assert!(
+                        text.starts_with(b"HTTP/1.1 200"),
+                        "{}",
+                        String::from_utf8_lossy(text)
+                    );
+                    break;
+                }
+            }
+        }
+    }
+}
