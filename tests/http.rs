@@ -744,3 +744,69 @@ async fn arguments_nested_too_deep_are_invalid_arguments() {
     );
     server.shutdown().await.unwrap();
 }
+
+// The function's name is the path's last segment: a percent-encoded name is decoded, and one
+// that does not decode is refused with the JSON error object, not axum's plain-text rejection.
+#[tokio::test]
+async fn percent_encoded_names_are_decoded_and_bad_ones_refused_as_json() {
+    let server = start(default_server()).await;
+    let (status, body) = raw(
+        server.addr,
+        &post("/rpc/%61dd", "application/json", "[1, 2]"),
+    )
+    .await;
+    assert_eq!((status, body), (200, serde_json::json!(3)));
+    let (status, body) = raw(server.addr, &post("/rpc/%FF", "application/json", "[1, 2]")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("bad_request")),
+        "{body}"
+    );
+    server.shutdown().await.unwrap();
+}
+
+// Keywords with escapes in their names, given twice, or with nested values read exactly as a
+// call from Rust reads them: the body is split without building a `Value` tree.
+#[tokio::test]
+async fn keyword_bodies_are_read_like_a_json_object() {
+    let server = start(default_server()).await;
+    for (body, expected) in [
+        (r#"{"\u0061": 1, "b": 2}"#, 3),
+        (r#"{"a": 1, "b": 2, "a": 10}"#, 12),
+        (r#"  {"b": 5, "a": -1}  "#, 4),
+    ] {
+        let (status, answer) = raw(server.addr, &post("/rpc/add", "application/json", body)).await;
+        assert_eq!(
+            (status, answer),
+            (200, serde_json::json!(expected)),
+            "{body}"
+        );
+    }
+    let (status, answer) = raw(
+        server.addr,
+        &post("/rpc/add", "application/json", r#"{"a": 1, "c": 2}"#),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["details"]["parameter"].as_str()),
+        (422, Some("c")),
+        "{answer}"
+    );
+    let (status, answer) = raw(
+        server.addr,
+        &post("/rpc/add", "application/json", "[1, 2, 3]"),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (422, Some("invalid_arguments")),
+        "{answer}"
+    );
+    let (status, answer) = raw(server.addr, &post("/rpc/add", "application/json", "[1, 2")).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("bad_request")),
+        "{answer}"
+    );
+    server.shutdown().await.unwrap();
+}

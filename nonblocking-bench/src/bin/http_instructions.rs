@@ -2,7 +2,9 @@
 //! `valgrind --tool=callgrind`: the stable figure where wall time swings with the machine.
 //!
 //! `http_instructions <server> <n>`, server one of `ours` (`POST /rpc/add`), `ours_sync`
-//! (`/rpc/add_sync`) or `bare` (the bare axum handler); every request carries the keyword body
+//! (`/rpc/add_sync`), `ours_router` (ours without the connection layer: `Server::router()`
+//! under plain `axum::serve`, which shows what the header timeout, the connection cap and the
+//! graceful shutdown cost) or `bare` (the bare axum handler); every request carries the keyword body
 //! `{"a":40,"b":2}`. The client's work is the same for every server, so the difference between
 //! two servers' counts per request is the difference between the servers. The report runs it
 //! at two N and divides the difference, so start-up cancels.
@@ -18,7 +20,7 @@ fn main() {
     let server = args.next().unwrap_or_default();
     let n: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1_000);
     let path = match server.as_str() {
-        "ours" | "bare" => "/rpc/add",
+        "ours" | "ours_router" | "bare" => "/rpc/add",
         "ours_sync" => "/rpc/add_sync",
         other => panic!("unknown server {other:?}"),
     };
@@ -33,6 +35,9 @@ fn main() {
     let addr = listener.local_addr().expect("bound");
     if server == "bare" {
         runtime.spawn(async move { axum::serve(listener, bare_router()).await });
+    } else if server == "ours_router" {
+        let router = Server::builder().prefix("/rpc").build().router();
+        runtime.spawn(async move { axum::serve(listener, router).await });
     } else {
         let ours = Server::builder().prefix("/rpc").build();
         runtime.spawn(ours.serve(listener, std::future::pending()));

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::extract::{FromRequestParts, Request};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -32,13 +32,22 @@ impl ServerState {
     }
 }
 
-pub(super) async fn call(
-    State(state): State<Arc<ServerState>>,
-    Path(name): Path<String>,
-    request: Request,
-) -> Response {
+pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request) -> Response {
     // The request whole, not a `HeaderMap` extractor: that one clones every header.
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    // The route is `<prefix>/{name}`: the name is the path's last segment. Only an encoded one
+    // needs axum's decoding (and its allocation).
+    let decoded;
+    let segment = last_segment(parts.uri.path());
+    let name = if segment.contains('%') {
+        decoded = match Path::<String>::from_request_parts(&mut parts, &()).await {
+            Ok(Path(name)) => name,
+            Err(rejection) => return reply(codes::BAD_REQUEST, format!("the function name in the path is not valid: {rejection}")),
+        };
+        decoded.as_str()
+    } else {
+        segment
+    };
     let headers = &parts.headers;
     if state.shutting_down.load(Ordering::Acquire) {
         return reply(codes::SHUTTING_DOWN, "the server is shutting down");
@@ -53,13 +62,13 @@ pub(super) async fn call(
         }
         return too_large(&state);
     }
-    let function = match registry().get(&name) {
-        Ok(function) if state.exposes(&name) => function,
+    let function = match registry().get(name) {
+        Ok(function) if state.exposes(name) => function,
         // Unexposed answers exactly like missing; suggestions never name an unexposed function.
-        Ok(_) => return error(&CallError::not_found_remote(&name, None, &state.listing_path), &state, None),
+        Ok(_) => return error(&CallError::not_found_remote(name, None, &state.listing_path), &state, None),
         Err(CallError::NotFound(missing)) => {
             let suggestion = missing.suggestion.as_deref().filter(|close| state.exposes(close));
-            return error(&CallError::not_found_remote(&name, suggestion, &state.listing_path), &state, None);
+            return error(&CallError::not_found_remote(name, suggestion, &state.listing_path), &state, None);
         }
         Err(other) => return error(&other, &state, None),
     };
@@ -103,6 +112,7 @@ pub(super) async fn call(
             return self::error(&deep, &state, Some(function));
         }
         Err(RawError::Malformed(error)) => return reply(codes::BAD_REQUEST, format!("malformed JSON: {error}")),
+        Err(RawError::NotUtf8) => return reply(codes::BAD_REQUEST, "malformed JSON: the body is not UTF-8"),
     };
     // The call runs inside this handler's own task: no second task, and dropping the handler
     // (the client went away, shutdown ran out of grace) drops the call with it.
@@ -112,10 +122,9 @@ pub(super) async fn call(
     };
     // Most calls finish in their first poll: only one that does not gets a timer.
     let mut running = pin!(catching_async(invocation));
-    let first = poll_fn(|context| Poll::Ready(running.as_mut().poll(context))).await;
-    let finished = match first {
-        Poll::Ready(finished) => Ok(finished),
-        Poll::Pending => tokio::time::timeout(state.timeout, running).await,
+    let finished = match ready_now(running.as_mut()).await {
+        Some(finished) => Ok(finished),
+        None => tokio::time::timeout(state.timeout, running).await,
     };
     let outcome = match finished {
         Ok(Ok(outcome)) => outcome,
@@ -156,7 +165,12 @@ async fn read_body(mut body: Body, state: &ServerState) -> Result<Bytes, Respons
     let mut first = Bytes::new();
     let mut joined: Option<Vec<u8>> = None;
     loop {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+        // A frame already here needs no timer: only waiting for one arms the deadline.
+        let frame = match ready_now(body.frame()).await {
+            Some(frame) => Ok(frame),
+            None => tokio::time::timeout_at(deadline, body.frame()).await,
+        };
+        let frame = match frame {
             Ok(Some(Ok(frame))) => frame,
             Ok(None) => break,
             Ok(Some(Err(error))) => {
@@ -187,6 +201,16 @@ async fn read_body(mut body: Body, state: &ServerState) -> Result<Bytes, Respons
         }
     }
     Ok(joined.map_or(first, Bytes::from))
+}
+
+/// The output of `future` if it is ready at its first poll; `None` (dropping it) if not.
+async fn ready_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    poll_fn(|context| Poll::Ready(match future.as_mut().poll(context) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }))
+    .await
 }
 
 /// The 413 for a body over the limit. The connection closes after it: the rest of the body
@@ -242,6 +266,10 @@ pub(super) async fn no_route(uri: Uri) -> Response {
 /// A method the route does not take (axum adds the `Allow` header).
 pub(super) async fn method_not_allowed(method: Method) -> Response {
     reply(codes::METHOD_NOT_ALLOWED, format!("{method} is not allowed here: call a function with POST, list them with GET on the prefix"))
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rfind('/').map_or(path, |slash| &path[slash + 1..])
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -26,17 +26,19 @@ impl<'a> RawArgs<'a> {
         if too_deep_text(body) {
             return Err(RawError::TooDeep);
         }
-        Self::split(body).map_err(RawError::Malformed)
+        // Checked once here, as text: serde_json then reads without checking each piece again.
+        let text = std::str::from_utf8(body).map_err(|_| RawError::NotUtf8)?;
+        Self::split(text).map_err(RawError::Malformed)
     }
 
-    fn split(body: &'a [u8]) -> Result<RawArgs<'a>, serde_json::Error> {
-        let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
+    fn split(body: &'a str) -> Result<RawArgs<'a>, serde_json::Error> {
+        let first = body.bytes().find(|byte| !byte.is_ascii_whitespace());
         Ok(match first {
             None => RawArgs::None,
-            Some(b'[') => RawArgs::Positional(serde_json::from_slice(body)?),
-            Some(b'{') => RawArgs::Keyword(serde_json::from_slice::<Keywords<'a>>(body)?.0),
+            Some(b'[') => RawArgs::Positional(serde_json::from_str(body)?),
+            Some(b'{') => RawArgs::Keyword(serde_json::from_str::<Keywords<'a>>(body)?.0),
             Some(_) => {
-                let single: &'a RawValue = serde_json::from_slice(body)?;
+                let single: &'a RawValue = serde_json::from_str(body)?;
                 if single.get() == "null" {
                     RawArgs::None
                 } else {
@@ -50,6 +52,8 @@ impl<'a> RawArgs<'a> {
 /// Why a body could not be split.
 #[derive(Debug)]
 pub(crate) enum RawError {
+    /// Not UTF-8, so not JSON.
+    NotUtf8,
     /// Not JSON.
     Malformed(serde_json::Error),
     /// JSON nested deeper than [`MAX_DEPTH`](super::depth::MAX_DEPTH) levels: invalid arguments, as for a call from Rust.
@@ -133,7 +137,7 @@ mod tests {
                 members.iter().map(|(k, v)| format!("{k}={}", v.get())).collect::<Vec<_>>().join(" ")
             ),
             Ok(RawArgs::Single(value)) => format!("single {}", value.get()),
-            Err(super::RawError::Malformed(_)) => "malformed".into(),
+            Err(super::RawError::Malformed(_) | super::RawError::NotUtf8) => "malformed".into(),
             Err(super::RawError::TooDeep) => "too deep".into(),
         }
     }
@@ -146,6 +150,11 @@ mod tests {
         assert_eq!(shape("{\"a\": 40, \"b\": \"x\"}"), "keyword a=40 b=\"x\"");
         assert_eq!(shape(" \"text\""), "single \"text\"");
         assert_eq!(shape("7"), "single 7");
+    }
+
+    #[test]
+    fn bodies_that_are_not_utf8_are_malformed() {
+        assert!(matches!(RawArgs::parse(b"[\"\xff\"]"), Err(super::RawError::NotUtf8)));
     }
 
     #[test]

@@ -39,8 +39,11 @@ fn main() {
         "nonblocking-bench",
         "--bins",
     ]));
-    // Five alternating rounds (the minimum for a median); one short round with --quick.
-    let (rounds, seconds) = if quick { (1, 3) } else { (5, 6) };
+    // Fifteen alternating rounds of 2 s (one short round with --quick). This machine's speed
+    // swings by a third over seconds: short runs close together compare ours and the baseline
+    // under the same conditions, and many of them steady the median (5 rounds of 6 s gave
+    // medians from 0.82 to 0.97 for the same build).
+    let (rounds, seconds) = if quick { (1, 3) } else { (15, 2) };
     if std::env::args().any(|arg| arg == "--http-only") {
         let mut rows = Vec::new();
         http_rows(
@@ -348,10 +351,17 @@ fn http_rows(measured: &[http::Measured], target: &Path, out: &Path, rows: &mut 
     let counts = instructions_per_call(
         &target.join("release/http_instructions"),
         out,
-        &["ours", "ours_sync", "bare"],
+        &["ours", "ours_sync", "ours_router", "bare"],
     );
     let bare = counts["bare_instructions"];
-    for (mode, label) in [("ours", "async fn"), ("ours_sync", "sync fn")] {
+    for (mode, label) in [
+        ("ours", "async fn"),
+        ("ours_sync", "sync fn"),
+        (
+            "ours_router",
+            "async fn, router() without serve()'s connection limits",
+        ),
+    ] {
         let ours = counts[&format!("{mode}_instructions")];
         rows.push(Row::bounded(
             &format!("HTTP instructions per request (callgrind, with the client): {label}"),
