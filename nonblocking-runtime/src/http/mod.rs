@@ -30,6 +30,7 @@
 
 mod client;
 mod connector;
+mod cors;
 mod handlers;
 mod listen;
 mod server;
@@ -37,6 +38,7 @@ mod slots;
 mod wire;
 
 pub use self::client::{Remote, RemoteBuilder};
+pub use self::cors::{Cors, InvalidCors};
 #[doc(hidden)]
 pub use self::client::call_typed;
 pub use self::server::{Authorize, Expose, Refusal, Server, ServerBuilder, serve};

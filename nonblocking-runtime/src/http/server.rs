@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 use super::handlers::{call, list, method_not_allowed, no_route};
+use super::cors::Cors;
 use super::slots::Slots;
 use super::listen::{self, ConnectionLimits};
 use crate::registry::ServerFunction;
@@ -81,6 +82,7 @@ pub struct ServerBuilder {
     shutdown_grace: Duration,
     show_panics: bool,
     listing: bool,
+    cors: Option<Cors>,
 }
 
 impl Default for ServerBuilder {
@@ -99,6 +101,7 @@ impl Default for ServerBuilder {
             shutdown_grace: Duration::from_secs(10),
             show_panics: false,
             listing: true,
+            cors: None,
         }
     }
 }
@@ -208,6 +211,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Lets pages of other origins call from a browser (see [`Cors`]). Without it the server
+    /// is same-origin only: it sends no CORS headers.
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = Some(cors);
+        self
+    }
+
     /// The server.
     pub fn build(self) -> Server {
         Server {
@@ -228,6 +238,7 @@ impl ServerBuilder {
             header_read_timeout: self.header_read_timeout,
             shutdown_grace: self.shutdown_grace,
             listing: self.listing,
+            cors: self.cors,
         }
     }
 }
@@ -240,6 +251,7 @@ pub struct Server {
     header_read_timeout: Duration,
     shutdown_grace: Duration,
     listing: bool,
+    cors: Option<Cors>,
 }
 
 /// What the request handlers share: the request-level limits and the server's policy.
@@ -269,6 +281,7 @@ impl fmt::Debug for Server {
             .field("timeout", &self.state.timeout)
             .field("max_connections", &self.max_connections)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("cors", &self.cors)
             .finish_non_exhaustive()
     }
 }
@@ -294,10 +307,16 @@ impl Server {
             calls
         };
         // Every refusal is a JSON error object from the one table, never an empty body.
-        router
+        let router = router
             .method_not_allowed_fallback(method_not_allowed)
             .fallback(no_route)
-            .with_state(Arc::clone(&self.state))
+            .with_state(Arc::clone(&self.state));
+        // Outermost, so that a preflight is answered before routing, and every answer (errors
+        // included) carries the headers a page needs to read it.
+        match &self.cors {
+            Some(cors) => router.layer(cors.layer()),
+            None => router,
+        }
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops accepting, answers 503
