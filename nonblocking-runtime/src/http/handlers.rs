@@ -263,6 +263,17 @@ pub(super) async fn no_route(uri: Uri) -> Response {
     (codes::NOT_FOUND.status, Json(body)).into_response()
 }
 
+/// A `GET` (or `HEAD`) of a name that is not one of the client's files: a function's path
+/// takes only `POST`.
+pub(super) fn method_not_allowed_on_call(method: &Method) -> Response {
+    let mut response = reply(
+        codes::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed here: call a function with POST, list them with GET on the prefix"),
+    );
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
 /// A method the route does not take (axum adds the `Allow` header).
 pub(super) async fn method_not_allowed(method: Method) -> Response {
     reply(codes::METHOD_NOT_ALLOWED, format!("{method} is not allowed here: call a function with POST, list them with GET on the prefix"))

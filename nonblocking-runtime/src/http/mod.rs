@@ -27,7 +27,13 @@
 //!
 //! `GET <prefix>` lists the functions the caller may call: exposed, and allowed by the
 //! authorization hook for the request's headers. [`ServerBuilder::listing`] turns it off.
+//!
+//! `GET <prefix>/nonblocking.js` serves the browser client (an ES module with the seed's API:
+//! `callAsync`, `AsyncCall`, `repeat`, `defer`, `cancel`), and `GET <prefix>/nonblocking.d.ts`
+//! its declarations; both are embedded in the binary. A `GET` of any other name under the
+//! prefix is the JSON 405. Pages of other origins need [`Cors`].
 
+mod assets;
 mod client;
 mod connector;
 mod cors;

@@ -15,6 +15,7 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use tokio::net::{TcpListener, ToSocketAddrs};
 
+use super::assets::asset;
 use super::handlers::{call, list, method_not_allowed, no_route};
 use super::cors::Cors;
 use super::slots::Slots;
@@ -299,7 +300,8 @@ impl Server {
     /// concurrency, per-call timeout, JSON refusals); the connection-level ones (connection
     /// cap, header-read timeout, idle connections) need the listener: [`Server::serve`].
     pub fn router(&self) -> Router {
-        let calls = Router::new().route(&format!("{}/{{name}}", self.prefix), post(call));
+        // `POST` calls a function; `GET` of the same path serves the browser client's files.
+        let calls = Router::new().route(&format!("{}/{{name}}", self.prefix), post(call).get(asset));
         let router = if self.listing {
             let root = if self.prefix.is_empty() { "/" } else { self.prefix.as_str() };
             calls.route(root, get(list))

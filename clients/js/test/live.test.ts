@@ -1,0 +1,65 @@
+// The client against a live server: run by `cargo test` (tests/js_client.rs), which starts a
+// server with the `js.*` functions and passes its prefix in NONBLOCKING_URL.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { Client, NonBlockingError } from "../nonblocking.js";
+
+const url = process.env.NONBLOCKING_URL;
+assert.ok(url, "NONBLOCKING_URL is not set: run this through `cargo test --test js_client`, which starts the server");
+const client = new Client({ url });
+
+const settled = <T>(call: PromiseLike<T>): Promise<T> => Promise.resolve(call);
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+test("positional and keyword calls reach the function", async () => {
+  assert.equal(await client.callAsync<number>("js.add", 40, 2), 42);
+  assert.equal(await client.callAsyncNamed<number>("js.add", { a: 1, b: 2 }), 3);
+});
+
+test("the server's refusals arrive with their wire codes", async () => {
+  const code = (call: PromiseLike<unknown>) =>
+    settled(call).then(
+      () => "no error",
+      (error: NonBlockingError) => error.code,
+    );
+  assert.equal(await code(client.callAsync("js.nothing")), "not_found");
+  assert.equal(await code(client.callAsync("js.add", "forty", 2)), "invalid_arguments");
+  assert.equal(await code(client.callAsyncNamed("js.add", { a: 1, c: 2 })), "invalid_arguments");
+});
+
+test("a function's error comes with its message and its value", async () => {
+  const call = client.callAsync("js.check", 3);
+  await assert.rejects(settled(call), (error: NonBlockingError) => {
+    assert.equal(error.code, "failed");
+    assert.equal(error.status, 500);
+    assert.equal(error.message, "item 3 has no title");
+    assert.deepEqual(error.value, { id: 3 });
+    return true;
+  });
+});
+
+test("cancel aborts the request, and the server cancels the function", async () => {
+  const call = client.callAsync("js.slow");
+  await sleep(200);
+  assert.equal(await client.callAsync<boolean>("js.slow_started"), true);
+  call.cancel();
+  assert.equal(call.status, "cancelled");
+  let observed = false;
+  for (let attempt = 0; attempt < 50 && !observed; attempt += 1) {
+    await sleep(50);
+    observed = await client.callAsync<boolean>("js.slow_was_cancelled");
+  }
+  assert.ok(observed, "the server saw the call cancelled");
+});
+
+test("a bearer token from the client reaches the authorize hook", async () => {
+  const denied = await settled(client.callAsync("js.secret")).then(
+    () => "no error",
+    (error: NonBlockingError) => error.code,
+  );
+  assert.equal(denied, "unauthorized");
+  const allowed = client.withHeaders({ Authorization: "Bearer let-me-in" });
+  assert.equal(await allowed.callAsync<string>("js.secret"), "the secret");
+});

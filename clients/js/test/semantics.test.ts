@@ -1,0 +1,249 @@
+// The client's call, handler and timer semantics, type-checked against the published
+// declarations (`tsc --strict`) and run by Node's test runner with a fake fetch.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import {
+  AsyncCall,
+  Client,
+  NonBlockingError,
+  callAsync,
+  callAsyncNamed,
+  cancel,
+  defer,
+  repeat,
+  type Status,
+} from "../nonblocking.js";
+
+/** An AsyncCall as a Promise, for `assert.rejects`. */
+const settled = <T>(call: PromiseLike<T>): Promise<T> => Promise.resolve(call);
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+type Handler = (body: unknown, signal: AbortSignal) => Promise<Response> | Response;
+
+/** A client whose fetch answers with `handler`; `seen` records every request. */
+function fake(handler: Handler) {
+  const seen: { url: string; init: RequestInit }[] = [];
+  const client = new Client({
+    url: "http://server.test/rpc/",
+    headers: { Authorization: "Bearer default" },
+    fetch: async (url, init) => {
+      seen.push({ url, init });
+      return handler(JSON.parse(String(init.body)), init.signal as AbortSignal);
+    },
+  });
+  return { client, seen };
+}
+
+const json = (value: unknown, status = 200) =>
+  new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json" } });
+
+/** A response that waits until released, or fails when the request is aborted. */
+function held() {
+  let release!: (response: Response) => void;
+  let aborted = false;
+  const handler: Handler = (_body, signal) =>
+    new Promise<Response>((resolve, reject) => {
+      release = resolve;
+      signal.addEventListener("abort", () => {
+        aborted = true;
+        reject(signal.reason);
+      });
+    });
+  return { handler, release: (r: Response) => release(r), wasAborted: () => aborted };
+}
+
+test("positional and keyword calls send the wire format, with the client's headers", async () => {
+  const { client, seen } = fake((body) => json(body));
+  assert.deepEqual(await client.callAsync<number[]>("add", 1, 2), [1, 2]);
+  assert.deepEqual(await client.withHeaders({ "X-Trace": "7" }).callAsyncNamed("add", { a: 1 }), { a: 1 });
+  assert.equal(seen[0].url, "http://server.test/rpc/add");
+  assert.equal(seen[0].init.method, "POST");
+  const headers = seen[1].init.headers as Record<string, string>;
+  assert.equal(headers["Content-Type"], "application/json");
+  assert.equal(headers["Authorization"], "Bearer default");
+  assert.equal(headers["X-Trace"], "7");
+  assert.equal(seen[1].init.credentials, "same-origin");
+});
+
+test("status goes pending -> completed; result and error throw not_finished while pending", async () => {
+  const gate = held();
+  const { client } = fake(gate.handler);
+  const call = client.callAsync<number>("slow");
+  const status: Status = call.status;
+  assert.equal(status, "pending");
+  assert.throws(() => call.result, (error: NonBlockingError) => error.code === "not_finished");
+  assert.throws(() => call.error, (error: NonBlockingError) => error.code === "not_finished");
+  await sleep(5);
+  gate.release(json(42));
+  assert.equal(await call, 42);
+  assert.equal(call.status, "completed");
+  assert.equal(call.result, 42);
+  assert.equal(call.error, null);
+});
+
+test("handlers run at most once, never inside the call that attaches them", async () => {
+  const { client } = fake(() => json("ok"));
+  const call = client.callAsync<string>("f");
+  const seen: string[] = [];
+  call.onResult((value) => seen.push(`early ${value}`));
+  await call;
+  assert.deepEqual(seen, ["early ok"], "attached before: run before the await resumed");
+  call.onResult((value) => seen.push(`late ${value}`));
+  assert.deepEqual(seen, ["early ok"], "attached after it finished: not inside onResult");
+  await sleep(0);
+  assert.deepEqual(seen, ["early ok", "late ok"]);
+  await sleep(10);
+  assert.equal(seen.length, 2, "each handler ran once");
+});
+
+test("server errors keep their wire code, message, status and the function's error value", async () => {
+  const { client } = fake(() =>
+    json({ code: "failed", message: "item 3 has no title", details: { function: "update", value: { id: 3 } } }, 500),
+  );
+  const errors: NonBlockingError[] = [];
+  const call = client.callAsync("update", { id: 3 }).onResult(
+    () => assert.fail("no result"),
+    (error) => errors.push(error),
+  );
+  await assert.rejects(settled(call), (error: NonBlockingError) => error instanceof NonBlockingError && error.code === "failed");
+  assert.equal(call.status, "failed");
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].message, "item 3 has no title");
+  assert.equal(errors[0].status, 500);
+  assert.deepEqual(errors[0].value, { id: 3 });
+  assert.throws(() => call.result, (error: NonBlockingError) => error.code === "failed");
+});
+
+test("an answer that is not a nonblocking server's is a transport error", async () => {
+  const { client } = fake(() => new Response("<html>", { status: 404 }));
+  await assert.rejects(settled(client.callAsync("f")), (error: NonBlockingError) => error.code === "transport" && error.status === 404);
+  const down = new Client({ url: "http://server.test", fetch: () => Promise.reject(new TypeError("fetch failed")) });
+  await assert.rejects(settled(down.callAsync("f")), (error: NonBlockingError) => error.code === "transport");
+});
+
+test("cancel aborts the request and hands error handlers a cancelled error", async () => {
+  const gate = held();
+  const { client } = fake(gate.handler);
+  const codes: string[] = [];
+  const call = client.callAsync("slow").onError((error) => codes.push(error.code));
+  await sleep(5);
+  call.cancel();
+  call.cancel();
+  assert.equal(call.status, "cancelled");
+  assert.ok(gate.wasAborted(), "the request was aborted");
+  await assert.rejects(settled(call), (error: NonBlockingError) => error.code === "cancelled");
+  assert.deepEqual(codes, ["cancelled"]);
+});
+
+test("timeout fails a pending call with timed_out, and the earlier of two deadlines wins", async () => {
+  const gate = held();
+  const { client } = fake(gate.handler);
+  const started = Date.now();
+  const call = client.callAsync("slow").timeout(5).timeout(0.05).timeout(10);
+  await assert.rejects(settled(call), (error: NonBlockingError) => error.code === "timed_out");
+  assert.ok(Date.now() - started < 2000, "the 50 ms deadline won");
+  assert.ok(gate.wasAborted());
+  assert.equal(call.status, "failed");
+});
+
+test("callAsync(fn) runs a local function without waiting", async () => {
+  let ran = false;
+  const call: AsyncCall<number> = callAsync((a: number, b: number) => {
+    ran = true;
+    return a + b;
+  }, 40, 2);
+  assert.equal(ran, false, "not inside callAsync");
+  assert.equal(await call, 42);
+});
+
+test("a repeat whose body returns a promise never overlaps itself and skips missed ticks", async () => {
+  let running = 0;
+  let overlaps = 0;
+  const ref = repeat(async () => {
+    running += 1;
+    if (running > 1) overlaps += 1;
+    await sleep(45); // longer than the 10 ms interval
+    running -= 1;
+  }, 0.01);
+  await sleep(400);
+  ref.cancel();
+  const calls = ref.calls;
+  assert.equal(overlaps, 0);
+  // About 400 / 50 runs; a burst of missed ticks would give far more.
+  assert.ok(calls >= 3 && calls <= 12, `${calls} calls`);
+  await sleep(80);
+  assert.equal(ref.calls, calls, "cancel stops the next call");
+  assert.ok(ref.isCancelled);
+});
+
+test("a repeat keeps its schedule instead of drifting", async () => {
+  const ref = repeat(() => {}, 0.02);
+  await sleep(1000);
+  ref.cancel();
+  // 50 ticks of 20 ms; timers fire late on a loaded machine but the grid does not drift.
+  assert.ok(ref.calls >= 35 && ref.calls <= 51, `${ref.calls} calls`);
+});
+
+test("twenty resets faster than the delay give exactly one run", async () => {
+  let saves = 0;
+  const save = defer(() => {
+    saves += 1;
+  }, 0.08);
+  for (let keystroke = 0; keystroke < 20; keystroke += 1) {
+    await sleep(5);
+    assert.equal(save.reset(), true);
+  }
+  assert.equal(saves, 0);
+  await sleep(250);
+  assert.equal(saves, 1);
+  assert.equal(save.isPending, false);
+  assert.equal(save.reset(), false, "a fired defer cannot be reset");
+});
+
+test("cancel(ref) cancels, and cancel(null) does nothing", async () => {
+  let fired = false;
+  let save: ReturnType<typeof defer> | null = null;
+  cancel(save);
+  save = defer(() => {
+    fired = true;
+  }, 0.02);
+  cancel(save);
+  await sleep(60);
+  assert.equal(fired, false);
+  assert.equal(save.isPending, false);
+});
+
+test("durations: negative or non-numeric ones are refused, very long ones stay pending", async () => {
+  assert.throws(() => defer(() => {}, -1), RangeError);
+  assert.throws(() => repeat(() => {}, Number.NaN), RangeError);
+  // @ts-expect-error: durations are numbers of seconds
+  assert.throws(() => defer(() => {}, "1"), RangeError);
+  let fired = 0;
+  // Past setTimeout's 32-bit range (which would fire at once), and forever.
+  const far = defer(() => (fired += 1), 30 * 24 * 3600);
+  const never = defer(() => (fired += 1), Infinity);
+  await sleep(30);
+  assert.equal(fired, 0);
+  assert.ok(far.isPending && never.isPending);
+  cancel(far);
+  cancel(never);
+});
+
+// Checked by `tsc --strict` only: each line must fail to type-check, or the unused
+// `@ts-expect-error` fails the build. Never called: some lines would also throw at run time.
+export function misuseThatMustNotTypeCheck() {
+  const call = callAsync(() => 1);
+  // @ts-expect-error: a result handler takes the value, not two arguments
+  call.onResult((a: number, b: number) => a + b);
+  // @ts-expect-error: status is read-only
+  call.status = "completed";
+  // @ts-expect-error: an AsyncCall is made by callAsync, not constructed
+  new AsyncCall();
+  // @ts-expect-error: the error of a call is a NonBlockingError, which has a code
+  call.onError((error: { nope: number }) => error.nope);
+  // @ts-expect-error: keyword arguments are an object
+  callAsyncNamed("add", [1, 2]);
+}

@@ -1,0 +1,175 @@
+//! The browser client (`clients/js`): served by the server under its prefix, and run in Node
+//! against a live server. Node.js and npm must be installed (`apt-get install nodejs npm`);
+//! the client's dev packages come from its lockfile (`npm ci`, run here when they are
+//! missing). The Node suite type-checks the tests against the published `.d.ts` with
+//! `tsc --strict`, then runs the semantics tests (fake fetch) and the live ones (this server).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use nonblocking_runtime::http::{Refusal, Server};
+use nonblocking_runtime::server_function;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[server_function(name = "js.add")]
+async fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+#[derive(Debug, Serialize, Deserialize, thiserror::Error)]
+#[error("item {id} has no title")]
+struct NoTitle {
+    id: u32,
+}
+
+#[server_function(name = "js.check")]
+async fn check(id: u32) -> Result<u8, NoTitle> {
+    Err(NoTitle { id })
+}
+
+static SLOW_STARTED: AtomicBool = AtomicBool::new(false);
+static SLOW_CANCELLED: AtomicBool = AtomicBool::new(false);
+
+/// Records a cancellation: dropped before the function finished.
+struct Watch;
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        SLOW_CANCELLED.store(true, Ordering::SeqCst);
+    }
+}
+
+#[server_function(name = "js.slow")]
+async fn slow() -> u8 {
+    SLOW_STARTED.store(true, Ordering::SeqCst);
+    let watch = Watch;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    std::mem::forget(watch);
+    1
+}
+
+#[server_function(name = "js.slow_started")]
+async fn slow_started() -> bool {
+    SLOW_STARTED.load(Ordering::SeqCst)
+}
+
+#[server_function(name = "js.slow_was_cancelled")]
+async fn slow_was_cancelled() -> bool {
+    SLOW_CANCELLED.load(Ordering::SeqCst)
+}
+
+#[server_function(name = "js.secret", require = "token")]
+async fn secret() -> String {
+    "the secret".into()
+}
+
+async fn start() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Server::builder()
+        .prefix("/rpc")
+        .authorize(|headers, function| match function.require() {
+            None => Ok(()),
+            Some(_)
+                if headers
+                    .get("authorization")
+                    .is_some_and(|v| v == "Bearer let-me-in") =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(Refusal::Unauthorized("a bearer token is needed".into())),
+        })
+        .build();
+    tokio::spawn(server.serve(listener, std::future::pending()));
+    addr
+}
+
+async fn get(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head.to_ascii_lowercase(), body.to_owned())
+}
+
+fn client_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/js")
+}
+
+#[tokio::test]
+async fn the_client_is_served_under_the_prefix_and_other_gets_stay_405() {
+    let addr = start().await;
+    for (file, content_type) in [
+        ("nonblocking.js", "content-type: text/javascript"),
+        ("nonblocking.d.ts", "content-type: application/typescript"),
+    ] {
+        let (head, body) = get(addr, &format!("/rpc/{file}")).await;
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(head.contains(content_type), "{head}");
+        let shipped = std::fs::read_to_string(client_dir().join(file)).unwrap();
+        assert!(
+            body == shipped,
+            "{file}: the served file is the one in clients/js"
+        );
+    }
+    let (head, body) = get(addr, "/rpc/js.add").await;
+    assert!(
+        head.starts_with("http/1.1 405") && head.contains("allow: post"),
+        "{head}"
+    );
+    assert!(body.contains("\"code\":\"method_not_allowed\""), "{body}");
+}
+
+fn run(command: &mut Command, what: &str) {
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("{what}: could not start it ({error}); install Node.js 20 and npm: apt-get install nodejs npm"));
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_passes_its_node_suite_against_a_live_server() {
+    let dir = client_dir();
+    if !dir.join("node_modules/typescript").exists() {
+        run(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir),
+            "npm ci in clients/js",
+        );
+    }
+    // Type-checks every test against the `.d.ts` (tsc --strict), then the semantics tests.
+    let suite = tokio::task::spawn_blocking(move || {
+        run(
+            Command::new("npm")
+                .args(["test", "--silent"])
+                .current_dir(&dir),
+            "npm test in clients/js",
+        );
+        dir
+    });
+    let dir = suite.await.unwrap();
+    let addr = start().await;
+    let live = tokio::task::spawn_blocking(move || {
+        run(
+            Command::new("node")
+                .args(["--test", "build/live.test.js"])
+                .env("NONBLOCKING_URL", format!("http://{addr}/rpc"))
+                .current_dir(&dir),
+            "the live Node tests",
+        );
+    });
+    live.await.unwrap();
+}
