@@ -1,0 +1,144 @@
+// The todo example in a real browser: Debian's Chromium, driven headless by playwright-core
+// (no browser download). Run by `cargo test --test browser` (tests/browser.rs), which builds
+// and starts `examples/browser_todo` and passes its URL in TODO_URL. Every check reads what
+// the page shows, or what the server counted.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+import { chromium } from "playwright-core";
+
+const url = process.env.TODO_URL;
+assert.ok(url, "TODO_URL is not set: run this through `cargo test --test browser`, which starts the example");
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const outputs = process.env.TEST_OUTPUT_DIR ?? "test-output";
+
+let browser;
+let page;
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    // As root Chromium needs --no-sandbox; the rest keep it off this machine's closed network.
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  page = await browser.newPage();
+  page.on("pageerror", (error) => console.error("page error:", error));
+  await page.goto(url);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** A call from the page to the server, outside the page's own UI (what the server counted). */
+const ask = (name) =>
+  page.evaluate(
+    (name) => fetch(`/rpc/${name}`, { method: "POST", headers: { "content-type": "application/json" }, body: "[]" }).then((r) => r.json()),
+    name,
+  );
+
+test("adding an item shows it, with a notification from the result handler", async () => {
+  await page.fill("#title", "buy milk");
+  await page.click("#add");
+  await page.locator("#items li", { hasText: "buy milk" }).waitFor();
+  assert.match(await page.textContent("#notification"), /Added “buy milk” \(#1\)/);
+  assert.equal(await page.inputValue("#title"), "");
+});
+
+test("an empty title shows the server's error through the error handler", async () => {
+  await page.fill("#title", "   ");
+  await page.click("#add");
+  await page.locator("#error", { hasText: "needs a title" }).waitFor();
+  assert.match(await page.textContent("#error"), /Not added: an item needs a title \(failed\)/);
+});
+
+test("the heartbeat badge advances, driven by repeat", async () => {
+  const first = Number(await page.textContent("#heartbeat"));
+  await page.waitForFunction((first) => Number(document.getElementById("heartbeat").textContent) >= first + 2, first, {
+    timeout: 5000,
+  });
+});
+
+test("twenty keystrokes typed faster than the debounce give exactly one save, counted on the server", async () => {
+  const [before] = await ask("todo.saves");
+  await page.click("#draft");
+  await page.keyboard.type("twenty keys typed!!!", { delay: 25 });
+  await page.locator("#saves", { hasText: String(before + 1) }).waitFor({ timeout: 5000 });
+  await page.waitForTimeout(800); // longer than the debounce: a second save would have come
+  const [saves, draft] = await ask("todo.saves");
+  assert.equal(saves, before + 1);
+  assert.equal(draft, "twenty keys typed!!!");
+});
+
+test("the status of the last call goes pending, then completed", async () => {
+  await page.evaluate(() => {
+    window.__statuses = [];
+    const status = document.getElementById("status");
+    new MutationObserver(() => window.__statuses.push(status.textContent)).observe(status, {
+      childList: true,
+      characterData: true,
+      subtree: true,
+    });
+  });
+  await page.fill("#title", "eggs");
+  await page.click("#add");
+  await page.locator("#items li", { hasText: "eggs" }).waitFor();
+  await page.waitForFunction(() => window.__statuses.includes("completed"));
+  const statuses = await page.evaluate(() => window.__statuses);
+  assert.ok(statuses.indexOf("pending") < statuses.indexOf("completed"), statuses.join(" -> "));
+  assert.ok(statuses.indexOf("pending") >= 0, statuses.join(" -> "));
+});
+
+test("Cancel makes the server observe the cancellation", async () => {
+  assert.equal(await ask("todo.slow_was_cancelled"), false);
+  await page.click("#slow");
+  await page.locator("#status", { hasText: "pending" }).waitFor();
+  await page.waitForTimeout(200); // the request is at the server
+  await page.click("#cancel");
+  await page.locator("#status", { hasText: "cancelled" }).waitFor();
+  await page.locator("#error", { hasText: "cancelled" }).waitFor();
+  let observed = false;
+  for (let attempt = 0; attempt < 50 && !observed; attempt += 1) {
+    observed = await ask("todo.slow_was_cancelled");
+    if (!observed) await page.waitForTimeout(50);
+  }
+  assert.ok(observed, "the server saw the slow call cancelled");
+});
+
+test("a screenshot after the scenario shows the page", async () => {
+  mkdirSync(outputs, { recursive: true });
+  const path = join(outputs, "browser_todo.png");
+  const png = await page.screenshot({ path, fullPage: true });
+  assert.ok((await page.textContent("#items")).includes("buy milk"));
+  // Decode the PNG in the page itself and count the pixels that are not the background.
+  const share = await page.evaluate(async (base64) => {
+    const image = new Image();
+    image.src = `data:image/png;base64,${base64}`;
+    await image.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = image.width;
+    canvas.height = image.height;
+    const context = canvas.getContext("2d");
+    context.drawImage(image, 0, 0);
+    const { data } = context.getImageData(0, 0, image.width, image.height);
+    let differ = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.abs(data[i] - 250) + Math.abs(data[i + 1] - 250) + Math.abs(data[i + 2] - 250) > 30) differ += 1;
+    }
+    return differ / (data.length / 4);
+  }, png.toString("base64"));
+  assert.ok(share > 0.01, `only ${(share * 100).toFixed(2)}% of the pixels differ from the background`);
+  console.log(`screenshot: ${path} (${(share * 100).toFixed(1)}% of pixels differ from the background)`);
+});

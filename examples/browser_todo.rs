@@ -1,0 +1,133 @@
+//! A todo page in the browser that calls this program's server functions with the JavaScript
+//! client (feature `http`): every scenario of Anvil's `non_blocking` in one page.
+//!
+//! ```sh
+//! cargo run --features http --example browser_todo
+//! # then open http://127.0.0.1:3000/
+//! ```
+//!
+//! - **Add** calls `todo.add` and returns at once; the result handler shows a notification and
+//!   the item, the error handler shows why an empty title was refused.
+//! - The **heartbeat** badge is driven by `repeat`, calling `todo.ping`.
+//! - The **draft** field is saved with `defer` / `reset`: typing fast gives one save, counted
+//!   here on the server (`todo.saves`).
+//! - **Slow call** starts a 30-second call that **Cancel** cancels: the server observes it.
+//! - The **status** line follows the last call: pending, then completed, failed or cancelled.
+//!
+//! `--addr 127.0.0.1:0` picks a free port; the first line printed is the page's URL.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::response::Html;
+use axum::routing::get;
+use nonblocking_runtime::http::Server;
+use nonblocking_runtime::server_function;
+use serde::{Deserialize, Serialize};
+
+/// A todo item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Item {
+    /// Its id, given by the server.
+    pub id: u32,
+    /// What to do.
+    pub title: String,
+}
+
+/// Why an item was refused: sent to the page as the error's value.
+#[derive(Debug, Serialize, Deserialize, thiserror::Error)]
+#[error("an item needs a title")]
+pub struct NoTitle {
+    /// The refused title, as typed.
+    pub title: String,
+}
+
+static ITEMS: Mutex<Vec<Item>> = Mutex::new(Vec::new());
+static SAVES: AtomicU32 = AtomicU32::new(0);
+static DRAFT: Mutex<String> = Mutex::new(String::new());
+static BEATS: AtomicU32 = AtomicU32::new(0);
+static SLOW_CANCELLED: AtomicBool = AtomicBool::new(false);
+
+/// Adds an item; refuses a blank title.
+#[server_function(name = "todo.add")]
+pub async fn add(title: String) -> Result<Item, NoTitle> {
+    if title.trim().is_empty() {
+        return Err(NoTitle { title });
+    }
+    let mut items = ITEMS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let item = Item {
+        id: items.len() as u32 + 1,
+        title,
+    };
+    items.push(item.clone());
+    Ok(item)
+}
+
+/// Answers the heartbeat with how many beats arrived.
+#[server_function(name = "todo.ping")]
+pub async fn ping() -> u32 {
+    BEATS.fetch_add(1, Ordering::SeqCst) + 1
+}
+
+/// Saves the draft (the debounced autosave).
+#[server_function(name = "todo.save_draft")]
+pub async fn save_draft(text: String) -> u32 {
+    *DRAFT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = text;
+    SAVES.fetch_add(1, Ordering::SeqCst) + 1
+}
+
+/// How many times the draft was saved, and what it is.
+#[server_function(name = "todo.saves")]
+pub async fn saves() -> (u32, String) {
+    let draft = DRAFT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    (SAVES.load(Ordering::SeqCst), draft)
+}
+
+/// Records that the slow call was cancelled: dropped before it finished.
+struct OnCancel;
+
+impl Drop for OnCancel {
+    fn drop(&mut self) {
+        SLOW_CANCELLED.store(true, Ordering::SeqCst);
+        println!("[server] the slow call was cancelled");
+    }
+}
+
+/// Takes 30 seconds, unless cancelled.
+#[server_function(name = "todo.slow")]
+pub async fn slow() -> String {
+    let on_cancel = OnCancel;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    std::mem::forget(on_cancel);
+    "slow work done".into()
+}
+
+/// Whether the server saw the slow call cancelled.
+#[server_function(name = "todo.slow_was_cancelled")]
+pub async fn slow_was_cancelled() -> bool {
+    SLOW_CANCELLED.load(Ordering::SeqCst)
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .skip_while(|arg| arg != "--addr")
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!("http://{}/", listener.local_addr()?);
+    // The page at `/`, the functions (and the client's module) under `/rpc`.
+    let app = Server::builder().prefix("/rpc").build().router().route(
+        "/",
+        get(|| async { Html(include_str!("browser_todo/index.html")) }),
+    );
+    axum::serve(listener, app).await
+}
