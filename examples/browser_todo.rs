@@ -15,6 +15,8 @@
 //! - The **status** line follows the last call: pending, then completed, failed or cancelled.
 //!
 //! `--addr 127.0.0.1:0` picks a free port; the first line printed is the page's URL.
+//! `--allow-origin http://127.0.0.1:8080` (repeatable) lets pages of that origin call too
+//! (CORS); without it the server is same-origin only.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -22,7 +24,7 @@ use std::time::Duration;
 
 use axum::response::Html;
 use axum::routing::get;
-use nonblocking_runtime::http::Server;
+use nonblocking_runtime::http::{Cors, Server};
 use nonblocking_runtime::server_function;
 use serde::{Deserialize, Serialize};
 
@@ -118,16 +120,33 @@ pub async fn slow_was_cancelled() -> bool {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .skip_while(|arg| arg != "--addr")
-        .nth(1)
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| {
+        args.windows(2)
+            .filter(|pair| pair[0] == name)
+            .map(|pair| pair[1].clone())
+            .collect::<Vec<_>>()
+    };
+    let addr = flag("--addr")
+        .pop()
         .unwrap_or_else(|| "127.0.0.1:3000".into());
+    let mut server = Server::builder().prefix("/rpc");
+    let origins = flag("--allow-origin");
+    if !origins.is_empty() {
+        match Cors::allow_origins(&origins) {
+            Ok(cors) => server = server.cors(cors),
+            Err(invalid) => {
+                eprintln!("--allow-origin: {invalid}");
+                std::process::exit(2);
+            }
+        }
+    }
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("http://{}/", listener.local_addr()?);
     // The page at `/`, the functions (and the client's module) under `/rpc`.
-    let app = Server::builder().prefix("/rpc").build().router().route(
+    let page = axum::Router::new().route(
         "/",
         get(|| async { Html(include_str!("browser_todo/index.html")) }),
     );
-    axum::serve(listener, app).await
+    axum::serve(listener, page.merge(server.build().router())).await
 }

@@ -75,9 +75,24 @@ fn the_todo_page_works_in_chromium() {
         "building examples/browser_todo",
         "rustup",
     );
+    // A second origin the example allows, and a third it does not: pages served there by the
+    // Node test call it across origins.
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (allowed, refused) = (free_port(), free_port());
     let mut example = Example(
         Command::new(target.join("debug/examples/browser_todo"))
-            .args(["--addr", "127.0.0.1:0"])
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--allow-origin",
+                &format!("http://127.0.0.1:{allowed}"),
+            ])
             .stdout(Stdio::piped())
             .spawn()
             .expect("the example starts"),
@@ -100,6 +115,8 @@ fn the_todo_page_works_in_chromium() {
         Command::new("node")
             .args(["--test", "browser/todo.test.mjs"])
             .env("TODO_URL", &url)
+            .env("ALLOWED_ORIGIN_PORT", allowed.to_string())
+            .env("REFUSED_ORIGIN_PORT", refused.to_string())
             .env("CHROMIUM", &chromium)
             .env("TEST_OUTPUT_DIR", target.join("browser-test"))
             .current_dir(&client),

@@ -142,3 +142,49 @@ test("a screenshot after the scenario shows the page", async () => {
   assert.ok(share > 0.01, `only ${(share * 100).toFixed(2)}% of the pixels differ from the background`);
   console.log(`screenshot: ${path} (${(share * 100).toFixed(1)}% of pixels differ from the background)`);
 });
+
+/** Serves, on `port`, a page that loads the client from its own origin and calls the example
+ * server at `api` across origins; resolves with the server, to close. */
+async function secondOrigin(port, api) {
+  const { createServer } = await import("node:http");
+  const { readFile } = await import("node:fs/promises");
+  const client = await readFile(new URL("../nonblocking.js", import.meta.url));
+  const page = `<!doctype html><script type="module">
+    import { Client } from "/nonblocking.js";
+    const client = new Client({ url: ${JSON.stringify(api)} });
+    client.callAsync("todo.ping").onResult(
+      (beats) => (document.body.dataset.outcome = "answered " + typeof beats),
+      (error) => (document.body.dataset.outcome = "refused " + error.code),
+    );
+  </script>`;
+  const server = createServer((request, response) => {
+    if (request.url === "/nonblocking.js") {
+      response.writeHead(200, { "content-type": "text/javascript" }).end(client);
+    } else {
+      response.writeHead(200, { "content-type": "text/html" }).end(page);
+    }
+  });
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return server;
+}
+
+test("a page of another origin may call only when the server allows that origin (CORS)", async () => {
+  const api = new URL("/rpc", url).href;
+  for (const [variable, expected] of [
+    ["ALLOWED_ORIGIN_PORT", "answered number"],
+    ["REFUSED_ORIGIN_PORT", "refused transport"],
+  ]) {
+    const port = Number(process.env[variable]);
+    assert.ok(port > 0, `${variable} is not set`);
+    const server = await secondOrigin(port, api);
+    try {
+      const other = await browser.newPage();
+      await other.goto(`http://127.0.0.1:${port}/`);
+      await other.waitForFunction(() => document.body.dataset.outcome !== undefined, null, { timeout: 5000 });
+      assert.equal(await other.evaluate(() => document.body.dataset.outcome), expected, variable);
+      await other.close();
+    } finally {
+      server.close();
+    }
+  }
+});
