@@ -55,8 +55,9 @@ fn the_todo_page_works_in_chromium() {
             "apt-get install nodejs npm",
         );
     }
-    // `cargo test --test browser` alone does not build the examples: build this one (a no-op
-    // when `cargo test` already did).
+    // `cargo test --test browser` alone does not build the examples: build this one, with all
+    // features as the README's test command builds it (then this is a no-op; another feature
+    // set would rebuild the crate here).
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     run(
@@ -66,8 +67,7 @@ fn the_todo_page_works_in_chromium() {
                 "--quiet",
                 "-p",
                 "nonblocking-runtime",
-                "--features",
-                "http",
+                "--all-features",
                 "--example",
                 "browser_todo",
             ])
