@@ -290,3 +290,29 @@ export function misuseThatMustNotTypeCheck() {
   // @ts-expect-error: keyword arguments are an object
   callAsyncNamed("add", [1, 2]);
 }
+
+test("the module exports exactly what its declarations declare", async () => {
+  const module = await import("../nonblocking.js");
+  // `tsc` makes this object list every declared value export, and nothing else.
+  const declared: Record<keyof typeof module, true> = {
+    AsyncCall: true,
+    Client: true,
+    DeferRef: true,
+    NonBlockingError: true,
+    RepeatRef: true,
+    STATUSES: true,
+    callAsync: true,
+    callAsyncNamed: true,
+    cancel: true,
+    configure: true,
+    defer: true,
+    repeat: true,
+  };
+  assert.deepEqual(Object.keys(module).sort(), Object.keys(declared).sort());
+  const call = module.callAsync(() => 1);
+  for (const member of ["status", "result", "error", "onResult", "onError", "timeout", "cancel", "then"] as const) {
+    assert.ok(member in call, `AsyncCall has ${member}`);
+  }
+  await call;
+  assert.deepEqual([...module.STATUSES], ["pending", "completed", "failed", "cancelled"]);
+});
