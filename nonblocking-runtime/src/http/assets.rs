@@ -8,7 +8,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::handlers::method_not_allowed_on_call;
+use super::handlers::{last_segment, method_not_allowed_on_call};
 
 /// The client's files, as shipped in `clients/js`.
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -26,7 +26,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
 
 /// `GET <prefix>/<name>`: a file of the client, or the 405 a function's path gets.
 pub(super) async fn asset(request: Request) -> Response {
-    let name = request.uri().path().rsplit('/').next().unwrap_or_default();
+    let name = last_segment(request.uri().path());
     let Some((_, content_type, body)) = ASSETS.iter().find(|(file, _, _)| *file == name) else {
         return method_not_allowed_on_call(request.method());
     };

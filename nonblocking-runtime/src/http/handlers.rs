@@ -266,20 +266,22 @@ pub(super) async fn no_route(uri: Uri) -> Response {
 /// A `GET` (or `HEAD`) of a name that is not one of the client's files: a function's path
 /// takes only `POST`.
 pub(super) fn method_not_allowed_on_call(method: &Method) -> Response {
-    let mut response = reply(
-        codes::METHOD_NOT_ALLOWED,
-        format!("{method} is not allowed here: call a function with POST, list them with GET on the prefix"),
-    );
+    let mut response = wrong_method(method);
     response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
     response
 }
 
 /// A method the route does not take (axum adds the `Allow` header).
 pub(super) async fn method_not_allowed(method: Method) -> Response {
+    wrong_method(&method)
+}
+
+fn wrong_method(method: &Method) -> Response {
     reply(codes::METHOD_NOT_ALLOWED, format!("{method} is not allowed here: call a function with POST, list them with GET on the prefix"))
 }
 
-fn last_segment(path: &str) -> &str {
+/// The last segment of a path: under `<prefix>/{name}`, the name (or an asset's file name).
+pub(super) fn last_segment(path: &str) -> &str {
     path.rfind('/').map_or(path, |slash| &path[slash + 1..])
 }
 
