@@ -2,7 +2,7 @@
 //! client (feature `http`): every scenario of Anvil's `non_blocking` in one page.
 //!
 //! ```sh
-//! cargo run --features http --example browser_todo
+//! cargo run --features http,schema --example browser_todo
 //! # then open http://127.0.0.1:3000/
 //! ```
 //!
@@ -17,6 +17,11 @@
 //! `--addr 127.0.0.1:0` picks a free port; the first line printed is the page's URL.
 //! `--allow-origin http://127.0.0.1:8080` (repeatable) lets pages of that origin call too
 //! (CORS); without it the server is same-origin only.
+//!
+//! The page calls through typed stubs (`api.todo.add(title)`), whose declarations the server
+//! generates from these signatures (feature `schema`) and serves at `/rpc/api.d.ts`, beside
+//! the OpenAPI document at `/rpc/openapi.json`. `--write-api <file>` writes the declarations
+//! to a file and exits, for a build step that type-checks the page's TypeScript.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -25,11 +30,13 @@ use std::time::Duration;
 use axum::response::Html;
 use axum::routing::get;
 use nonblocking_runtime::http::{Cors, Server};
+use nonblocking_runtime::schema::ApiSchema;
 use nonblocking_runtime::server_function;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A todo item.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Item {
     /// Its id, given by the server.
     pub id: u32,
@@ -38,7 +45,7 @@ pub struct Item {
 }
 
 /// Why an item was refused: sent to the page as the error's value.
-#[derive(Debug, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema, thiserror::Error)]
 #[error("an item needs a title")]
 pub struct NoTitle {
     /// The refused title, as typed.
@@ -83,14 +90,26 @@ pub async fn save_draft(text: String) -> u32 {
     SAVES.fetch_add(1, Ordering::SeqCst) + 1
 }
 
+/// The draft as the server has it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Draft {
+    /// How many times it was saved.
+    pub saves: u32,
+    /// Its text at the last save.
+    pub text: String,
+}
+
 /// How many times the draft was saved, and what it is.
 #[server_function(name = "todo.saves")]
-pub async fn saves() -> (u32, String) {
-    let draft = DRAFT
+pub async fn saves() -> Draft {
+    let text = DRAFT
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clone();
-    (SAVES.load(Ordering::SeqCst), draft)
+    Draft {
+        saves: SAVES.load(Ordering::SeqCst),
+        text,
+    }
 }
 
 /// Records that the slow call was cancelled: dropped before it finished.
@@ -127,10 +146,15 @@ async fn main() -> std::io::Result<()> {
             .map(|pair| pair[1].clone())
             .collect::<Vec<_>>()
     };
+    if let Some(path) = flag("--write-api").pop() {
+        return ApiSchema::registry().write_typescript(path);
+    }
     let addr = flag("--addr")
         .pop()
         .unwrap_or_else(|| "127.0.0.1:3000".into());
-    let mut server = Server::builder().prefix("/rpc");
+    let mut server = Server::builder()
+        .prefix("/rpc")
+        .api_info("browser_todo", env!("CARGO_PKG_VERSION"));
     let origins = flag("--allow-origin");
     if !origins.is_empty() {
         match Cors::allow_origins(&origins) {

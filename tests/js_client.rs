@@ -4,8 +4,10 @@
 //! missing). The Node suite type-checks the tests against the published `.d.ts` with
 //! `tsc --strict`, then runs the semantics tests (fake fetch) and the live ones (this server).
 
+mod support;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -13,7 +15,7 @@ use std::time::Duration;
 use nonblocking_runtime::http::{Refusal, Server};
 use nonblocking_runtime::server_function;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::{node_packages, run};
 
 #[server_function(name = "js.add")]
 async fn add(a: i64, b: i64) -> i64 {
@@ -89,19 +91,14 @@ async fn start() -> SocketAddr {
 }
 
 async fn get(addr: SocketAddr, path: &str) -> (String, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    (head.to_ascii_lowercase(), body.to_owned())
+    support::request(addr, "GET", path, "").await
 }
 
 fn client_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/js")
+    support::workspace().join("clients/js")
 }
+
+const NODE: &str = "apt-get install nodejs npm";
 
 #[tokio::test]
 async fn the_client_is_served_under_the_prefix_and_other_gets_stay_405() {
@@ -109,6 +106,7 @@ async fn the_client_is_served_under_the_prefix_and_other_gets_stay_405() {
     for (file, content_type) in [
         ("nonblocking.js", "content-type: text/javascript"),
         ("nonblocking.d.ts", "content-type: application/typescript"),
+        ("api.js", "content-type: text/javascript"),
     ] {
         let (head, body) = get(addr, &format!("/rpc/{file}")).await;
         assert!(head.starts_with("http/1.1 200"), "{head}");
@@ -127,29 +125,9 @@ async fn the_client_is_served_under_the_prefix_and_other_gets_stay_405() {
     assert!(body.contains("\"code\":\"method_not_allowed\""), "{body}");
 }
 
-fn run(command: &mut Command, what: &str) {
-    let output = command
-        .output()
-        .unwrap_or_else(|error| panic!("{what}: could not start it ({error}); install Node.js 20 and npm: apt-get install nodejs npm"));
-    assert!(
-        output.status.success(),
-        "{what} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_passes_its_node_suite_against_a_live_server() {
-    let dir = client_dir();
-    if !dir.join("node_modules/typescript").exists() {
-        run(
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir),
-            "npm ci in clients/js",
-        );
-    }
+    let dir = node_packages();
     // Type-checks every test against the `.d.ts` (tsc --strict), then the semantics tests.
     let suite = tokio::task::spawn_blocking(move || {
         run(
@@ -157,6 +135,7 @@ async fn the_client_passes_its_node_suite_against_a_live_server() {
                 .args(["test", "--silent"])
                 .current_dir(&dir),
             "npm test in clients/js",
+            NODE,
         );
         dir
     });
@@ -169,6 +148,7 @@ async fn the_client_passes_its_node_suite_against_a_live_server() {
                 .env("NONBLOCKING_URL", format!("http://{addr}/rpc"))
                 .current_dir(&dir),
             "the live Node tests",
+            NODE,
         );
     });
     live.await.unwrap();

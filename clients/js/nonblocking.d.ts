@@ -31,7 +31,7 @@ export type ErrorCode =
   | (string & {});
 
 /** The one error class: every failure of a call, and misuse of a pending call. */
-export declare class NonBlockingError extends Error {
+export declare class NonBlockingError<E = unknown> extends Error {
   constructor(
     code: ErrorCode,
     message: string,
@@ -46,24 +46,25 @@ export declare class NonBlockingError extends Error {
   /** The error object's `details`, or `null`. */
   readonly details: unknown;
   /** The function's own error value, when its error type is `Serialize` on the server. */
-  readonly value: unknown;
+  readonly value: E | undefined;
 }
 
 /** A call in flight. Awaitable: `await call` gives the value or throws the error, after the
- * handlers attached before it finished have run. */
-export declare class AsyncCall<T = unknown> implements PromiseLike<T> {
+ * handlers attached before it finished have run. `T` is its value, `E` its function's error
+ * value (`NonBlockingError.value`); typed stubs fill both in from the Rust signature. */
+export declare class AsyncCall<T = unknown, E = unknown> implements PromiseLike<T> {
   private constructor();
   /** `pending`, `completed`, `failed` or `cancelled`. */
   readonly status: Status;
   /** The value. Throws the call's error if it failed, and `not_finished` while pending. */
   readonly result: T;
   /** The error, or `null` if the call completed. Throws `not_finished` while pending. */
-  readonly error: NonBlockingError | null;
+  readonly error: NonBlockingError<E> | null;
   /** Handlers for the value and, optionally, the error. Each runs at most once, and never
    * inside the call that attaches it. */
-  onResult(resultHandler: (result: T) => void, errorHandler?: (error: NonBlockingError) => void): this;
+  onResult(resultHandler: (result: T) => void, errorHandler?: (error: NonBlockingError<E>) => void): this;
   /** A handler for the error (a failure, a timeout or a cancellation). */
-  onError(errorHandler: (error: NonBlockingError) => void): this;
+  onError(errorHandler: (error: NonBlockingError<E>) => void): this;
   /** Fails the call with `timed_out` if it is still pending after `seconds`; of two
    * timeouts, the earlier deadline wins. */
   timeout(seconds: number): this;
@@ -72,9 +73,9 @@ export declare class AsyncCall<T = unknown> implements PromiseLike<T> {
   cancel(): void;
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onRejected?: ((error: NonBlockingError) => R2 | PromiseLike<R2>) | null,
+    onRejected?: ((error: NonBlockingError<E>) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2>;
-  catch<R = never>(onRejected?: ((error: NonBlockingError) => R | PromiseLike<R>) | null): Promise<T | R>;
+  catch<R = never>(onRejected?: ((error: NonBlockingError<E>) => R | PromiseLike<R>) | null): Promise<T | R>;
   finally(onFinally?: (() => void) | null): Promise<T>;
 }
 
@@ -118,6 +119,11 @@ export declare function callAsync<A extends unknown[], R>(
 
 /** Calls a server function with keyword arguments on the configured client. */
 export declare function callAsyncNamed<T = unknown>(name: string, kwargs?: Record<string, unknown>): AsyncCall<T>;
+
+/** Typed stubs: `stubs<Api>(client).todo.add(item)` is `client.callAsync("todo.add", item)`;
+ * without a client, each call uses the one `configure` set up. `Api` comes from the server's
+ * generated `api.d.ts` (which also declares a ready `api`). `then` is never a stub. */
+export declare function stubs<T = unknown>(client?: Client): T;
 
 /** A running `repeat`. */
 export declare class RepeatRef {

@@ -382,6 +382,26 @@ export function callAsyncNamed(name, kwargs) {
   return shared.callAsyncNamed(name, kwargs);
 }
 
+/**
+ * Typed stubs: `stubs(client).todo.add(item)` is `client.callAsync("todo.add", item)`. Without
+ * a client, each call uses the one `configure` set up at the time of the call. `api.d.ts`
+ * (served by the server) gives them their types. `then` is never a stub, so that awaiting the
+ * object is harmless: call a function named `then` with `callAsync`.
+ */
+export function stubs(client) {
+  return stub([], client);
+}
+
+function stub(path, client) {
+  const call = (...args) => (client ?? shared).callAsync(path.join("."), ...args);
+  return new Proxy(call, {
+    get(_, key) {
+      if (typeof key !== "string" || key === "then") return undefined;
+      return stub([...path, key], client);
+    },
+  });
+}
+
 // ---- timers ----------------------------------------------------------------------------
 
 function runBody(fn, what) {

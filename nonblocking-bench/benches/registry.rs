@@ -24,8 +24,8 @@ fn build() -> (Vec<&'static str>, Duration) {
         .map(|i| &*Box::leak(format!("generated.function_{i:05}").into_boxed_str()))
         .collect();
     for &name in &names {
-        let function: &'static ServerFunction =
-            Box::leak(Box::new(ServerFunction::from_parts(ServerFunctionParts {
+        let function: &'static ServerFunction = Box::leak(Box::new(ServerFunction::from_parts(
+            ServerFunctionParts {
                 name,
                 rust_path: name,
                 file: "generated.rs",
@@ -36,7 +36,10 @@ fn build() -> (Vec<&'static str>, Duration) {
                 require: None,
                 handler,
                 error_value: nonblocking_runtime::__private::no_error_value,
-            })));
+                doc: "",
+                signature: nonblocking_runtime::__private::signature! { params: [], returns: (), error: [] },
+            },
+        )));
         register(function).expect("registered before the registry is built");
     }
     let start = Instant::now();

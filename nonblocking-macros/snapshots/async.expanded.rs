@@ -49,6 +49,10 @@ pub const ADD_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunction 
         handler
     },
     error_value: ::nonblocking_runtime::__private::no_error_value,
+    doc: "",
+    signature: ::nonblocking_runtime::__private::signature! {
+        params : [i64, i64], returns : i64, error : []
+    },
 });
 ::nonblocking_runtime::__private::if_http! {
     #[doc =

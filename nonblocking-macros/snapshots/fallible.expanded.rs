@@ -58,6 +58,11 @@ pub(crate) const PARSE_SERVER_FUNCTION: ::nonblocking_runtime::__private::Server
         }
         error_value
     },
+    doc: "",
+    signature: ::nonblocking_runtime::__private::signature! {
+        params : [String], returns : u32, error : [Result < u32, std::num::ParseIntError
+        >]
+    },
 });
 ::nonblocking_runtime::__private::if_http! {
     #[doc =

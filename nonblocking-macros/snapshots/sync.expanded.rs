@@ -45,6 +45,10 @@ pub const SHOUT_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunctio
         handler
     },
     error_value: ::nonblocking_runtime::__private::no_error_value,
+    doc: "Shouts.",
+    signature: ::nonblocking_runtime::__private::signature! {
+        params : [String], returns : String, error : []
+    },
 });
 ::nonblocking_runtime::__private::if_http! {
     #[doc =

@@ -27,6 +27,7 @@
 //! | [`registry`](mod@registry) | [`registry()`], [`call_async_by_name`], the entries of `#[server_function]`s |
 //! | [`errors`] | [`CallError`] and the details of its variants; how unobserved failures are reported |
 //! | `http` | `Server` and `Remote` (feature `http`; `https` adds TLS to the client) |
+//! | `schema` | `ApiSchema`: JSON Schemas of every server function, TypeScript stubs, and the OpenAPI document an `http` server publishes (feature `schema`) |
 //!
 //! The common items are re-exported here, at the root.
 //!
@@ -82,6 +83,51 @@ macro_rules! __nonblocking_if_http {
     ($($item:item)*) => {};
 }
 
+/// The JSON Schemas of a server function's types (feature `schema`): a `fn` pointer that
+/// writes them on demand, so nothing is generated until a description is asked for.
+#[cfg(feature = "schema")]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __nonblocking_signature {
+    // `returns: T` names the value's type; `ok_of: R` the `Result` (an alias the macro cannot
+    // see into) whose `Ok` it is, so a `fallible` non-`Result` adds no error of its own here.
+    (params: [$($param:ty),*], $kind:ident: $returns:ty, error: [$($result:ty)?]) => {{
+        fn signature(generators: &mut $crate::__private::Generators) -> $crate::__private::Signature {
+            #[allow(unused_imports)]
+            use $crate::__private::{
+                ErrorHasSchema as _, ErrorOpenSchema as _, HasSchema as _, NoErrorSchema as _,
+                OkHasSchema as _, OkOpenSchema as _, OpenSchema as _,
+            };
+            $crate::__private::Signature {
+                params: ::std::vec![$((&&$crate::__private::SchemaOf::<$param>::NEW).schema(generators.input())),*],
+                returns: $crate::__nonblocking_signature!(@$kind generators $returns),
+                error: $crate::__nonblocking_signature!(@error generators $($result)?),
+            }
+        }
+        signature
+    }};
+    (@returns $generators:ident $returns:ty) => {
+        (&&$crate::__private::SchemaOf::<$returns>::NEW).schema($generators.output())
+    };
+    (@ok_of $generators:ident $result:ty) => {
+        (&&$crate::__private::SchemaOf::<$result>::NEW).ok_schema($generators.output())
+    };
+    (@error $generators:ident) => { ::core::option::Option::None };
+    (@error $generators:ident $result:ty) => {
+        (&&&$crate::__private::SchemaOf::<$result>::NEW).error_schema($generators.output())
+    };
+}
+
+/// See the `schema` variant: without the feature, `()`.
+#[cfg(not(feature = "schema"))]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __nonblocking_signature {
+    ($($anything:tt)*) => {
+        ()
+    };
+}
+
 // Every Rust block of the README is compiled and run as a doctest, so the front door cannot
 // rot. (Its HTTP example needs the `http` feature; the README's test command enables all.)
 #[cfg(all(doctest, feature = "http"))]
@@ -102,6 +148,9 @@ pub mod http;
 mod panic;
 pub mod registry;
 mod runtime;
+#[cfg(feature = "schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
+pub mod schema;
 pub mod timers;
 
 #[doc(no_inline)]

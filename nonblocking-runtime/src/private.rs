@@ -19,6 +19,13 @@ pub use core::result::Result;
 pub use crate::http::{Remote, call_typed as call_remote};
 
 pub use crate::__nonblocking_if_http as if_http;
+pub use crate::__nonblocking_signature as signature;
+
+#[cfg(feature = "schema")]
+pub use crate::schema::{
+    ErrorHasSchema, ErrorOpenSchema, Generators, HasSchema, NoErrorSchema, OkHasSchema,
+    OkOpenSchema, OpenSchema, SchemaOf, Signature,
+};
 
 pub use serde_json::Value;
 

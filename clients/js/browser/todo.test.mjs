@@ -72,12 +72,12 @@ test("the heartbeat badge advances, driven by repeat", async () => {
 });
 
 test("twenty keystrokes typed faster than the debounce give exactly one save, counted on the server", async () => {
-  const [before] = await ask("todo.saves");
+  const { saves: before } = await ask("todo.saves");
   await page.click("#draft");
   await page.keyboard.type("twenty keys typed!!!", { delay: 25 });
   await page.locator("#saves", { hasText: String(before + 1) }).waitFor({ timeout: 5000 });
   await page.waitForTimeout(800); // longer than the debounce: a second save would have come
-  const [saves, draft] = await ask("todo.saves");
+  const { saves, text: draft } = await ask("todo.saves");
   assert.equal(saves, before + 1);
   assert.equal(draft, "twenty keys typed!!!");
 });

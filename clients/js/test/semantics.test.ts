@@ -11,8 +11,10 @@ import {
   callAsync,
   callAsyncNamed,
   cancel,
+  configure,
   defer,
   repeat,
+  stubs,
   type Status,
 } from "../nonblocking.js";
 
@@ -291,6 +293,48 @@ export function misuseThatMustNotTypeCheck() {
   callAsyncNamed("add", [1, 2]);
 }
 
+test("typed stubs call by their dotted path, positionally, through the client of the moment", async () => {
+  interface Api {
+    todo: { (): AsyncCall<number>; add(title: string, position?: number | null): AsyncCall<{ id: number }, { title: string }> };
+  }
+  const { client, seen } = fake((body) => json({ id: 7, body }));
+  const api = stubs<Api>(client);
+  const added = await api.todo.add("milk");
+  assert.deepEqual(added, { id: 7, body: ["milk"] });
+  assert.equal(seen[0].url, "http://server.test/rpc/todo.add");
+  await api.todo();
+  assert.equal(seen[1].url, "http://server.test/rpc/todo");
+  // Awaiting the stubs object itself is harmless: `then` is never a stub.
+  assert.equal((api as unknown as { then?: unknown }).then, undefined);
+  assert.equal(await Promise.resolve(api), api);
+
+  // Without a client: the one `configure` set up when the call is made, not when the stubs were.
+  const shared = stubs<Api>();
+  const seenLater: string[] = [];
+  configure({
+    url: "http://later.test/rpc",
+    fetch: async (url, init) => {
+      seenLater.push(String(url));
+      return json(JSON.parse(String(init?.body)));
+    },
+  });
+  assert.deepEqual(await shared.todo.add("eggs", 2), ["eggs", 2]);
+  assert.deepEqual(seenLater, ["http://later.test/rpc/todo.add"]);
+  configure();
+});
+
+function typedStubsAreChecked(api: { todo: { add(title: string): AsyncCall<{ id: number }, { title: string }> } }) {
+  const call = api.todo.add("x");
+  call.onResult((item) => item.id.toFixed(), (error) => error.value?.title.toUpperCase());
+  // @ts-expect-error: the title is a string
+  api.todo.add(1);
+  // @ts-expect-error: the value is an item, which has no `name`
+  call.onResult((item) => item.name);
+  // @ts-expect-error: the error value is `{ title }`, which has no `id`
+  call.onError((error) => error.value?.id);
+}
+void typedStubsAreChecked;
+
 test("the module exports exactly what its declarations declare", async () => {
   const module = await import("../nonblocking.js");
   // `tsc` makes this object list every declared value export, and nothing else.
@@ -307,6 +351,7 @@ test("the module exports exactly what its declarations declare", async () => {
     configure: true,
     defer: true,
     repeat: true,
+    stubs: true,
   };
   assert.deepEqual(Object.keys(module).sort(), Object.keys(declared).sort());
   const call = module.callAsync(() => 1);

@@ -30,6 +30,15 @@ impl ServerState {
             Expose::Only(names) => names.contains(name),
         }
     }
+
+    /// The functions a caller with these headers may call: exposed, and allowed by the
+    /// authorize hook. What the listing, the OpenAPI document and the stubs show.
+    pub(super) fn callable<'a>(&'a self, headers: &'a HeaderMap) -> impl Iterator<Item = &'static ServerFunction> + 'a {
+        registry()
+            .iter()
+            .filter(|function| self.exposes(function.name()))
+            .filter(|function| self.authorize.as_ref().is_none_or(|authorize| authorize(headers, function).is_ok()))
+    }
 }
 
 pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request) -> Response {
@@ -140,10 +149,8 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
 /// `GET <prefix>`: the functions this caller may call (exposed, and allowed by the authorize
 /// hook for these headers), with their parameters.
 pub(super) async fn list(State(state): State<Arc<ServerState>>, headers: HeaderMap) -> Response {
-    let functions: Vec<Value> = registry()
-        .iter()
-        .filter(|function| state.exposes(function.name()))
-        .filter(|function| state.authorize.as_ref().is_none_or(|authorize| authorize(&headers, function).is_ok()))
+    let functions: Vec<Value> = state
+        .callable(&headers)
         .map(|function| {
             json!({
                 "name": function.name(),
@@ -271,9 +278,16 @@ pub(super) fn method_not_allowed_on_call(method: &Method) -> Response {
     response
 }
 
-/// A method the route does not take (axum adds the `Allow` header).
-pub(super) async fn method_not_allowed(method: Method) -> Response {
-    wrong_method(&method)
+/// A method the route does not take, with the methods its path does take: `GET` for a file
+/// or a description, `POST` for a function (axum's own `Allow` would say `POST,GET,HEAD` for
+/// every name under the prefix; it adds one only where this sets none: the listing).
+pub(super) async fn method_not_allowed(State(state): State<Arc<ServerState>>, method: Method, uri: Uri) -> Response {
+    let mut response = wrong_method(&method);
+    if uri.path() != state.listing_path {
+        let allow = if super::assets::is_served(&state, last_segment(uri.path())) { "GET, HEAD" } else { "POST" };
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    response
 }
 
 fn wrong_method(method: &Method) -> Response {

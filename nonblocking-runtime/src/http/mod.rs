@@ -32,6 +32,13 @@
 //! `callAsync`, `AsyncCall`, `repeat`, `defer`, `cancel`), and `GET <prefix>/nonblocking.d.ts`
 //! its declarations; both are embedded in the binary. A `GET` of any other name under the
 //! prefix is the JSON 405. Pages of other origins need [`Cors`].
+//!
+//! With the feature `schema`, the server also describes the functions the caller may call (the
+//! listing's rules): `GET <prefix>/openapi.json` is an OpenAPI 3.1 document of them, `GET
+//! <prefix>/api.d.ts` declares typed stubs for the browser client
+//! ([`ApiSchema::typescript`](crate::schema::ApiSchema::typescript)), and `GET <prefix>/api.js`
+//! is the module those declarations describe: `import { api } from "/rpc/api.js"; await
+//! api.todo.add(item)`.
 
 mod assets;
 mod client;
@@ -39,6 +46,8 @@ mod connector;
 mod cors;
 mod handlers;
 mod listen;
+#[cfg(feature = "schema")]
+mod openapi;
 mod server;
 mod slots;
 mod wire;

@@ -84,6 +84,8 @@ pub struct ServerBuilder {
     show_panics: bool,
     listing: bool,
     cors: Option<Cors>,
+    #[cfg(feature = "schema")]
+    api_info: super::openapi::ApiInfo,
 }
 
 impl Default for ServerBuilder {
@@ -103,6 +105,8 @@ impl Default for ServerBuilder {
             show_panics: false,
             listing: true,
             cors: None,
+            #[cfg(feature = "schema")]
+            api_info: super::openapi::ApiInfo::default(),
         }
     }
 }
@@ -206,7 +210,19 @@ impl ServerBuilder {
         self
     }
 
-    /// Answers `GET <prefix>` with the exposed functions and their parameters (on by default).
+    /// The title and version of the OpenAPI document at `GET <prefix>/openapi.json`. Default:
+    /// "nonblocking server functions", "0.0.0".
+    #[cfg(feature = "schema")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
+    pub fn api_info(mut self, title: impl Into<String>, version: impl Into<String>) -> Self {
+        self.api_info = super::openapi::ApiInfo { title: title.into(), version: version.into() };
+        self
+    }
+
+    /// Answers `GET <prefix>` with the functions the caller may call and their parameters (on
+    /// by default). With the feature `schema` it also serves their descriptions: `GET
+    /// <prefix>/openapi.json` and `GET <prefix>/api.d.ts`. Off, those answer like any other
+    /// name (405), so nothing reveals which functions exist.
     pub fn listing(mut self, enabled: bool) -> Self {
         self.listing = enabled;
         self
@@ -233,6 +249,10 @@ impl ServerBuilder {
                 timeout: self.timeout,
                 show_panics: self.show_panics,
                 shutting_down: AtomicBool::new(false),
+                prefix: self.prefix.clone(),
+                listing: self.listing,
+                #[cfg(feature = "schema")]
+                api_info: self.api_info,
             }),
             prefix: self.prefix,
             max_connections: self.max_connections,
@@ -269,6 +289,13 @@ pub(super) struct ServerState {
     pub(super) timeout: Duration,
     pub(super) show_panics: bool,
     pub(super) shutting_down: AtomicBool,
+    /// The prefix as configured (the OpenAPI document's paths start with it).
+    #[cfg_attr(not(feature = "schema"), allow(dead_code))]
+    pub(super) prefix: String,
+    /// Whether the listing and the descriptions are served.
+    pub(super) listing: bool,
+    #[cfg(feature = "schema")]
+    pub(super) api_info: super::openapi::ApiInfo,
 }
 
 impl fmt::Debug for Server {

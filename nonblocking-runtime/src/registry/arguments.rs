@@ -32,6 +32,8 @@ pub struct Arguments<'a> {
     next: usize,
 }
 
+// The raw variants are built only by the HTTP transport.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 enum Values<'a> {
     Positional(vec::IntoIter<Value>),
     Keyword(Map<String, Value>),
@@ -85,6 +87,7 @@ impl<'a> Arguments<'a> {
     }
 
     /// Reads a split JSON body by the same rule and with the same refusals as [`new`](Self::new).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn from_raw(function: &'static ServerFunction, args: RawArgs<'a>) -> Result<Self, CallError> {
         let params = function.params();
         let values = match args {

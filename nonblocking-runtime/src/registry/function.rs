@@ -76,7 +76,17 @@ pub struct ServerFunctionParts {
     pub require: Option<&'static str>,
     pub handler: Handler,
     pub error_value: ErrorValueFn,
+    pub doc: &'static str,
+    pub signature: SignatureFn,
 }
+
+/// The JSON Schemas of a function's types, generated on demand (feature `schema`).
+#[cfg(feature = "schema")]
+pub type SignatureFn = fn(&mut crate::schema::Generators) -> crate::schema::Signature;
+
+/// Without the feature `schema`, nothing.
+#[cfg(not(feature = "schema"))]
+pub type SignatureFn = ();
 
 /// Encodes a fallible function's error as JSON when its type is `Serialize`.
 pub type ErrorValueFn = fn(&(dyn std::error::Error + 'static)) -> Option<serde_json::Value>;
@@ -201,6 +211,23 @@ impl ServerFunction {
         self.parts.require
     }
 
+    /// The function's doc comment (its `///` lines, without the leading space), or `""`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use nonblocking_runtime::server_function;
+    /// /// Checks the server is up.
+    /// ///
+    /// /// Answers `"pong"`.
+    /// #[server_function]
+    /// fn ping() -> String { "pong".into() }
+    /// assert_eq!(PING_SERVER_FUNCTION.doc(), "Checks the server is up.\n\nAnswers `\"pong\"`.");
+    /// ```
+    pub fn doc(&self) -> &'static str {
+        self.parts.doc
+    }
+
     /// Where it is defined, as `path at file:line`.
     ///
     /// # Examples
@@ -216,6 +243,12 @@ impl ServerFunction {
             "{} at {}:{}",
             self.parts.rust_path, self.parts.file, self.parts.line
         )
+    }
+
+    /// The JSON Schemas of its parameters, result and error, into `generators`.
+    #[cfg(feature = "schema")]
+    pub(crate) fn signature(&self, generators: &mut crate::schema::Generators) -> crate::schema::Signature {
+        (self.parts.signature)(generators)
     }
 
     pub(crate) fn handler(&self) -> Handler {

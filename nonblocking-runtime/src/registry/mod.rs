@@ -6,6 +6,8 @@ mod by_name;
 mod depth;
 mod function;
 mod pace;
+// Only the HTTP transport reads arguments straight from a body.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 mod raw;
 mod suggest;
 mod table;
@@ -16,6 +18,7 @@ pub use self::arguments::{Arg, Arguments, Invocation};
 pub use self::pace::Pace;
 #[cfg(feature = "http")]
 pub(crate) use self::by_name::invoke_raw;
+#[cfg(feature = "http")]
 pub(crate) use self::raw::{RawArgs, RawError};
 pub use self::by_name::call_async_by_name;
 pub use self::function::{Param, ServerFunction, ServerFunctionParts};

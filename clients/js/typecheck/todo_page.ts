@@ -1,0 +1,38 @@
+// What a page of examples/browser_todo writes, against the stubs the server generates from the
+// Rust signatures (`api.d.ts`) and the client's declarations. `cargo test --test openapi`
+// checks it with `tsc --strict`. The deliberate errors must stay errors: a wrong declaration
+// makes a `@ts-expect-error` unused, which fails the check.
+import { api, apiFor, type Draft, type Item } from "./api.js";
+import { Client, type AsyncCall } from "./nonblocking.js";
+
+export async function page(show: (text: string) => void): Promise<void> {
+  // Click -> call the server function -> show the outcome.
+  const call: AsyncCall<Item, { title: string }> = api.todo.add("milk");
+  call.onResult(
+    (item) => show(`added #${item.id.toFixed(0)}: ${item.title.toUpperCase()}`),
+    (error) => show(error.code === "failed" ? `refused: ${JSON.stringify(error.value?.title)}` : error.message),
+  );
+  const beats: number = await api.todo.ping();
+  const draft: Draft = await api.todo.saves();
+  show(`${beats} beats, ${draft.saves} saves of ${draft.text.length} characters`);
+  const elsewhere = apiFor(new Client({ url: "https://elsewhere.example/rpc", headers: { Authorization: "Bearer x" } }));
+  elsewhere.todo.save_draft("text").timeout(2).cancel();
+  const cancelled: boolean = await api.todo.slow_was_cancelled();
+  void cancelled;
+
+  // @ts-expect-error: the title is a string
+  api.todo.add(42);
+  // @ts-expect-error: todo.add takes one argument
+  api.todo.add("a", "b");
+  // @ts-expect-error: an item has no `name`
+  call.onResult((item) => item.name);
+  // @ts-expect-error: the error value is a NoTitle, which has no `id`
+  call.onError((error) => error.value?.id);
+  // @ts-expect-error: no function `todo.remove`
+  api.todo.remove(1);
+  // @ts-expect-error: the number of saves is a number
+  const saves: string = draft.saves;
+  void saves;
+  // @ts-expect-error: todo.ping cannot fail with a value of its own
+  api.todo.ping().onError((error) => error.value?.title);
+}

@@ -1,0 +1,147 @@
+//! The OpenAPI 3.1 document of a server (features `http` and `schema`): one `POST` operation
+//! per function the caller may call, its request body the keyword form of the arguments, its
+//! `200` the function's value, and every status of the wire table with the error object.
+
+use serde_json::{Map, Value, json};
+
+use super::wire::codes;
+use crate::schema::{ApiSchema, FunctionSchema};
+
+/// The schema of the error object, under this name among the components (a `.` keeps it
+/// apart from every Rust type's name).
+const ERROR: &str = "nonblocking.Error";
+
+/// The document's `info`: the API's title and version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ApiInfo {
+    pub(super) title: String,
+    pub(super) version: String,
+}
+
+impl Default for ApiInfo {
+    fn default() -> Self {
+        ApiInfo { title: "nonblocking server functions".into(), version: "0.0.0".into() }
+    }
+}
+
+/// The document for `api` served under `prefix`.
+pub(super) fn document(api: &ApiSchema, prefix: &str, info: &ApiInfo) -> Value {
+    let mut paths = Map::new();
+    for function in api.functions() {
+        let properties: Map<String, Value> =
+            function.params.iter().map(|param| (param.name.to_owned(), param.schema.clone())).collect();
+        let required: Vec<&str> =
+            function.params.iter().filter(|param| !param.optional).map(|param| param.name).collect();
+        let arguments = arguments(function, properties, &required);
+        let mut responses = Map::new();
+        responses.insert(
+            "200".into(),
+            json!({
+                "description": "The function's value.",
+                "content": {"application/json": {"schema": function.returns}},
+            }),
+        );
+        for (status, meaning) in error_statuses() {
+            let mut schema = json!({"$ref": format!("#/components/schemas/{ERROR}")});
+            let codes: Vec<&str> =
+                codes::ALL.iter().filter(|code| code.status.as_u16() == status).map(|code| code.code).collect();
+            let mut narrowed = json!({"properties": {"code": {"enum": codes}}});
+            if let (500, Some(error)) = (status, &function.error) {
+                // A `failed` reply carries the function's error value.
+                narrowed["properties"]["details"] =
+                    json!({"type": "object", "properties": {"value": error}});
+            }
+            schema = json!({"allOf": [schema, narrowed]});
+            responses.insert(
+                status.to_string(),
+                json!({"description": meaning, "content": {"application/json": {"schema": schema}}}),
+            );
+        }
+        let mut operation = json!({
+            "operationId": function.name,
+            "requestBody": {
+                "description": "The arguments: by keyword (an object), positional (an array), `null` when none is needed, or the single argument itself. Always sent as `application/json`, even when empty.",
+                "required": true,
+                "content": {"application/json": {"schema": arguments}},
+            },
+            "responses": responses,
+        });
+        let doc = function.doc.trim();
+        if let Some(summary) = doc.lines().next().filter(|line| !line.is_empty()) {
+            operation["summary"] = summary.into();
+            operation["description"] = doc.into();
+        }
+        if let Some(require) = function.require {
+            operation["x-nonblocking-require"] = require.into();
+        }
+        paths.insert(format!("{prefix}/{}", function.name), json!({"post": operation}));
+    }
+    let mut schemas = api.definitions().clone();
+    schemas.insert(
+        ERROR.into(),
+        json!({
+            "description": "Every refusal and failure: the wire code, a message, and details by code.",
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        }),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": info.title, "version": info.version},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    })
+}
+
+/// The forms of a call's arguments (the rule of `call_async_by_name`): by keyword, positional,
+/// `null` when every parameter may be left out, and a lone scalar as the first argument.
+fn arguments(function: &FunctionSchema, properties: Map<String, Value>, required: &[&str]) -> Value {
+    let keyword = json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false,
+    });
+    // Positional: up to every parameter, at least up to the last one that must be given.
+    let needed = function.params.iter().rposition(|param| !param.optional).map_or(0, |last| last + 1);
+    let prefix: Vec<&Value> = function.params.iter().map(|param| &param.schema).collect();
+    let mut positional = json!({"type": "array", "minItems": needed, "maxItems": prefix.len()});
+    if !prefix.is_empty() {
+        positional["prefixItems"] = json!(prefix);
+    }
+    let mut forms = vec![keyword, positional];
+    if needed == 0 {
+        forms.push(json!({"type": "null"}));
+    }
+    // A value that is neither an array, an object nor `null` is the first argument.
+    if let Some(first) = function.params.first().filter(|_| needed <= 1) {
+        let scalar = ["string", "number", "integer", "boolean"];
+        if first.schema.get("type").and_then(Value::as_str).is_some_and(|kind| scalar.contains(&kind)) {
+            forms.push(first.schema.clone());
+        }
+    }
+    json!({"anyOf": forms})
+}
+
+/// The statuses a call may answer besides `200`, each with what it means: every row of the
+/// wire table that a `POST` of a function can get.
+fn error_statuses() -> Vec<(u16, String)> {
+    let mut statuses: Vec<(u16, String)> = Vec::new();
+    for code in codes::ALL {
+        if code == codes::METHOD_NOT_ALLOWED {
+            continue;
+        }
+        let status = code.status.as_u16();
+        match statuses.iter_mut().find(|(known, _)| *known == status) {
+            Some((_, meaning)) => meaning.push_str(&format!(", `{}`", code.code)),
+            None => statuses.push((status, format!("An error object: `{}`", code.code))),
+        }
+    }
+    statuses.sort_by_key(|(status, _)| *status);
+    statuses
+}
