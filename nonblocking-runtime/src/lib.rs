@@ -66,20 +66,21 @@ mod calls {
 mod errors;
 mod sync;
 
-/// Emits its items only when the runtime's `http` feature is on. Generated code cannot test the
-/// runtime's features with `#[cfg]` (that would test the user's crate), so it asks here.
-#[cfg(feature = "http")]
+/// Emits its items only when a transport (the runtime's `http` or `nats` feature) is on.
+/// Generated code cannot test the runtime's features with `#[cfg]` (that would test the user's
+/// crate), so it asks here.
+#[cfg(any(feature = "http", feature = "nats"))]
 #[macro_export]
 #[doc(hidden)]
-macro_rules! __nonblocking_if_http {
+macro_rules! __nonblocking_if_remote {
     ($($item:item)*) => { $($item)* };
 }
 
-/// See the `http` variant: without the feature, nothing.
-#[cfg(not(feature = "http"))]
+/// See the transport variant: without one, nothing.
+#[cfg(not(any(feature = "http", feature = "nats")))]
 #[macro_export]
 #[doc(hidden)]
-macro_rules! __nonblocking_if_http {
+macro_rules! __nonblocking_if_remote {
     ($($item:item)*) => {};
 }
 
@@ -145,8 +146,14 @@ pub mod errors;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub mod nats;
 mod panic;
 pub mod registry;
+#[cfg(any(feature = "http", feature = "nats"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "http", feature = "nats"))))]
+pub mod remote;
 mod runtime;
 #[cfg(feature = "schema")]
 #[cfg_attr(docsrs, doc(cfg(feature = "schema")))]

@@ -15,10 +15,10 @@ pub use crate::{
 };
 pub use core::result::Result;
 
-#[cfg(feature = "http")]
-pub use crate::http::{Remote, call_typed as call_remote};
+#[cfg(any(feature = "http", feature = "nats"))]
+pub use crate::remote::{Transport, call_typed as call_remote};
 
-pub use crate::__nonblocking_if_http as if_http;
+pub use crate::__nonblocking_if_remote as if_remote;
 pub use crate::__nonblocking_signature as signature;
 
 #[cfg(feature = "schema")]

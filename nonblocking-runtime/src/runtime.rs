@@ -166,7 +166,7 @@ fn start_background() -> Runtime {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(2).thread_name("nonblocking-background").enable_time();
     // Remote calls open connections from the background runtime too.
-    #[cfg(feature = "http")]
+    #[cfg(any(feature = "http", feature = "nats"))]
     builder.enable_io();
     builder
         .build()

@@ -3,6 +3,8 @@
 //! those tools talk to.
 #![allow(dead_code)] // each test crate uses its part
 
+pub mod nats_server;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

@@ -116,6 +116,12 @@ pub enum CallError {
     #[error(transparent)]
     Transport(Box<TransportError>),
 
+    /// No worker serves the function: over NATS, nothing subscribes to its subject (every
+    /// worker is gone, or none exposes it). Unlike [`NotFound`](Self::NotFound), no server was
+    /// asked, so nothing says the function does not exist.
+    #[error("{0}")]
+    NoResponders(Box<NoRespondersError>),
+
     /// The runtime the call (or timer) runs on was built without tokio's time driver, so a
     /// timeout cannot be kept: build it with `enable_time()` (or `enable_all()`).
     #[error(
@@ -177,6 +183,17 @@ pub struct DuplicateNameError {
     pub definitions: Vec<String>,
 }
 
+/// The details of [`CallError::NoResponders`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no worker is serving `{function}`: nothing subscribes to `{subject}` on the NATS servers")]
+#[non_exhaustive]
+pub struct NoRespondersError {
+    /// The function's name.
+    pub function: String,
+    /// The subject the call was sent to.
+    pub subject: String,
+}
+
 /// The details of [`CallError::Rejected`]: the HTTP status and the server's code and message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the server refused the call ({status} {code}): {message}")]
@@ -220,7 +237,7 @@ pub struct TransportError {
     pub source: Option<BoxError>,
 }
 
-#[cfg(feature = "http")]
+#[cfg(any(feature = "http", feature = "nats"))]
 impl TransportError {
     /// A transport error for `url`, caused by `source` (its innermost cause is added to the
     /// message, so a one-line report still says "connection refused").
@@ -269,7 +286,7 @@ impl CallError {
     }
 
     /// A function the server at `server` (its base URL) does not offer to this caller.
-    #[cfg(feature = "http")]
+    #[cfg(any(feature = "http", feature = "nats"))]
     pub(crate) fn not_found_remote(
         name: &str,
         suggestion: Option<&str>,
@@ -316,6 +333,10 @@ fn not_found_message(name: &str, suggestion: Option<&str>, server: Option<&str>)
     match server {
         None => format!(
             "no server function named `{name}` is registered{close} (list what is registered with nonblocking_runtime::registry(), and make sure the crate that defines it is linked: see the guide's \"functions that are not found\")"
+        ),
+        // NATS: a subject, not a URL; the services protocol lists what is served.
+        Some(server) if server.starts_with("nats:") => format!(
+            "no server function named `{name}` can be called under {server}{close} (`$SRV.INFO` lists every worker's endpoints)"
         ),
         // The server's listing may be turned off or filtered by its authorize hook, and an
         // unexposed function answers exactly like a missing one: say all three.
@@ -423,6 +444,7 @@ impl CallError {
             CallError::NoTimeDriver => "NoTimeDriver",
             CallError::Rejected(_) => "Rejected",
             CallError::Transport(_) => "Transport",
+            CallError::NoResponders(_) => "NoResponders",
         }
     }
 }

@@ -52,7 +52,7 @@ pub(super) async fn asset(State(state): State<Arc<ServerState>>, request: Reques
     }
     if is_description(&state, name) {
         #[cfg(feature = "schema")]
-        return description(&state, name, request.headers());
+        return description(&state, name, &request);
     }
     method_not_allowed_on_call(request.method())
 }
@@ -60,8 +60,9 @@ pub(super) async fn asset(State(state): State<Arc<ServerState>>, request: Reques
 /// The OpenAPI document or the stubs' declarations of what this caller may call. Built per
 /// request: it depends on the caller's headers (the authorize hook), and is rarely asked for.
 #[cfg(feature = "schema")]
-fn description(state: &ServerState, name: &str, headers: &axum::http::HeaderMap) -> Response {
-    let api = crate::schema::ApiSchema::of(state.callable(headers));
+fn description(state: &ServerState, name: &str, request: &Request) -> Response {
+    let caller = crate::remote::Caller::http(request.headers(), super::handlers::peer(request.extensions()));
+    let api = crate::schema::ApiSchema::of(state.callable(&caller));
     // Per caller: never shared by a cache.
     let cache = "private, no-cache";
     if name == "openapi.json" {

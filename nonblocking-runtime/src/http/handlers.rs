@@ -11,33 +11,31 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Request};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use hyper::body::Body as _;
 use serde_json::{Value, json};
 
-use super::server::{Drain, Expose, Refusal, ServerState};
-use super::wire::{Code, codes, to_wire};
+use super::server::{Drain, ServerState};
+use crate::remote::wire::{Code, codes, refuse_arguments, to_wire};
+use crate::remote::{Caller, Refusal};
 use crate::errors::CallError;
 use crate::panic::catching_async;
-use crate::registry::{RawArgs, RawError, ServerFunction, invoke_raw, registry};
+use crate::registry::{RawArgs, ServerFunction, invoke_raw, registry};
 
 impl ServerState {
     fn exposes(&self, name: &str) -> bool {
-        match &self.expose {
-            Expose::All => true,
-            Expose::Only(names) => names.contains(name),
-        }
+        self.expose.allows(name)
     }
 
     /// The functions a caller with these headers may call: exposed, and allowed by the
     /// authorize hook. What the listing, the OpenAPI document and the stubs show.
-    pub(super) fn callable<'a>(&'a self, headers: &'a HeaderMap) -> impl Iterator<Item = &'static ServerFunction> + 'a {
+    pub(super) fn callable<'a>(&'a self, caller: &'a Caller<'a>) -> impl Iterator<Item = &'static ServerFunction> + 'a {
         registry()
             .iter()
             .filter(|function| self.exposes(function.name()))
-            .filter(|function| self.authorize.as_ref().is_none_or(|authorize| authorize(headers, function).is_ok()))
+            .filter(|function| self.authorize.as_ref().is_none_or(|authorize| authorize(caller, function).is_ok()))
     }
 }
 
@@ -82,7 +80,7 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
         Err(other) => return error(&other, &state, None),
     };
     if let Some(authorize) = &state.authorize {
-        match authorize(headers, function) {
+        match authorize(&Caller::http(headers, peer(&parts.extensions)), function) {
             Ok(()) => {}
             Err(Refusal::Unauthorized(message)) => return reply(codes::UNAUTHORIZED, message),
             Err(Refusal::Forbidden(message)) => return reply(codes::FORBIDDEN, message),
@@ -111,17 +109,10 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
     // tree is built on the way to the function's own types.
     let args = match RawArgs::parse(&body) {
         Ok(args) => args,
-        // Nested deeper than serde_json parses (128 levels): valid JSON, invalid arguments.
-        Err(RawError::TooDeep) => {
-            let deep = CallError::invalid_arguments(
-                function.name(),
-                None,
-                "the arguments nest deeper than 128 levels".to_owned(),
-            );
-            return self::error(&deep, &state, Some(function));
+        Err(refused) => {
+            let (status, body) = refuse_arguments(function, refused, state.show_panics);
+            return (http_status(status), Json(body)).into_response();
         }
-        Err(RawError::Malformed(error)) => return reply(codes::BAD_REQUEST, format!("malformed JSON: {error}")),
-        Err(RawError::NotUtf8) => return reply(codes::BAD_REQUEST, "malformed JSON: the body is not UTF-8"),
     };
     // The call runs inside this handler's own task: no second task, and dropping the handler
     // (the client went away, shutdown ran out of grace) drops the call with it.
@@ -148,9 +139,10 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
 
 /// `GET <prefix>`: the functions this caller may call (exposed, and allowed by the authorize
 /// hook for these headers), with their parameters.
-pub(super) async fn list(State(state): State<Arc<ServerState>>, headers: HeaderMap) -> Response {
+pub(super) async fn list(State(state): State<Arc<ServerState>>, request: Request) -> Response {
+    let caller = Caller::http(request.headers(), peer(request.extensions()));
     let functions: Vec<Value> = state
-        .callable(&headers)
+        .callable(&caller)
         .map(|function| {
             json!({
                 "name": function.name(),
@@ -267,7 +259,7 @@ pub(super) async fn no_route(uri: Uri) -> Response {
     let mut body = codes::NOT_FOUND.body(format!("no route for {}: calls are POST <prefix>/<name>", uri.path()));
     // `path` (and no `name`) tells a client that it missed the routes, not a function.
     body.details = json!({ "path": uri.path() });
-    (codes::NOT_FOUND.status, Json(body)).into_response()
+    (http_status(codes::NOT_FOUND.status), Json(body)).into_response()
 }
 
 /// A `GET` (or `HEAD`) of a name that is not one of the client's files: a function's path
@@ -319,9 +311,20 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 fn error(error: &CallError, state: &ServerState, function: Option<&ServerFunction>) -> Response {
     let (status, body) = to_wire(error, state.show_panics, function);
-    (status, Json(body)).into_response()
+    (http_status(status), Json(body)).into_response()
 }
 
 fn reply(code: Code, message: impl Into<String>) -> Response {
-    (code.status, Json(code.body(message))).into_response()
+    (http_status(code.status), Json(code.body(message))).into_response()
+}
+
+/// A status of the wire table as HTTP's (every row is a valid status).
+pub(super) fn http_status(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The client's address, which [`Server::serve`](super::Server::serve) (or axum's
+/// `into_make_service_with_connect_info`) records on each request.
+pub(super) fn peer(extensions: &axum::http::Extensions) -> Option<std::net::SocketAddr> {
+    extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0)
 }

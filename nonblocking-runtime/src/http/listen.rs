@@ -27,7 +27,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::server::ServerState;
-use super::wire::codes;
+use crate::remote::wire::codes;
 
 /// The connection-level limits of [`Server::serve`](super::Server::serve).
 pub(super) struct ConnectionLimits {
@@ -59,10 +59,10 @@ pub(super) async fn serve(
     loop {
         // Finished connections leave the set as they go, so it holds only open ones.
         while connections.try_join_next().is_some() {}
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 // Out of descriptors, or a connection reset before it was accepted: the
                 // listener itself is fine; try again shortly instead of spinning.
                 Err(_) => {
@@ -76,7 +76,7 @@ pub(super) async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let service = WithPeer { inner: TowerToHyperService::new(router.clone()), peer };
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         connections.spawn(async move {
             // An error here is the client's (reset, header timeout): nothing to report.
@@ -112,4 +112,25 @@ async fn refuse(mut stream: TcpStream) {
         stream.shutdown().await
     })
     .await;
+}
+
+/// Records the client's address on each request, as axum's `ConnectInfo`, for the authorize
+/// hook's [`Caller::peer`](crate::remote::Caller::peer).
+struct WithPeer<S> {
+    inner: S,
+    peer: std::net::SocketAddr,
+}
+
+impl<S, B> hyper::service::Service<hyper::Request<B>> for WithPeer<S>
+where
+    S: hyper::service::Service<hyper::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, mut request: hyper::Request<B>) -> Self::Future {
+        request.extensions_mut().insert(axum::extract::ConnectInfo(self.peer));
+        self.inner.call(request)
+    }
 }

@@ -49,11 +49,9 @@ mod listen;
 #[cfg(feature = "schema")]
 mod openapi;
 mod server;
-mod slots;
-mod wire;
 
 pub use self::client::{Remote, RemoteBuilder};
 pub use self::cors::{Cors, InvalidCors};
-#[doc(hidden)]
-pub use self::client::call_typed;
-pub use self::server::{Authorize, Expose, Refusal, Server, ServerBuilder, serve};
+pub use self::server::{Server, ServerBuilder, serve};
+// The policy every transport shares, where HTTP users first met it.
+pub use crate::remote::{Authorize, Caller, Expose, Refusal};

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::wire::codes;
+use crate::remote::wire::codes;
 use crate::schema::{ApiSchema, FunctionSchema};
 
 /// The schema of the error object, under this name among the components (a `.` keeps it
@@ -44,7 +44,7 @@ pub(super) fn document(api: &ApiSchema, prefix: &str, info: &ApiInfo) -> Value {
         for (status, meaning) in error_statuses() {
             let mut schema = json!({"$ref": format!("#/components/schemas/{ERROR}")});
             let codes: Vec<&str> =
-                codes::ALL.iter().filter(|code| code.status.as_u16() == status).map(|code| code.code).collect();
+                codes::ALL.iter().filter(|code| code.status == status).map(|code| code.code).collect();
             let mut narrowed = json!({"properties": {"code": {"enum": codes}}});
             if let (500, Some(error)) = (status, &function.error) {
                 // A `failed` reply carries the function's error value.
@@ -136,7 +136,7 @@ fn error_statuses() -> Vec<(u16, String)> {
         if code == codes::METHOD_NOT_ALLOWED {
             continue;
         }
-        let status = code.status.as_u16();
+        let status = code.status;
         match statuses.iter_mut().find(|(known, _)| *known == status) {
             Some((_, meaning)) => meaning.push_str(&format!(", `{}`", code.code)),
             None => statuses.push((status, format!("An error object: `{}`", code.code))),

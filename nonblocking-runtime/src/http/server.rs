@@ -2,7 +2,6 @@
 //! routes and `serve`, and `serve(addr)` for the common case. The request handlers are in
 //! `handlers.rs`, the connection-level serving in `listen.rs`.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -11,39 +10,16 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 use super::assets::asset;
 use super::handlers::{call, list, method_not_allowed, no_route};
 use super::cors::Cors;
-use super::slots::Slots;
+use crate::remote::slots::Slots;
+use crate::remote::{Authorize, Caller, Expose, Refusal};
 use super::listen::{self, ConnectionLimits};
 use crate::registry::ServerFunction;
-
-/// Which registered functions a server lets clients call. Unexposed functions answer 404
-/// exactly like missing ones, so exposure cannot be probed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expose {
-    /// Every registered function.
-    All,
-    /// Only these names.
-    Only(HashSet<String>),
-}
-
-/// Why an [`Authorize`] hook refused a call: 401 or 403 with this message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// No (valid) credentials: 401 `unauthorized` (Anvil's `AuthenticationFailed`).
-    Unauthorized(String),
-    /// Credentials, but not allowed: 403 `forbidden` (Anvil's `PermissionDenied`).
-    Forbidden(String),
-}
-
-/// The authorization hook: sees the request headers and the function's registry entry (its
-/// [`require`](ServerFunction::require) value among it) before the call starts.
-pub type Authorize = Arc<dyn Fn(&HeaderMap, &ServerFunction) -> Result<(), Refusal> + Send + Sync>;
 
 /// Builds a [`Server`]; every limit has a default.
 ///
@@ -134,10 +110,11 @@ impl ServerBuilder {
         self
     }
 
-    /// Sets the authorization hook.
+    /// Sets the authorization hook: it sees the request's headers (through [`Caller`], the
+    /// view every transport gives it) and the function's registry entry.
     pub fn authorize(
         mut self,
-        hook: impl Fn(&HeaderMap, &ServerFunction) -> Result<(), Refusal> + Send + Sync + 'static,
+        hook: impl Fn(&Caller<'_>, &ServerFunction) -> Result<(), Refusal> + Send + Sync + 'static,
     ) -> Self {
         self.authorize = Some(Arc::new(hook));
         self

@@ -33,7 +33,7 @@ pub struct Arguments<'a> {
 }
 
 // The raw variants are built only by the HTTP transport.
-#[cfg_attr(not(feature = "http"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
 enum Values<'a> {
     Positional(vec::IntoIter<Value>),
     Keyword(Map<String, Value>),
@@ -87,7 +87,7 @@ impl<'a> Arguments<'a> {
     }
 
     /// Reads a split JSON body by the same rule and with the same refusals as [`new`](Self::new).
-    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
     pub(crate) fn from_raw(function: &'static ServerFunction, args: RawArgs<'a>) -> Result<Self, CallError> {
         let params = function.params();
         let values = match args {

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::arguments::{Arguments, Invocation};
-#[cfg(feature = "http")]
+#[cfg(any(feature = "http", feature = "nats"))]
 use super::raw::RawArgs;
 use super::function::ServerFunction;
 use super::table::registry;
@@ -84,7 +84,7 @@ pub(crate) fn invoke(function: &'static ServerFunction, args: Value) -> Result<I
 
 /// [`invoke`] with the arguments read straight from a JSON body (no `Value` tree built). The
 /// body has already been split: an argument can fail here only on its type.
-#[cfg(feature = "http")]
+#[cfg(any(feature = "http", feature = "nats"))]
 pub(crate) fn invoke_raw(function: &'static ServerFunction, args: RawArgs<'_>) -> Result<Invocation, CallError> {
     (function.handler())(Arguments::from_raw(function, args)?)
 }

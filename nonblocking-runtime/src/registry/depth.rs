@@ -27,7 +27,7 @@ pub(crate) fn too_deep(value: &Value) -> bool {
 /// [`too_deep`] for JSON text not yet parsed: counts brackets outside strings, stopping at the
 /// first one past the limit. A body read raw builds no tree, so nothing would recurse into it
 /// here; the check keeps the rule (and the refusal) the same on every path.
-#[cfg_attr(not(feature = "http"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
 pub(crate) fn too_deep_text(text: &[u8]) -> bool {
     let (mut containers, mut in_string, mut escaped) = (0_usize, false, false);
     for &byte in text {

@@ -256,7 +256,7 @@ impl ServerFunction {
     }
 
     /// The JSON value of an error this function returned, if its error type is `Serialize`.
-    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
     pub(crate) fn error_value(&self, error: &(dyn std::error::Error + 'static)) -> Option<serde_json::Value> {
         (self.parts.error_value)(error)
     }

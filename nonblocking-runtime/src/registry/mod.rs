@@ -7,7 +7,7 @@ mod depth;
 mod function;
 mod pace;
 // Only the HTTP transport reads arguments straight from a body.
-#[cfg_attr(not(feature = "http"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
 mod raw;
 mod suggest;
 mod table;
@@ -16,9 +16,9 @@ mod table;
 pub use self::arguments::{Arg, Arguments, Invocation};
 #[doc(hidden)]
 pub use self::pace::Pace;
-#[cfg(feature = "http")]
+#[cfg(any(feature = "http", feature = "nats"))]
 pub(crate) use self::by_name::invoke_raw;
-#[cfg(feature = "http")]
+#[cfg(any(feature = "http", feature = "nats"))]
 pub(crate) use self::raw::{RawArgs, RawError};
 pub use self::by_name::call_async_by_name;
 pub use self::function::{Param, ServerFunction, ServerFunctionParts};

@@ -1,26 +1,27 @@
 //! The error object on the wire, both ways: a [`CallError`] to a status and JSON on the server,
-//! and back to the same [`CallError`] on the client.
+//! and back to the same [`CallError`] on the client. Every transport uses this one table: HTTP
+//! as the response's status, NATS as the `Nats-Service-Error-Code` header.
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::errors::{CallError, RejectedError, RemoteFailure, TransportError};
-use crate::registry::ServerFunction;
+use crate::registry::{RawError, ServerFunction};
 
 /// One row of the wire's table: an HTTP status and the code the error object carries. Every
 /// refusal and failure the server answers is one of these, and the client maps exactly these
 /// back (the browser client and the NATS transport map the same table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Code {
-    pub(crate) status: StatusCode,
+    /// The HTTP status number.
+    pub(crate) status: u16,
     pub(crate) code: &'static str,
 }
 
 impl Code {
-    const fn new(status: StatusCode, code: &'static str) -> Self {
+    const fn new(status: u16, code: &'static str) -> Self {
         Code { status, code }
     }
 
@@ -33,48 +34,48 @@ impl Code {
 /// The table: the one place statuses and codes are written. (The module docs and the README
 /// show it to users; `every_code_is_documented` keeps them in step.)
 pub(crate) mod codes {
-    use super::{Code, StatusCode};
+    use super::Code;
 
     /// No such function, not exposed, or no route at that path.
-    pub(crate) const NOT_FOUND: Code = Code::new(StatusCode::NOT_FOUND, "not_found");
+    pub(crate) const NOT_FOUND: Code = Code::new(404, "not_found");
     /// A method other than `POST` on a function (or `GET` on the listing).
     pub(crate) const METHOD_NOT_ALLOWED: Code =
-        Code::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+        Code::new(405, "method_not_allowed");
     /// A call without `Content-Type: application/json`.
     pub(crate) const UNSUPPORTED_MEDIA_TYPE: Code =
-        Code::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        Code::new(415, "unsupported_media_type");
     /// Malformed JSON, or a body that could not be read.
-    pub(crate) const BAD_REQUEST: Code = Code::new(StatusCode::BAD_REQUEST, "bad_request");
+    pub(crate) const BAD_REQUEST: Code = Code::new(400, "bad_request");
     /// The arguments do not fit the parameters.
     pub(crate) const INVALID_ARGUMENTS: Code =
-        Code::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_arguments");
+        Code::new(422, "invalid_arguments");
     /// The authorize hook wants credentials.
-    pub(crate) const UNAUTHORIZED: Code = Code::new(StatusCode::UNAUTHORIZED, "unauthorized");
+    pub(crate) const UNAUTHORIZED: Code = Code::new(401, "unauthorized");
     /// The authorize hook refused.
-    pub(crate) const FORBIDDEN: Code = Code::new(StatusCode::FORBIDDEN, "forbidden");
+    pub(crate) const FORBIDDEN: Code = Code::new(403, "forbidden");
     /// The body did not arrive within the body deadline.
-    pub(crate) const BODY_TIMEOUT: Code = Code::new(StatusCode::REQUEST_TIMEOUT, "body_timeout");
+    pub(crate) const BODY_TIMEOUT: Code = Code::new(408, "body_timeout");
     /// The body is over the limit (by its `Content-Length`, or as it arrives).
     pub(crate) const PAYLOAD_TOO_LARGE: Code =
-        Code::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+        Code::new(413, "payload_too_large");
     /// The call ran past the server's per-call timeout.
-    pub(crate) const TIMED_OUT: Code = Code::new(StatusCode::GATEWAY_TIMEOUT, "timed_out");
+    pub(crate) const TIMED_OUT: Code = Code::new(504, "timed_out");
     /// The function returned an error.
-    pub(crate) const FAILED: Code = Code::new(StatusCode::INTERNAL_SERVER_ERROR, "failed");
+    pub(crate) const FAILED: Code = Code::new(500, "failed");
     /// The function panicked.
-    pub(crate) const PANICKED: Code = Code::new(StatusCode::INTERNAL_SERVER_ERROR, "panicked");
+    pub(crate) const PANICKED: Code = Code::new(500, "panicked");
     /// Two functions share the name.
     pub(crate) const DUPLICATE_NAME: Code =
-        Code::new(StatusCode::INTERNAL_SERVER_ERROR, "duplicate_name");
+        Code::new(500, "duplicate_name");
     /// The concurrency limit (or the connection cap) is reached: refused, not queued, not
     /// executed.
-    pub(crate) const OVERLOADED: Code = Code::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded");
+    pub(crate) const OVERLOADED: Code = Code::new(503, "overloaded");
     /// The server is shutting down.
     pub(crate) const SHUTTING_DOWN: Code =
-        Code::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down");
+        Code::new(503, "shutting_down");
 
     /// Every row, in the order the docs list them.
-    #[cfg_attr(not(any(test, feature = "schema")), allow(dead_code))]
+    #[cfg_attr(not(any(test, all(feature = "schema", feature = "http"))), allow(dead_code))]
     pub(crate) const ALL: [Code; 15] = [
         NOT_FOUND,
         METHOD_NOT_ALLOWED,
@@ -111,7 +112,7 @@ impl ErrorBody {
 
 /// The status and body for a call's error. A panic's message stays on the server unless
 /// `show_panics`; a failure carries its error's JSON value when `function` can encode it.
-pub(crate) fn to_wire(error: &CallError, show_panics: bool, function: Option<&ServerFunction>) -> (StatusCode, ErrorBody) {
+pub(crate) fn to_wire(error: &CallError, show_panics: bool, function: Option<&ServerFunction>) -> (u16, ErrorBody) {
     use serde_json::json;
     let message = error.to_string();
     let (code, details) = match error {
@@ -135,7 +136,7 @@ pub(crate) fn to_wire(error: &CallError, show_panics: bool, function: Option<&Se
             (codes::FAILED, value.map_or(Value::Null, |value| json!({"value": value})))
         }
         CallError::Rejected(rejected) => {
-            let status = StatusCode::from_u16(rejected.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = if (400..=599).contains(&rejected.status) { rejected.status } else { 500 };
             return (status, ErrorBody::new(&rejected.code, rejected.message.clone()));
         }
         // Anything a server function cannot otherwise produce.
@@ -144,12 +145,26 @@ pub(crate) fn to_wire(error: &CallError, show_panics: bool, function: Option<&Se
     (code.status, ErrorBody { code: code.code.to_owned(), message, details })
 }
 
+/// The status and body refusing a body whose arguments could not be split.
+pub(crate) fn refuse_arguments(function: &ServerFunction, error: RawError, show_panics: bool) -> (u16, ErrorBody) {
+    match error {
+        // Nested deeper than serde_json parses (128 levels): valid JSON, invalid arguments.
+        RawError::TooDeep => {
+            let deep = CallError::invalid_arguments(function.name(), None, "the arguments nest deeper than 128 levels".to_owned());
+            to_wire(&deep, show_panics, Some(function))
+        }
+        RawError::Malformed(error) => (codes::BAD_REQUEST.status, codes::BAD_REQUEST.body(format!("malformed JSON: {error}"))),
+        RawError::NotUtf8 => (codes::BAD_REQUEST.status, codes::BAD_REQUEST.body("malformed JSON: the body is not UTF-8")),
+    }
+}
+
 /// The error a reply with `status` and `body` stands for: the variant a local call would give,
 /// [`CallError::Rejected`] for refusals only HTTP has, [`CallError::Transport`] for a reply
-/// that is not ours. `base` is the server's base URL, `url` the request's.
-pub(crate) fn from_wire(base: &str, url: &str, function: &str, status: StatusCode, body: &[u8]) -> CallError {
+/// that is not ours. `base` is the server's address (an HTTP base URL, a NATS subject
+/// prefix), `url` the request's.
+pub(crate) fn from_wire(base: &str, url: &str, function: &str, status: u16, body: &[u8]) -> CallError {
     let Ok(body) = serde_json::from_slice::<ErrorBody>(body) else {
-        let message = if status == StatusCode::NOT_FOUND {
+        let message = if status == codes::NOT_FOUND.status {
             // The usual cause: a base URL whose prefix differs from the server's.
             format!("no nonblocking server at {base}: check the prefix (the server answered {status} with a body that is not a nonblocking error object)")
         } else {
@@ -186,7 +201,7 @@ pub(crate) fn from_wire(base: &str, url: &str, function: &str, status: StatusCod
             message: body.message,
             value: body.details.get("value").cloned(),
         })),
-        _ => CallError::Rejected(Box::new(RejectedError { status: status.as_u16(), code: body.code, message: body.message })),
+        _ => CallError::Rejected(Box::new(RejectedError { status, code: body.code, message: body.message })),
     }
 }
 
@@ -198,10 +213,10 @@ mod tests {
     /// README with its status.
     #[test]
     fn every_code_is_documented() {
-        let module = include_str!("mod.rs");
+        let module = include_str!("../http/mod.rs");
         let readme = include_str!("../../../README.md");
         for code in codes::ALL {
-            let row = format!("| {} | `{}` |", code.status.as_u16(), code.code);
+            let row = format!("| {} | `{}` |", code.status, code.code);
             assert!(module.contains(&row), "http/mod.rs lacks the row {row}");
             assert!(readme.contains(&row), "the README lacks the row {row}");
         }

@@ -2,18 +2,19 @@
 //! queueing it. A semaphore would do the counting, but every release takes its lock to look for
 //! waiters, and here there never are any: this is one atomic add and one atomic subtract.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub(super) struct Slots {
+pub(crate) struct Slots {
     taken: AtomicUsize,
     limit: usize,
 }
 
 /// One running call's slot, given back when dropped.
-pub(super) struct Slot<'a>(&'a Slots);
+pub(crate) struct Slot<'a>(&'a Slots);
 
 impl Slots {
-    pub(super) fn new(limit: usize) -> Slots {
+    pub(crate) fn new(limit: usize) -> Slots {
         Slots {
             taken: AtomicUsize::new(0),
             limit,
@@ -21,7 +22,7 @@ impl Slots {
     }
 
     /// A slot, or `None` when `limit` calls already hold one.
-    pub(super) fn try_take(&self) -> Option<Slot<'_>> {
+    pub(crate) fn try_take(&self) -> Option<Slot<'_>> {
         // Taking first and giving back on refusal keeps the count exact under races: two
         // callers racing for the last slot both add, and the later one sees the limit.
         if self.taken.fetch_add(1, Ordering::Acquire) >= self.limit {
@@ -33,6 +34,26 @@ impl Slots {
 }
 
 impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.taken.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// A slot that owns its count, for a call that runs in a task of its own.
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
+pub(crate) struct OwnedSlot(Arc<Slots>);
+
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
+impl Slots {
+    /// [`try_take`](Self::try_take), holding the count through an `Arc`.
+    pub(crate) fn try_take_owned(self: &Arc<Self>) -> Option<OwnedSlot> {
+        let slot = self.try_take()?;
+        std::mem::forget(slot);
+        Some(OwnedSlot(Arc::clone(self)))
+    }
+}
+
+impl Drop for OwnedSlot {
     fn drop(&mut self) {
         self.0.taken.fetch_sub(1, Ordering::Release);
     }

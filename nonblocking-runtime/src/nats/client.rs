@@ -1,0 +1,317 @@
+//! [`NatsRemote`]: calls the server functions that workers serve over NATS, by name or through
+//! the typed `call_remote_<name>` stubs, without knowing where any worker is.
+
+use std::fmt;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::client::RequestErrorKind;
+use async_nats::{HeaderMap, Message};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use super::connect::Connect;
+use super::headers::{CALL_ID, SERVICE_ERROR_CODE};
+use super::subjects::{cancel_subject, subject};
+use crate::calls::{AsyncCall, call_with_outcome};
+use crate::errors::{CallError, NoRespondersError, RejectedError, TransportError};
+use crate::remote::wire::{codes, from_wire};
+use crate::remote::{Decode, Transport, sealed};
+
+/// How often a call that found no worker is tried again, and how long apart at first (a
+/// worker may be restarting); after that, [`CallError::NoResponders`] at once.
+const NO_RESPONDERS_RETRIES: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(2);
+const MAX_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The workers serving under one subject prefix, called over NATS. Cloning shares the
+/// connection; [`with_header`](Self::with_header) makes a variant for some calls.
+///
+/// Every call has a deadline (the remote's timeout, 30 s by default; an
+/// [`AsyncCall::timeout`] can shorten it): a reply lost with a crashed worker ends in
+/// [`CallError::TimedOut`], never a hang. A worker at its concurrency limit refuses with
+/// `overloaded` (not executed) and no worker at all is `no responders`: those two are retried,
+/// with jitter, within the deadline, so that another worker takes the call. Nothing else is
+/// retried, so no call runs twice. Cancelling a call (or its timeout, or dropping the
+/// `AsyncCall` with `cancel_on_drop`) tells the worker running it, which stops it.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use nonblocking_runtime::nats::{Connect, NatsRemote};
+///
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), nonblocking_runtime::CallError> {
+/// let remote = NatsRemote::builder()
+///     .prefix("rpc")
+///     .timeout(Duration::from_secs(5))
+///     .connect(&Connect::new(["nats://127.0.0.1:4222"]))
+///     .await?;
+/// let sum: i64 = remote.call_async_by_name("add", (40, 2)).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct NatsRemote {
+    client: async_nats::Client,
+    prefix: Arc<str>,
+    headers: Arc<HeaderMap>,
+    timeout: Duration,
+}
+
+impl fmt::Debug for NatsRemote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values may be credentials: show only their names.
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_ref()).collect();
+        f.debug_struct("NatsRemote")
+            .field("prefix", &self.prefix)
+            .field("headers", &names)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`NatsRemote`].
+#[must_use = "a builder does nothing until `connect()` or `client()`"]
+#[derive(Debug)]
+pub struct NatsRemoteBuilder {
+    prefix: String,
+    headers: Vec<(String, String)>,
+    timeout: Duration,
+}
+
+impl NatsRemoteBuilder {
+    /// The workers' subject prefix. Default `rpc`.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Sends this header with every call (the authorize hook sees it).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Every call's deadline. Default 30 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connects to the servers of `connect` (every node of a cluster: the connection fails over
+    /// and reconnects by itself).
+    pub async fn connect(self, connect: &Connect) -> Result<NatsRemote, CallError> {
+        let client = connect.open("nonblocking caller").await?;
+        self.client(client)
+    }
+
+    /// Calls over a connection you already have.
+    pub fn client(self, client: async_nats::Client) -> Result<NatsRemote, CallError> {
+        if !super::subjects::valid_tokens(&self.prefix) {
+            return Err(TransportError::plain(
+                format!("nats:{}", self.prefix),
+                "the prefix is not one or more dot-separated tokens of [A-Za-z0-9_-]".into(),
+            ));
+        }
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            if name.is_empty() || name.contains([':', ' ', '\r', '\n']) || value.contains(['\r', '\n']) {
+                return Err(TransportError::plain(
+                    format!("nats:{}", self.prefix),
+                    format!("invalid header `{name}`: names hold no `:` or whitespace, values are one line"),
+                ));
+            }
+            headers.append(name.as_str(), value.as_str());
+        }
+        Ok(NatsRemote { client, prefix: self.prefix.into(), headers: Arc::new(headers), timeout: self.timeout })
+    }
+}
+
+impl NatsRemote {
+    /// A builder: prefix `rpc`, no headers, 30 s per call.
+    pub fn builder() -> NatsRemoteBuilder {
+        NatsRemoteBuilder { prefix: "rpc".into(), headers: Vec::new(), timeout: Duration::from_secs(30) }
+    }
+
+    /// The subject prefix it calls under.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The connection, to publish or subscribe beside the calls.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    /// The same remote with every call's deadline at `timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// A remote sharing this connection that also sends the header `name: value`.
+    pub fn with_header(&self, name: &str, value: &str) -> Result<NatsRemote, CallError> {
+        let mut builder = NatsRemote::builder().prefix(&*self.prefix).timeout(self.timeout);
+        for (known, values) in self.headers.iter() {
+            for existing in values {
+                builder = builder.header(<_ as AsRef<str>>::as_ref(known), existing.as_str());
+            }
+        }
+        builder.header(name, value).client(self.client.clone())
+    }
+
+    /// Calls the server function `name` without waiting; see [`Transport::call_async_by_name`].
+    pub fn call_async_by_name<R>(&self, name: &str, args: impl Serialize) -> AsyncCall<R>
+    where
+        R: DeserializeOwned + Send + 'static,
+    {
+        Transport::call_async_by_name(self, name, args)
+    }
+
+    async fn run<R>(self, name: String, body: Vec<u8>, decode: Decode<R>) -> Result<R, CallError> {
+        let Some(subject) = subject(&self.prefix, &name) else {
+            return Err(CallError::not_found_remote(&name, None, &format!("nats:{}", self.prefix)));
+        };
+        let max_payload = self.client.server_info().max_payload;
+        if body.len() > max_payload {
+            return Err(CallError::Rejected(Box::new(RejectedError {
+                status: codes::PAYLOAD_TOO_LARGE.status,
+                code: codes::PAYLOAD_TOO_LARGE.code.into(),
+                message: format!("the arguments are {} bytes, over the NATS servers' max_payload of {max_payload} bytes", body.len()),
+            })));
+        }
+        let id = self.client.new_inbox();
+        let mut headers = HeaderMap::clone(&self.headers);
+        headers.insert(CALL_ID, id.as_str());
+        let payload = bytes::Bytes::from(body);
+        // Armed until a worker answers: a call dropped before then (cancel, timeout) is
+        // cancelled on the worker too.
+        let mut guard = CancelOnDrop { client: self.client.clone(), subject: cancel_subject(&self.prefix), id, armed: true };
+        let deadline = Instant::now() + self.timeout;
+        let mut retries = 0u32;
+        let mut no_responders = 0u32;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(CallError::TimedOut(self.timeout));
+            }
+            let request = async_nats::Request::new()
+                .payload(payload.clone())
+                .headers(headers.clone())
+                .timeout(Some(remaining));
+            let retry = match self.client.send_request(subject.clone(), request).await {
+                Ok(message) => match error_status(&message) {
+                    None => {
+                        guard.armed = false;
+                        return decode(&message.payload).map_err(|error| CallError::invalid_result(&name, error.to_string()));
+                    }
+                    Some(status) => {
+                        let error = from_wire(&format!("nats:{}", self.prefix), &subject, &name, status, &message.payload);
+                        if !is_overloaded(&error) {
+                            guard.armed = false;
+                            return Err(error);
+                        }
+                        error
+                    }
+                },
+                Err(error) => match error.kind() {
+                    RequestErrorKind::NoResponders if no_responders < NO_RESPONDERS_RETRIES => {
+                        no_responders += 1;
+                        CallError::NoResponders(Box::new(NoRespondersError { function: name.clone(), subject: subject.clone() }))
+                    }
+                    RequestErrorKind::NoResponders => {
+                        guard.armed = false;
+                        return Err(CallError::NoResponders(Box::new(NoRespondersError { function: name, subject })));
+                    }
+                    RequestErrorKind::TimedOut => return Err(CallError::TimedOut(self.timeout)),
+                    RequestErrorKind::Other => {
+                        return Err(TransportError::caused(subject, "the request could not be sent", Box::new(error)));
+                    }
+                },
+            };
+            // Not executed: try again after a jittered pause, if the deadline leaves room.
+            let pause = backoff(retries);
+            retries += 1;
+            if Instant::now() + pause >= deadline {
+                guard.armed = false;
+                return Err(retry);
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+impl sealed::Sealed for NatsRemote {}
+
+impl Transport for NatsRemote {
+    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>) -> AsyncCall<R> {
+        let remote = self.clone();
+        let name = name.to_owned();
+        let timeout = self.timeout;
+        call_with_outcome(async move { remote.run(name, body?, decode).await }).timeout(timeout)
+    }
+}
+
+/// The wire status of an error reply (the services protocol's header), `None` for a value.
+fn error_status(message: &Message) -> Option<u16> {
+    let code = message.headers.as_ref()?.get(SERVICE_ERROR_CODE)?;
+    Some(code.as_str().parse().unwrap_or(codes::FAILED.status))
+}
+
+fn is_overloaded(error: &CallError) -> bool {
+    matches!(error, CallError::Rejected(rejected) if rejected.code == codes::OVERLOADED.code)
+}
+
+/// Exponential from 2 ms to 100 ms, each pause drawn from its upper half, so that callers
+/// refused together do not come back together.
+fn backoff(retry: u32) -> Duration {
+    let ceiling = FIRST_BACKOFF.saturating_mul(1 << retry.min(16)).min(MAX_BACKOFF);
+    let mut random = RandomState::new().build_hasher();
+    random.write_u32(retry);
+    let fraction = (random.finish() % 1_000) as u32;
+    ceiling / 2 + ceiling / 2 * fraction / 1_000
+}
+
+/// Publishes the call's cancel message when dropped while armed.
+struct CancelOnDrop {
+    client: async_nats::Client,
+    subject: String,
+    id: String,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (client, subject, id) = (self.client.clone(), std::mem::take(&mut self.subject), std::mem::take(&mut self.id));
+        // Dropped by the runtime that ran the call; without one there is no connection either.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = client.publish(subject, id.into()).await;
+                let _ = client.flush().await;
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_a_ceiling_and_is_jittered() {
+        for retry in 0..40 {
+            let pause = backoff(retry);
+            let ceiling = FIRST_BACKOFF.saturating_mul(1 << retry.min(16)).min(MAX_BACKOFF);
+            assert!(pause >= ceiling / 2 && pause <= ceiling, "{retry}: {pause:?}");
+        }
+        let draws: std::collections::HashSet<Duration> = (0..20).map(|_| backoff(6)).collect();
+        assert!(draws.len() > 1, "jittered");
+    }
+}
