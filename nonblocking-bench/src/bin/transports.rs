@@ -1,0 +1,177 @@
+//! NATS against HTTP, in one run (feature `nats`; needs `nats-server` on the PATH or in
+//! /usr/sbin, started here on a free loopback port):
+//!
+//! 1. a trivial function (`add`, from this crate) called closed-loop with 32 calls in flight,
+//!    over HTTP (`Server` + `Remote`) and over NATS (one `Worker` + `NatsRemote`), in ABBA
+//!    rounds: calls per second, p50 and p99 latency;
+//! 2. a function that sleeps 10 ms, each worker capped at 8 calls at once and the caller
+//!    keeping 48 in flight, with 1 and then 3 workers: the throughput scales with the workers
+//!    because the cap, not this 2-core machine, is the bottleneck.
+//!
+//! `cargo run --release -p nonblocking-bench --features nats --bin transports`
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use nonblocking_runtime::http::{Remote, Server};
+use nonblocking_runtime::nats::{Connect, NatsRemote, Worker};
+use nonblocking_runtime::remote::Transport;
+use nonblocking_runtime::server_function;
+
+/// Sleeps 10 ms: work bounded by the workers' concurrency, not by the CPU.
+#[server_function(name = "bench.sleep10")]
+async fn sleep10() -> u8 {
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    1
+}
+
+const ROUND: Duration = Duration::from_secs(2);
+
+struct NatsServer(Child);
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn nats_server(port: u16) -> NatsServer {
+    let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+        .unwrap_or("nats-server");
+    let child = Command::new(binary)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server starts (apt-get install nats-server)");
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    NatsServer(child)
+}
+
+/// Calls `name` closed-loop with `in_flight` calls for `ROUND`: every latency.
+async fn closed_loop<T: Transport + Clone + Send + Sync + 'static>(
+    remote: &T,
+    name: &'static str,
+    args: serde_json::Value,
+    in_flight: usize,
+) -> Vec<Duration> {
+    let deadline = Instant::now() + ROUND;
+    let workers = (0..in_flight).map(|_| {
+        let remote = remote.clone();
+        let args = args.clone();
+        async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                let outcome: Result<serde_json::Value, _> =
+                    remote.call_async_by_name(name, &args).await;
+                outcome.expect("the call succeeds");
+                latencies.push(started.elapsed());
+            }
+            latencies
+        }
+    });
+    futures_util::stream::iter(workers)
+        .buffer_unordered(in_flight)
+        .concat()
+        .await
+}
+
+fn summary(label: &str, mut latencies: Vec<Duration>, seconds: f64) -> f64 {
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
+    let rate = latencies.len() as f64 / seconds;
+    println!(
+        "{label:<44} {rate:>9.0} calls/s   p50 {:>8.1?}   p99 {:>8.1?}",
+        at(0.50),
+        at(0.99)
+    );
+    rate
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let _server = nats_server(port);
+        let connect = Connect::new([format!("nats://127.0.0.1:{port}")]);
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/rpc", listener.local_addr().unwrap());
+        tokio::spawn(
+            Server::builder()
+                .prefix("/rpc")
+                .build()
+                .serve(listener, std::future::pending()),
+        );
+        let http = Remote::new(url).unwrap();
+        // Links this crate's library, whose `add` the rows call.
+        assert_eq!(nonblocking_bench::ADD_SERVER_FUNCTION.name(), "add");
+        let worker = Worker::builder().start(&connect).await.expect("a worker");
+        let nats = NatsRemote::builder()
+            .connect(&connect)
+            .await
+            .expect("a caller");
+
+        println!(
+            "1. a trivial function (`add`), 32 calls in flight, {ROUND:?} rounds in ABBA order"
+        );
+        let args = serde_json::json!([40, 2]);
+        let (mut over_http, mut over_nats) = (Vec::new(), Vec::new());
+        for round in 0..4 {
+            if round == 0 || round == 3 {
+                over_http.extend(closed_loop(&http, "add", args.clone(), 32).await);
+            } else {
+                over_nats.extend(closed_loop(&nats, "add", args.clone(), 32).await);
+            }
+        }
+        let seconds = 2.0 * ROUND.as_secs_f64();
+        let http_rate = summary("HTTP (Server + Remote)", over_http, seconds);
+        let nats_rate = summary("NATS (1 Worker + NatsRemote)", over_nats, seconds);
+        println!("NATS / HTTP throughput: {:.2}", nats_rate / http_rate);
+        worker.stop().await.unwrap();
+
+        println!("\n2. `bench.sleep10` (10 ms), each worker capped at 8 calls, 48 in flight");
+        let mut rates = Vec::new();
+        for count in [1, 3] {
+            let mut workers = Vec::new();
+            for _ in 0..count {
+                workers.push(
+                    Worker::builder()
+                        .expose(["bench.sleep10"])
+                        .concurrency_limit(8)
+                        .start(&connect)
+                        .await
+                        .unwrap(),
+                );
+            }
+            let latencies = closed_loop(&nats, "bench.sleep10", serde_json::json!([]), 48).await;
+            rates.push(summary(
+                &format!("{count} worker(s)"),
+                latencies,
+                ROUND.as_secs_f64(),
+            ));
+            for worker in workers {
+                worker.stop().await.unwrap();
+            }
+        }
+        println!(
+            "3 workers / 1 worker throughput: {:.2}",
+            rates[1] / rates[0]
+        );
+    });
+}
