@@ -28,6 +28,12 @@ fn server(seen: &Seen) -> Server {
     Server::builder()
         .prefix("/rpc")
         .authorize(move |headers, function| {
+            // The transport-neutral view: HTTP, from the loopback client `serve` accepted.
+            assert_eq!(headers.via(), nonblocking_runtime::remote::Via::Http);
+            assert!(
+                headers.peer().is_some_and(|peer| peer.ip().is_loopback()),
+                "{headers:?}"
+            );
             let header = |name: &str| {
                 headers
                     .get(name)

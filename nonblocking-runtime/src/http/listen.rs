@@ -76,6 +76,8 @@ pub(super) async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // Only an authorize hook reads the peer: without one, no extension per request.
+        let peer = state.authorize.is_some().then_some(peer);
         let service = WithPeer { inner: TowerToHyperService::new(router.clone()), peer };
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         connections.spawn(async move {
@@ -118,7 +120,7 @@ async fn refuse(mut stream: TcpStream) {
 /// hook's [`Caller::peer`](crate::remote::Caller::peer).
 struct WithPeer<S> {
     inner: S,
-    peer: std::net::SocketAddr,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl<S, B> hyper::service::Service<hyper::Request<B>> for WithPeer<S>
@@ -130,7 +132,9 @@ where
     type Future = S::Future;
 
     fn call(&self, mut request: hyper::Request<B>) -> Self::Future {
-        request.extensions_mut().insert(axum::extract::ConnectInfo(self.peer));
+        if let Some(peer) = self.peer {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        }
         self.inner.call(request)
     }
 }
