@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use nonblocking_runtime::http::{Refusal, Server, ServerBuilder};
+use nonblocking_runtime::http::{Caller, Refusal, Server, ServerBuilder};
+use nonblocking_runtime::registry::ServerFunction;
 use nonblocking_runtime::server_function;
 use serde_json::Value;
 use support::{
@@ -37,15 +38,26 @@ async fn start(builder: ServerBuilder) -> SocketAddr {
     let server = builder
         .prefix("/rpc")
         .expose(["openapi.add", "openapi.secret"])
-        .authorize(|headers, function| match function.require() {
-            Some(role) if headers.get("x-role").is_none_or(|given| given != role) => {
-                Err(Refusal::Forbidden(format!("needs {role}")))
-            }
-            _ => Ok(()),
+        .authorize(|headers, function| {
+            // `serve` records the peer for the hook.
+            assert!(
+                headers.peer().is_some_and(|peer| peer.ip().is_loopback()),
+                "{headers:?}"
+            );
+            authorize_role(headers, function)
         })
         .build();
     tokio::spawn(server.serve(listener, std::future::pending()));
     addr
+}
+
+fn authorize_role(headers: &Caller<'_>, function: &ServerFunction) -> Result<(), Refusal> {
+    match function.require() {
+        Some(role) if headers.get("x-role").is_none_or(|given| given != role) => {
+            Err(Refusal::Forbidden(format!("needs {role}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[tokio::test]
