@@ -80,6 +80,24 @@ async fn probe() -> u8 {
     1
 }
 
+static TIMED_DROPPED: AtomicBool = AtomicBool::new(false);
+
+struct TimedProbe;
+
+impl Drop for TimedProbe {
+    fn drop(&mut self) {
+        TIMED_DROPPED.store(true, Ordering::SeqCst);
+    }
+}
+
+#[server_function(name = "nats.timed_probe")]
+async fn timed_probe() -> u8 {
+    let probe = TimedProbe;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    std::mem::forget(probe);
+    1
+}
+
 // Names NATS cannot serve as they are: an empty subject token, and two names with one
 // endpoint name.
 #[server_function(name = "nats.bad..name")]
@@ -91,7 +109,7 @@ fn twin_dot() {}
 #[server_function(name = "nats.twin_a")]
 fn twin_underscore() {}
 
-const SERVED: [&str; 8] = [
+const SERVED: [&str; 9] = [
     "nats.add",
     "nats.order",
     "nats.panics",
@@ -99,6 +117,7 @@ const SERVED: [&str; 8] = [
     "nats.secret",
     "nats.big",
     "nats.probe",
+    "nats.timed_probe",
     "nats.twin.a",
 ];
 
@@ -493,4 +512,68 @@ async fn a_worker_leaving_gracefully_under_load_fails_no_call() {
         &failed[..failed.len().min(5)]
     );
     staying.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_call_timeout_ends_the_call_here_and_on_the_worker() {
+    let server = NatsServer::start("");
+    let worker = worker("timeouts")
+        .timeout(Duration::from_secs(60))
+        .start(&Connect::new([server.url()]))
+        .await
+        .unwrap();
+    let remote = remote(&server, "timeouts").await;
+    let started = Instant::now();
+    let error = call_remote_timed_probe(&remote)
+        .timeout(Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !TIMED_DROPPED.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "the worker kept running a call its caller timed out"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The remote's default deadline applies to every call.
+    let short = remote.clone().with_timeout(Duration::from_millis(100));
+    assert!(
+        call_remote_sleep(&short, 2_000)
+            .await
+            .unwrap_err()
+            .is_timeout()
+    );
+    worker.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_go_through_the_connect_options() {
+    use nonblocking_runtime::nats::async_nats::ConnectOptions;
+    let server = NatsServer::start("authorization { user: \"svc\", password: \"s3cret\" }");
+    let login = Connect::new([server.url()])
+        .options(|| ConnectOptions::new().user_and_password("svc".into(), "s3cret".into()));
+    let worker = worker("login").start(&login).await.unwrap();
+    let remote = NatsRemote::builder()
+        .prefix("login")
+        .connect(&login)
+        .await
+        .unwrap();
+    assert_eq!(call_remote_add(&remote, 2, 2).await.unwrap(), 4);
+    // Without them the server refuses the connection, with a clear error.
+    let anonymous =
+        Connect::new([server.url()]).options(|| ConnectOptions::new().max_reconnects(1));
+    let error = NatsRemote::builder()
+        .prefix("login")
+        .connect(&anonymous)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, CallError::Transport(_))
+            && error.to_string().contains("could not connect to NATS"),
+        "{error}"
+    );
+    worker.stop().await.unwrap();
 }
