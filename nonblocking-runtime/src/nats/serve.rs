@@ -36,7 +36,14 @@ pub(crate) async fn answer_overloaded(served: Arc<Served>, reply: Subject) {
     send_error(&served, reply, codes::OVERLOADED.status, body).await;
 }
 
-pub(crate) async fn handle(served: Arc<Served>, function: &'static ServerFunction, message: Message, reply: Subject, slot: OwnedSlot) {
+pub(crate) async fn handle(
+    served: Arc<Served>,
+    function: &'static ServerFunction,
+    message: Message,
+    reply: Subject,
+    slot: OwnedSlot,
+    started: impl FnOnce(),
+) {
     let _slot = slot;
     let headers = message.headers.as_ref();
     if let Some(authorize) = &served.authorize {
@@ -70,6 +77,7 @@ pub(crate) async fn handle(served: Arc<Served>, function: &'static ServerFunctio
         Ok(invocation) => invocation,
         Err(error) => return send_call_error(&served, reply, &error, function).await,
     };
+    started();
     let cancelled = async {
         match registration {
             Some((_running, cancelled)) => {

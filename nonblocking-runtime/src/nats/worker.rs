@@ -223,8 +223,8 @@ impl WorkerBuilder {
         let replying = connect.open(&format!("{} worker replies", self.name)).await.map_err(WorkerError::Connect)?;
         let nats = |error: async_nats::Error| WorkerError::Nats(error.to_string());
 
-        let executed: Arc<HashMap<String, AtomicU64>> =
-            Arc::new(routes.iter().map(|route| (route.endpoint.clone(), AtomicU64::new(0))).collect());
+        let executed: Arc<HashMap<String, Arc<AtomicU64>>> =
+            Arc::new(routes.iter().map(|route| (route.endpoint.clone(), Arc::new(AtomicU64::new(0)))).collect());
         let stats = {
             let executed = Arc::clone(&executed);
             move |endpoint: String, _| {
@@ -264,8 +264,8 @@ impl WorkerBuilder {
                 .map_err(nats)?;
             let served = Arc::clone(&served);
             let tracker = tracker.clone();
-            let executed = Arc::clone(&executed);
-            loops.push(tokio::spawn(serve_endpoint(endpoint, route, served, tracker, executed)));
+            let counter = Arc::clone(&executed[&route.endpoint]);
+            loops.push(tokio::spawn(serve_endpoint(endpoint, route, served, tracker, counter)));
         }
         let mut cancels = replying.subscribe(cancel_subject(&self.prefix)).await.map_err(|error| nats(error.into()))?;
         let listener = {
@@ -353,7 +353,7 @@ async fn serve_endpoint(
     route: Route,
     served: Arc<Served>,
     tracker: TaskTracker,
-    executed: Arc<HashMap<String, AtomicU64>>,
+    executed: Arc<AtomicU64>,
 ) {
     while let Some(request) = endpoint.next().await {
         let message = request.message;
@@ -365,10 +365,12 @@ async fn serve_endpoint(
             tracker.spawn(answer_overloaded(Arc::clone(&served), reply));
             continue;
         };
-        if let Some(count) = executed.get(&route.endpoint) {
-            count.fetch_add(1, Ordering::Relaxed);
-        }
-        tracker.spawn(handle(Arc::clone(&served), route.function, message, reply, slot));
+        let executed = Arc::clone(&executed);
+        // Counted once the function starts: refusals (arguments, authorization) are not runs.
+        let count = move || {
+            executed.fetch_add(1, Ordering::Relaxed);
+        };
+        tracker.spawn(handle(Arc::clone(&served), route.function, message, reply, slot, count));
     }
 }
 
