@@ -25,6 +25,9 @@ use crate::remote::{Decode, Transport, sealed};
 const NO_RESPONDERS_RETRIES: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(2);
 const MAX_BACKOFF: Duration = Duration::from_millis(100);
+/// Retries stop this long before the deadline, so that the last refusal is reported rather
+/// than lost to the call's timeout firing in the same timer tick.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
 
 /// The workers serving under one subject prefix, called over NATS. Cloning shares the
 /// connection; [`with_header`](Self::with_header) makes a variant for some calls.
@@ -172,7 +175,7 @@ impl NatsRemote {
         Transport::call_async_by_name(self, name, args)
     }
 
-    async fn run<R>(self, name: String, body: Vec<u8>, decode: Decode<R>) -> Result<R, CallError> {
+    async fn run<R>(self, name: String, body: Vec<u8>, decode: Decode<R>, deadline: Instant) -> Result<R, CallError> {
         let Some(subject) = subject(&self.prefix, &name) else {
             return Err(CallError::not_found_remote(&name, None, &format!("nats:{}", self.prefix)));
         };
@@ -191,7 +194,6 @@ impl NatsRemote {
         // Armed until a worker answers: a call dropped before then (cancel, timeout) is
         // cancelled on the worker too.
         let mut guard = CancelOnDrop { client: self.client.clone(), subject: cancel_subject(&self.prefix), id, armed: true };
-        let deadline = Instant::now() + self.timeout;
         let mut retries = 0u32;
         let mut no_responders = 0u32;
         loop {
@@ -233,10 +235,12 @@ impl NatsRemote {
                     }
                 },
             };
-            // Not executed: try again after a jittered pause, if the deadline leaves room.
+            // Not executed: try again after a jittered pause, if the deadline leaves room (with a
+            // margin for the timer's millisecond ticks: the refusal, not the deadline, is the
+            // news).
             let pause = backoff(retries);
             retries += 1;
-            if Instant::now() + pause >= deadline {
+            if Instant::now() + pause + DEADLINE_MARGIN >= deadline {
                 guard.armed = false;
                 return Err(retry);
             }
@@ -252,7 +256,9 @@ impl Transport for NatsRemote {
         let remote = self.clone();
         let name = name.to_owned();
         let timeout = self.timeout;
-        call_with_outcome(async move { remote.run(name, body?, decode).await }).timeout(timeout)
+        // One deadline for the retries inside and the call's own timeout outside.
+        let deadline = Instant::now() + timeout;
+        call_with_outcome(async move { remote.run(name, body?, decode, deadline).await }).timeout(timeout)
     }
 }
 
