@@ -40,9 +40,40 @@ impl<T> Default for Local<T> {
     }
 }
 
+impl<T> Local<T> {
+    /// Keeps an outcome seen straight from the task (a call with no state machine). The first
+    /// one kept stays: a later one is dropped.
+    pub(crate) fn keep(&self, outcome: Outcome<T>) {
+        let _ = self.held.set(Held::Owned(outcome));
+    }
+
+    /// Lends the outcome kept with [`keep`](Self::keep), if any (a shared one belongs to a
+    /// state machine: see [`lend`](Self::lend)).
+    pub(crate) fn lend_kept(&self) -> Option<Result<&T, &CallError>> {
+        match self.held.get()? {
+            Held::Owned(outcome) => Some(outcome.as_ref()),
+            Held::Shared(_) => None,
+        }
+    }
+
+    /// Moves out the outcome kept with [`keep`](Self::keep).
+    pub(crate) fn take_kept(&mut self) -> Option<Outcome<T>> {
+        match self.held.take()? {
+            Held::Owned(outcome) => Some(outcome),
+            shared @ Held::Shared(_) => {
+                let _ = self.held.set(shared);
+                None
+            }
+        }
+    }
+}
+
 impl<T: Send + 'static> Local<T> {
     /// Lends the outcome; `None` while the call runs.
-    pub(crate) fn lend<'a>(&'a self, shared: &Shared<T>) -> Option<Result<&'a T, &'a CallError>> {
+    pub(crate) fn lend<'a, J>(
+        &'a self,
+        shared: &Shared<T, J>,
+    ) -> Option<Result<&'a T, &'a CallError>> {
         if self.held.get().is_none() {
             shared.kind()?;
         }
@@ -54,7 +85,7 @@ impl<T: Send + 'static> Local<T> {
     }
 
     /// Moves the outcome out; only once the call is settled, when no handler holds a share.
-    pub(crate) fn take(&mut self, shared: &mut Arc<Shared<T>>) -> Outcome<T> {
+    pub(crate) fn take<J>(&mut self, shared: &mut Arc<Shared<T, J>>) -> Outcome<T> {
         let held = self.held.take().unwrap_or_else(|| {
             Shared::take_published_owned(shared)
                 .expect("a published outcome is taken only by its handle, once")
@@ -70,11 +101,11 @@ impl<T: Send + 'static> Local<T> {
 
     /// A handler attached after the call finished, as a delivery to run on the runtime; `None`
     /// (and the handler dropped) if it is for the other kind of outcome.
-    pub(crate) fn late(
+    pub(crate) fn late<J: 'static>(
         &mut self,
-        shared: &Arc<Shared<T>>,
+        shared: &Arc<Shared<T, J>>,
         handler: Handler<T>,
-    ) -> Option<Delivery<T>> {
+    ) -> Option<Delivery<T, J>> {
         let completed = shared.kind() == Some(Kind::Ok);
         if matches!(handler, Handler::Result(..)) != completed {
             // A result handler of a failed call, or the reverse: it never runs.
@@ -95,7 +126,7 @@ impl<T: Send + 'static> Local<T> {
 }
 
 /// The published outcome, which only the handle's side takes, once.
-fn taken<T>(shared: &Shared<T>) -> Published<T>
+fn taken<T, J>(shared: &Shared<T, J>) -> Published<T>
 where
     T: 'static,
 {

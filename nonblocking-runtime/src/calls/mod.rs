@@ -15,6 +15,7 @@
 //! workers with every other call.
 
 pub(crate) mod cancel;
+mod join;
 pub(crate) mod local;
 mod spawn;
 pub(crate) mod state;
@@ -22,14 +23,19 @@ mod wait;
 
 use std::fmt;
 use std::future::IntoFuture;
+use std::mem;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
+use tracing::Span;
 
 pub(crate) use self::spawn::call_with_outcome;
 pub use self::spawn::{call_async, call_blocking, try_call_async, try_call_blocking};
 use self::local::Local;
-use self::state::{Delivery, Handler, Kind, Sharer, Shared};
+use self::join::{CallState, Join, take_finished};
+use self::state::{Delivery, Handler, Kind, Outcome, Sharer};
 pub use self::cancel::{Cancel, CancelOnDrop, cancel};
 pub use self::wait::CallFuture;
 pub use crate::runtime::{SetRuntimeError, set_runtime};
@@ -64,13 +70,23 @@ use crate::sync::Arc;
 /// # }
 /// ```
 pub struct AsyncCall<T> {
-    shared: Arc<Shared<T>>,
-    /// The outcome once the handle took it from `shared`.
+    /// The task, whose output is the outcome, until the handle takes the outcome from it or
+    /// the state machine takes it over. Locked only by the `&self` methods that look at it.
+    task: Mutex<Option<JoinHandle<Outcome<T>>>>,
+    /// The state machine, made only when something needs it before the call finishes: a
+    /// handler, a timeout.
+    shared: Option<Arc<CallState<T>>>,
+    /// The outcome once the handle holds it.
     local: Local<T>,
+    /// `result()` or `error()` looked (a state machine keeps its own flag).
+    observed: AtomicBool,
     /// The deadline of the `timeout` in force, if any.
     deadline: Option<tokio::time::Instant>,
-    /// Kept only to abort the task; its output is `()`, the outcome lives in `shared`.
-    task: JoinHandle<()>,
+    /// The span the call runs in, which its handlers run in too.
+    span: Span,
+    /// Watches a call whose handle is dropped while it runs, to report a failure nobody saw: a
+    /// function made where `T: Send + 'static` is known, which `Drop` cannot ask for.
+    watch: fn(JoinHandle<Outcome<T>>, Span),
 }
 
 /// Where a call stands. Anvil's `PENDING` / `FULFILLED` / `REJECTED`, plus cancellation.
@@ -102,12 +118,72 @@ pub enum CallStatus {
 static NOT_FINISHED: CallError = CallError::NotFinished;
 
 impl<T: Send + 'static> AsyncCall<T> {
-    fn new(shared: Arc<Shared<T>>, task: JoinHandle<()>) -> Self {
+    fn spawned(task: JoinHandle<Outcome<T>>, span: Span) -> Self {
         AsyncCall {
-            shared,
+            task: Mutex::new(Some(task)),
+            shared: None,
             local: Local::default(),
+            observed: AtomicBool::new(false),
             deadline: None,
-            task,
+            span,
+            watch: watch_dropped::<T>,
+        }
+    }
+
+    /// The state machine, made on first need: from the outcome the handle already holds, or
+    /// watching the task.
+    fn state(&mut self) -> Arc<CallState<T>> {
+        if let Some(shared) = &self.shared {
+            return Arc::clone(shared);
+        }
+        let span = mem::replace(&mut self.span, Span::none());
+        let state = match self.local.take_kept() {
+            Some(outcome) => Join::finished(outcome, span),
+            None => {
+                let task = self.task.get_mut().unwrap_or_else(PoisonError::into_inner).take();
+                Join::watch(task.expect("a call without an outcome still has its task"), span)
+            }
+        };
+        if *self.observed.get_mut() {
+            state.mark_observed();
+        }
+        self.shared = Some(Arc::clone(&state));
+        state
+    }
+
+    /// The outcome, if the call finished; taken from the task the first time it is seen.
+    fn peek(&self) -> Option<Result<&T, &CallError>> {
+        if let Some(shared) = &self.shared {
+            return self.local.lend(shared);
+        }
+        if let Some(kept) = self.local.lend_kept() {
+            return Some(kept);
+        }
+        let mut task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(outcome) = task.as_mut().and_then(take_finished) {
+            *task = None;
+            // Kept before the lock goes: a racing `peek` then finds it.
+            self.local.keep(outcome);
+        }
+        drop(task);
+        self.local.lend_kept()
+    }
+
+    fn kind(&self) -> Option<Kind> {
+        if let Some(shared) = &self.shared {
+            return shared.kind();
+        }
+        Some(match self.peek()? {
+            Ok(_) => Kind::Ok,
+            Err(CallError::Cancelled) => Kind::Cancelled,
+            Err(_) => Kind::Failed,
+        })
+    }
+
+    fn mark_observed(&self) {
+        match &self.shared {
+            Some(shared) => shared.mark_observed(),
+            None => self.observed.store(true, Ordering::Relaxed),
         }
     }
 
@@ -159,8 +235,9 @@ impl<T: Send + 'static> AsyncCall<T> {
     }
 
     fn attach(mut self, handler: Handler<T>) -> Self {
-        if let Some(late) = self.shared.attach(handler) {
-            if let Some(delivery) = self.local.late(&self.shared, late) {
+        let state = self.state();
+        if let Some(late) = state.attach(handler) {
+            if let Some(delivery) = self.local.late(&state, late) {
                 deliver_later(delivery);
             }
         }
@@ -186,18 +263,17 @@ impl<T: Send + 'static> AsyncCall<T> {
     /// assert!(matches!(call.wait(), Err(CallError::TimedOut(_))));
     /// ```
     pub fn timeout(mut self, after: Duration) -> Self {
-        if self.shared.kind().is_some() {
+        if self.kind().is_some() {
             return self;
         }
         let runtime = crate::runtime::handle();
         if !crate::timers::driver_check::has_time_driver(&runtime) {
             // No timer can keep the deadline: the call fails now, naming the fix.
-            if let Some(delivery) =
-                Shared::finish(Arc::clone(&self.shared), Err(CallError::NoTimeDriver))
-            {
+            let state = self.state();
+            if let Some(delivery) = CallState::finish(Arc::clone(&state), Err(CallError::NoTimeDriver)) {
                 deliver_later(delivery);
             }
-            self.task.abort();
+            state.join.abort();
             return self;
         }
         // On the clock of the runtime the timer runs on (a paused test clock rules it). A
@@ -213,23 +289,22 @@ impl<T: Send + 'static> AsyncCall<T> {
             return self;
         }
         self.deadline = Some(deadline);
-        let shared = Arc::downgrade(&self.shared);
-        let task = self.task.abort_handle();
+        let state = self.state();
+        let weak = Arc::downgrade(&state);
         let timer = runtime.spawn(async move {
             tokio::time::sleep_until(deadline).await;
-            if let Some(shared) = shared.upgrade() {
-                if let Some(delivery) = Shared::finish(shared, Err(CallError::TimedOut(after))) {
-                    task.abort();
+            if let Some(state) = weak.upgrade() {
+                let delivery = CallState::finish(Arc::clone(&state), Err(CallError::TimedOut(after)));
+                state.join.abort();
+                if let Some(delivery) = delivery {
                     delivery.run();
-                } else {
-                    task.abort();
                 }
             }
         });
         let stop = timer.abort_handle();
         // Stops the timer of an earlier `timeout` this one replaces, or this one's own if the
         // call finished meanwhile.
-        if let Some(stale) = self.shared.set_on_finish(Box::new(move || stop.abort())) {
+        if let Some(stale) = state.set_on_finish(Box::new(move || stop.abort())) {
             stale();
         }
         self
@@ -248,7 +323,7 @@ impl<T: Send + 'static> AsyncCall<T> {
     /// assert_eq!(call.status(), CallStatus::Failed);
     /// ```
     pub fn status(&self) -> CallStatus {
-        status_of(self.shared.kind())
+        status_of(self.kind())
     }
 
     /// `true` once the call has an outcome (its handlers may still be running).
@@ -264,7 +339,7 @@ impl<T: Send + 'static> AsyncCall<T> {
     /// assert_eq!(call.result().ok(), Some(&1));
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.shared.kind().is_some()
+        self.kind().is_some()
     }
 
     /// Lends the call's value, or its error; [`CallError::NotFinished`] while it runs.
@@ -278,10 +353,8 @@ impl<T: Send + 'static> AsyncCall<T> {
     /// assert!(matches!(call.result(), Err(CallError::NotFinished)));
     /// ```
     pub fn result(&self) -> Result<&T, &CallError> {
-        self.shared.mark_observed();
-        self.local
-            .lend(&self.shared)
-            .unwrap_or(Err(&NOT_FINISHED))
+        self.mark_observed();
+        self.peek().unwrap_or(Err(&NOT_FINISHED))
     }
 
     /// The call's error: `None` if it completed, the error if it did not, and
@@ -301,8 +374,8 @@ impl<T: Send + 'static> AsyncCall<T> {
     /// assert_eq!(failed.error().unwrap().to_string(), "broken");
     /// ```
     pub fn error(&self) -> Option<&CallError> {
-        self.shared.mark_observed();
-        match self.local.lend(&self.shared) {
+        self.mark_observed();
+        match self.peek() {
             None => Some(&NOT_FINISHED),
             Some(outcome) => outcome.err(),
         }
@@ -325,7 +398,20 @@ impl<T: Send + 'static> AsyncCall<T> {
     /// assert!(matches!(call.wait(), Err(CallError::Cancelled)));
     /// ```
     pub fn cancel(&self) {
-        cancel_call(&self.shared, &self.task);
+        if let Some(shared) = &self.shared {
+            return cancel_state(shared);
+        }
+        let mut task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(handle) = task.take() {
+            // Finished already: that outcome stands. Else the task stops at its next `.await`
+            // and the outcome is `Cancelled` from now on.
+            let mut handle = handle;
+            let outcome = take_finished(&mut handle).unwrap_or_else(|| {
+                handle.abort();
+                Err(CallError::Cancelled)
+            });
+            self.local.keep(outcome);
+        }
     }
 
     /// Turns the handle into a guard that cancels the call when dropped.
@@ -400,8 +486,16 @@ impl<T: Send + 'static> IntoFuture for AsyncCall<T> {
     type Output = Result<T, CallError>;
     type IntoFuture = CallFuture<T>;
 
-    fn into_future(self) -> CallFuture<T> {
-        CallFuture::new(self.shared, self.local)
+    fn into_future(mut self) -> CallFuture<T> {
+        // The handle is left empty: its `Drop` has nothing to do.
+        if let Some(shared) = self.shared.take() {
+            return CallFuture::shared(shared, mem::take(&mut self.local));
+        }
+        if let Some(outcome) = self.local.take_kept() {
+            return CallFuture::ready(outcome);
+        }
+        let task = self.task.get_mut().unwrap_or_else(PoisonError::into_inner).take();
+        CallFuture::task(task.expect("a call without an outcome still has its task"))
     }
 }
 
@@ -426,23 +520,49 @@ impl<T: Send + 'static> IntoFuture for CancelOnDrop<AsyncCall<T>> {
     type IntoFuture = CallFuture<T>;
 
     fn into_future(self) -> CallFuture<T> {
-        let AsyncCall {
-            shared,
-            local,
-            task,
-            ..
-        } = self.disarm();
-        let state = Arc::clone(&shared);
-        CallFuture::cancelling_on_drop(shared, local, Box::new(move || cancel_call(&state, &task)))
+        let call = self.disarm();
+        let state = call.shared.clone();
+        let future = call.into_future();
+        match state {
+            Some(state) => future.cancelling_on_drop(Box::new(move || cancel_state(&state))),
+            None => future.aborting_on_drop(),
+        }
     }
 }
 
 /// Finishes the call as cancelled (its error handlers run on the runtime) and aborts its task.
-fn cancel_call<T: Send + 'static>(shared: &Arc<Shared<T>>, task: &JoinHandle<()>) {
-    if let Some(delivery) = Shared::finish(Arc::clone(shared), Err(CallError::Cancelled)) {
+fn cancel_state<T: Send + 'static>(state: &Arc<CallState<T>>) {
+    if let Some(delivery) = CallState::finish(Arc::clone(state), Err(CallError::Cancelled)) {
         deliver_later(delivery);
     }
-    task.abort();
+    state.join.abort();
+}
+
+/// Watches a call whose handle is dropped while it runs: its state machine, registered with
+/// the task, reports a failure nobody observed when the call ends.
+fn watch_dropped<T: Send + 'static>(task: JoinHandle<Outcome<T>>, span: Span) {
+    drop(Join::watch(task, span));
+}
+
+impl<T> Drop for AsyncCall<T> {
+    fn drop(&mut self) {
+        if self.shared.is_some() {
+            // The state machine reports what nobody observed.
+            return;
+        }
+        if let Some(task) = self.task.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
+            let span = mem::replace(&mut self.span, Span::none());
+            (self.watch)(task, span);
+            return;
+        }
+        if !*self.observed.get_mut() {
+            if let Some(Err(error)) = self.local.lend_kept() {
+                if !error.is_cancelled() {
+                    crate::errors::report_unobserved(error);
+                }
+            }
+        }
+    }
 }
 
 impl<T: Send + 'static> Cancel for AsyncCall<T> {
@@ -451,11 +571,15 @@ impl<T: Send + 'static> Cancel for AsyncCall<T> {
     }
 }
 
-impl<T: 'static> fmt::Debug for AsyncCall<T> {
+impl<T: Send + 'static> fmt::Debug for AsyncCall<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let task = match &self.shared {
+            Some(shared) => shared.join.id(),
+            None => self.task.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(JoinHandle::id),
+        };
         f.debug_struct("AsyncCall")
-            .field("status", &status_of(self.shared.kind()))
-            .field("task", &self.task.id())
+            .field("status", &status_of(self.kind()))
+            .field("task", &task)
             .finish()
     }
 }
@@ -473,15 +597,15 @@ fn status_of(kind: Option<Kind>) -> CallStatus {
 /// handler, a `cancel()`). If that runtime is gone or shutting down, the task is dropped
 /// unpolled; the delivery then goes to the background runtime instead (or, if that was never
 /// started, to a thread of its own).
-fn deliver_later<T: Send + 'static>(delivery: Delivery<T>) {
+fn deliver_later<T: Send + 'static, J: Send + Sync + 'static>(delivery: Delivery<T, J>) {
     let rescue = Rescue(Some(delivery));
     drop(crate::runtime::spawn(async move { rescue.run() }));
 }
 
 /// A delivery on its way to a runtime: sent on to the background runtime if dropped unrun.
-struct Rescue<T: Send + 'static>(Option<Delivery<T>>);
+struct Rescue<T: Send + 'static, J: Send + Sync + 'static>(Option<Delivery<T, J>>);
 
-impl<T: Send + 'static> Rescue<T> {
+impl<T: Send + 'static, J: Send + Sync + 'static> Rescue<T, J> {
     fn run(mut self) {
         if let Some(delivery) = self.0.take() {
             delivery.run();
@@ -489,7 +613,7 @@ impl<T: Send + 'static> Rescue<T> {
     }
 }
 
-impl<T: Send + 'static> Drop for Rescue<T> {
+impl<T: Send + 'static, J: Send + Sync + 'static> Drop for Rescue<T, J> {
     fn drop(&mut self) {
         if let Some(delivery) = self.0.take() {
             match crate::runtime::background_if_started() {

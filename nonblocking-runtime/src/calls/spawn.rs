@@ -5,11 +5,9 @@ use std::future::Future;
 use tracing::{Instrument, Span};
 
 use super::AsyncCall;
-use super::state::{Outcome, Shared};
+use super::state::Outcome;
 use crate::errors::{BoxError, CallError};
-use crate::panic::{catching, catching_async};
 use crate::runtime;
-use crate::sync::Arc;
 
 /// Runs `future` without blocking the caller and returns the handle to its outcome.
 ///
@@ -120,23 +118,16 @@ where
     F: Future + Send + 'static,
     T: Send + 'static,
 {
-    let shared = Shared::new();
-    let completion = Completion::new(Arc::clone(&shared));
-    let task = async move {
-        let outcome = match catching_async(future).await {
-            Ok(output) => into_outcome(output),
-            Err(message) => Err(CallError::Panicked(message)),
-        };
-        completion.complete(outcome);
-    };
+    // The task's output is the outcome; tokio catches a panic (see `join::outcome_of`).
+    let task = async move { into_outcome(future.await) };
     // Entering a span on every poll costs time on the hottest path; without any subscriber
     // there is no span to enter.
-    let task = if tracing::dispatcher::has_been_set() {
-        runtime::spawn(task.instrument(Span::current()))
+    if tracing::dispatcher::has_been_set() {
+        let span = Span::current();
+        AsyncCall::spawned(runtime::spawn(task.instrument(span.clone())), span)
     } else {
-        runtime::spawn(task)
-    };
-    AsyncCall::new(shared, task)
+        AsyncCall::spawned(runtime::spawn(task), Span::none())
+    }
 }
 
 fn spawn_closure<F, R, T>(f: F, into_outcome: fn(R) -> Outcome<T>) -> AsyncCall<T>
@@ -145,51 +136,11 @@ where
     R: 'static,
     T: Send + 'static,
 {
-    let shared = Shared::new();
-    let completion = Completion::new(Arc::clone(&shared));
     let span = Span::current();
+    let inside = span.clone();
     let task = runtime::spawn_blocking(move || {
-        let _entered = span.enter();
-        let outcome = match catching(f) {
-            Ok(output) => into_outcome(output),
-            Err(message) => Err(CallError::Panicked(message)),
-        };
-        completion.complete(outcome);
+        let _entered = inside.enter();
+        into_outcome(f())
     });
-    AsyncCall::new(shared, task)
-}
-
-/// The task's side of a call: completes it with the outcome, or, if the task is dropped first
-/// (aborted, or its runtime shut down), with `Cancelled`. Handlers attached before completion
-/// run right here, in the finishing task: no extra task, no extra wake-up.
-struct Completion<T: 'static> {
-    shared: Option<Arc<Shared<T>>>,
-}
-
-impl<T: 'static> Completion<T> {
-    fn new(shared: Arc<Shared<T>>) -> Self {
-        Completion {
-            shared: Some(shared),
-        }
-    }
-
-    fn complete(mut self, outcome: Outcome<T>) {
-        self.finish(outcome);
-    }
-
-    fn finish(&mut self, outcome: Outcome<T>) {
-        if let Some(finishing) = self
-            .shared
-            .take()
-            .and_then(|shared| Shared::finish(shared, outcome))
-        {
-            finishing.run();
-        }
-    }
-}
-
-impl<T: 'static> Drop for Completion<T> {
-    fn drop(&mut self) {
-        self.finish(Err(CallError::Cancelled));
-    }
+    AsyncCall::spawned(task, span)
 }

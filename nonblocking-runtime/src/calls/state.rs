@@ -128,7 +128,7 @@ pub(crate) enum Kind {
     Failed,
 }
 
-pub(crate) struct Shared<T> {
+pub(crate) struct Shared<T, J = ()> {
     state: AtomicUsize,
     awaiter: AtomicWaker,
     /// Set once an error handler, an awaiter or `result()`/`error()` has looked: a failure
@@ -136,6 +136,9 @@ pub(crate) struct Shared<T> {
     observed: AtomicBool,
     /// No user code ever runs while it is held: handlers and values are moved out first.
     inner: Mutex<Inner<T>>,
+    /// Where the outcome comes from, for the caller's use (the task's join handle); the state
+    /// machine never looks at it.
+    pub(crate) join: J,
 }
 
 /// A published outcome: owned, or shared with handlers that are still running.
@@ -156,7 +159,15 @@ struct Inner<T> {
 }
 
 impl<T> Shared<T> {
+    /// A state with nothing to join (the loom models, timers).
+    #[cfg_attr(not(nonblocking_loom), allow(dead_code))]
     pub(crate) fn new() -> Arc<Self> {
+        Shared::with_join(())
+    }
+}
+
+impl<T, J> Shared<T, J> {
+    pub(crate) fn with_join(join: J) -> Arc<Self> {
         Arc::new(Shared {
             state: AtomicUsize::new(0),
             awaiter: AtomicWaker::new(),
@@ -167,6 +178,7 @@ impl<T> Shared<T> {
                 deliveries: 0,
                 on_finish: None,
             }),
+            join,
         })
     }
 
@@ -270,11 +282,11 @@ impl<T> Shared<T> {
     }
 }
 
-impl<T: 'static> Shared<T> {
+impl<T: 'static, J: 'static> Shared<T, J> {
     /// Sets and publishes the outcome unless the call already finished. When handlers were
     /// attached, the winner gets them back with a share of the outcome, to run where it stands
     /// (the call's task) or on the runtime (`cancel()`, which never runs handlers itself).
-    pub(crate) fn finish(this: Arc<Self>, outcome: Outcome<T>) -> Option<Delivery<T>> {
+    pub(crate) fn finish(this: Arc<Self>, outcome: Outcome<T>) -> Option<Delivery<T, J>> {
         let mut inner = this.inner.lock();
         if this.state.load(Ordering::Acquire) & DONE != 0 {
             drop(inner);
@@ -342,7 +354,7 @@ impl<T: 'static> Shared<T> {
     }
 }
 
-impl<T> Drop for Shared<T> {
+impl<T, J> Drop for Shared<T, J> {
     fn drop(&mut self) {
         if self.kind().is_none_or(|kind| kind != Kind::Failed)
             || self.observed.load(Ordering::Relaxed)
@@ -404,14 +416,14 @@ impl<T> Handlers<T> {
 /// finished (run by the finisher), or one attached after (run as a task of its own). Dropping
 /// it unrun (a task dropped by a runtime shutdown) runs it in place, so every handler runs
 /// exactly once and the call always settles.
-pub(crate) struct Delivery<T: 'static> {
-    shared: Option<Arc<Shared<T>>>,
+pub(crate) struct Delivery<T: 'static, J: 'static = ()> {
+    shared: Option<Arc<Shared<T, J>>>,
     outcome: Option<SharedOutcome<T>>,
     handlers: Handlers<T>,
 }
 
-impl<T: 'static> Delivery<T> {
-    fn new(shared: Arc<Shared<T>>, outcome: SharedOutcome<T>, handlers: Handlers<T>) -> Self {
+impl<T: 'static, J: 'static> Delivery<T, J> {
+    fn new(shared: Arc<Shared<T, J>>, outcome: SharedOutcome<T>, handlers: Handlers<T>) -> Self {
         Delivery {
             shared: Some(shared),
             outcome: Some(outcome),
@@ -421,7 +433,7 @@ impl<T: 'static> Delivery<T> {
 
     /// One handler attached after the call finished, with its share of the outcome.
     pub(crate) fn late(
-        shared: &Arc<Shared<T>>,
+        shared: &Arc<Shared<T, J>>,
         outcome: SharedOutcome<T>,
         handler: Handler<T>,
     ) -> Self {
@@ -451,7 +463,7 @@ impl<T: 'static> Delivery<T> {
     }
 }
 
-impl<T: 'static> Drop for Delivery<T> {
+impl<T: 'static, J: 'static> Drop for Delivery<T, J> {
     fn drop(&mut self) {
         self.run_now();
     }

@@ -1,6 +1,7 @@
 //! Waiting for a call: as a future (`.await`) or by blocking the thread (`wait()`).
 
 use std::future::Future;
+use std::mem;
 use std::pin::{Pin, pin};
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -10,8 +11,11 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
+use tokio::task::JoinHandle;
+
+use super::join::{CallState, outcome_of};
 use super::local::Local;
-use super::state::{Outcome, Shared};
+use super::state::Outcome;
 use crate::errors::CallError;
 use crate::sync::Arc;
 
@@ -34,45 +38,65 @@ use crate::sync::Arc;
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct CallFuture<T> {
-    shared: Option<Arc<Shared<T>>>,
-    /// The outcome, if the handle had already taken it.
-    local: Local<T>,
+    source: Source<T>,
     /// Cancels the call if this future is dropped before it resolves (the future of a
-    /// `CancelOnDrop` guard).
+    /// `CancelOnDrop` guard over a call with a state machine).
     cancel_on_drop: Option<Box<dyn FnOnce() + Send>>,
+    /// The same for a plain call: aborts its task.
+    abort_on_drop: bool,
+}
+
+enum Source<T> {
+    /// A plain call: the task's output is the outcome.
+    Task(JoinHandle<Outcome<T>>),
+    /// The handle already held the outcome.
+    Ready(Outcome<T>),
+    /// A call with handlers or a timeout: ready once it settles.
+    Shared(Arc<CallState<T>>, Local<T>),
+    Done,
 }
 
 // The value is never pinned: it is moved out once the call settles.
 impl<T> Unpin for CallFuture<T> {}
 
 impl<T> CallFuture<T> {
-    pub(super) fn new(shared: Arc<Shared<T>>, local: Local<T>) -> Self {
-        CallFuture {
-            shared: Some(shared),
-            local,
-            cancel_on_drop: None,
-        }
+    fn from_source(source: Source<T>) -> Self {
+        CallFuture { source, cancel_on_drop: None, abort_on_drop: false }
     }
 
-    pub(super) fn cancelling_on_drop(
-        shared: Arc<Shared<T>>,
-        local: Local<T>,
-        cancel: Box<dyn FnOnce() + Send>,
-    ) -> Self {
-        CallFuture {
-            shared: Some(shared),
-            local,
-            cancel_on_drop: Some(cancel),
-        }
+    pub(super) fn task(task: JoinHandle<Outcome<T>>) -> Self {
+        Self::from_source(Source::Task(task))
+    }
+
+    pub(super) fn ready(outcome: Outcome<T>) -> Self {
+        Self::from_source(Source::Ready(outcome))
+    }
+
+    pub(super) fn shared(shared: Arc<CallState<T>>, local: Local<T>) -> Self {
+        Self::from_source(Source::Shared(shared, local))
+    }
+
+    pub(super) fn cancelling_on_drop(mut self, cancel: Box<dyn FnOnce() + Send>) -> Self {
+        self.cancel_on_drop = Some(cancel);
+        self
+    }
+
+    pub(super) fn aborting_on_drop(mut self) -> Self {
+        self.abort_on_drop = true;
+        self
     }
 }
 
 impl<T> Drop for CallFuture<T> {
     fn drop(&mut self) {
-        if let Some(cancel) = self.cancel_on_drop.take() {
-            if self.shared.is_some() {
-                cancel();
+        match &self.source {
+            Source::Task(task) if self.abort_on_drop => task.abort(),
+            Source::Shared(..) => {
+                if let Some(cancel) = self.cancel_on_drop.take() {
+                    cancel();
+                }
             }
+            _ => {}
         }
     }
 }
@@ -80,7 +104,7 @@ impl<T> Drop for CallFuture<T> {
 impl<T> std::fmt::Debug for CallFuture<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallFuture")
-            .field("done", &self.shared.is_none())
+            .field("done", &matches!(self.source, Source::Done))
             .finish()
     }
 }
@@ -89,17 +113,28 @@ impl<T: Send + 'static> Future for CallFuture<T> {
     type Output = Outcome<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
-        let mut shared = self
-            .shared
-            .take()
-            .expect("CallFuture polled after it completed");
-        if shared.poll_settled(cx).is_pending() {
-            self.shared = Some(shared);
-            return Poll::Pending;
-        }
+        let this = &mut *self;
+        let outcome = match &mut this.source {
+            Source::Task(task) => match Pin::new(task).poll(cx) {
+                Poll::Ready(output) => outcome_of(output),
+                Poll::Pending => return Poll::Pending,
+            },
+            Source::Ready(_) => match mem::replace(&mut this.source, Source::Done) {
+                Source::Ready(outcome) => return Poll::Ready(outcome),
+                _ => unreachable!("matched above"),
+            },
+            Source::Shared(shared, local) => {
+                if shared.poll_settled(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                local.take(shared)
+            }
+            Source::Done => panic!("CallFuture polled after it completed"),
+        };
         // Finished: nothing left to cancel.
-        self.cancel_on_drop = None;
-        Poll::Ready(self.local.take(&mut shared))
+        this.source = Source::Done;
+        this.cancel_on_drop = None;
+        Poll::Ready(outcome)
     }
 }
 
