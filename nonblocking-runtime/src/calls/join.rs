@@ -1,35 +1,23 @@
-//! A call's outcome straight from its task: the task's output *is* the outcome, so a plain call
-//! is one `tokio::spawn` and nothing else. The shared state machine ([`Shared`]) is allocated
-//! only when something needs it before the call finishes (a handler, a timeout, a handle
-//! dropped while the call runs); it then takes the `JoinHandle` and registers itself as the
-//! task's join waker, so tokio's completion wake-up delivers the outcome and runs the handlers
-//! on the worker that finished the call, with no extra task or hop.
-//!
-//! The handshake: the state stores the `JoinHandle` and polls it *under its lock*; a completion
-//! racing with that poll wakes the state, whose wake-up takes the same lock, so it waits for the
-//! registration and then finds the output. If tokio ever woke later than the completion (or
-//! spuriously), the wake-up polls again: the outcome is delivered late, never lost.
+//! A call's outcome straight from its tokio task: the task's output *is* the outcome, so a
+//! plain call is one `tokio::spawn` and nothing else. The shared state machine is made only
+//! when something needs it before the call finishes (a handler, a timeout, a handle dropped
+//! while the call runs); it then takes the `JoinHandle` and becomes the task's join waker
+//! (see `handshake.rs`), so tokio's completion wake-up delivers the outcome and runs the
+//! handlers on the worker that finished the call, with no extra task or hop.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
 use tokio::task::{JoinError, JoinHandle};
-use tracing::Span;
 
+use super::handshake::{self, Join, Source};
 use super::state::{Outcome, Shared};
 use crate::errors::{CallError, panic_message};
 use crate::sync::Arc;
 
-/// The state machine of a call whose outcome comes from a task.
-pub(crate) type CallState<T> = Shared<T, Join<T>>;
-
-/// The task a [`CallState`] waits for, and the span its handlers run in.
-pub(crate) struct Join<T> {
-    handle: Mutex<Option<JoinHandle<Outcome<T>>>>,
-    span: Span,
-}
+/// The state machine of a call whose outcome comes from a tokio task.
+pub(crate) type CallState<T> = Shared<T, Join<JoinHandle<Outcome<T>>>>;
 
 /// The outcome a task's output stands for: tokio caught a panic, or the task was aborted
 /// (`cancel()`, a timeout) or dropped by its runtime's shutdown.
@@ -59,66 +47,40 @@ pub(crate) fn take_finished<T>(handle: &mut JoinHandle<Outcome<T>>) -> Option<Ou
     }
 }
 
-impl<T: Send + 'static> Join<T> {
-    /// A state for `handle`'s call, registered as its join waker. A task already finished is
-    /// delivered at once (to no handler yet: the caller attaches them next).
-    pub(crate) fn watch(handle: JoinHandle<Outcome<T>>, span: Span) -> Arc<CallState<T>> {
-        let state = CallState::with_join(Join { handle: Mutex::new(Some(handle)), span });
-        deliver(&state);
-        state
-    }
-
-    /// A state for an outcome the handle already holds.
-    pub(crate) fn finished(outcome: Outcome<T>, span: Span) -> Arc<CallState<T>> {
-        let state = CallState::with_join(Join { handle: Mutex::new(None), span });
-        // No handler is attached yet: nothing to run.
-        drop(CallState::finish(Arc::clone(&state), outcome));
-        state
-    }
-
-    /// Aborts the task, if it still runs.
-    pub(crate) fn abort(&self) {
-        if let Some(handle) = self.handle.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
-            handle.abort();
-        }
-    }
-
-    /// The task's id, for `Debug`.
-    pub(crate) fn id(&self) -> Option<tokio::task::Id> {
-        self.handle.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(JoinHandle::id)
-    }
-}
-
-/// Takes the task's output if it is there (and finishes the call with it, running the handlers
-/// attached before, here), else registers the state to be woken when it is.
-fn deliver<T: Send + 'static>(state: &Arc<CallState<T>>) {
-    let outcome = {
-        let mut slot = state.join.handle.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(handle) = slot.as_mut() else { return };
+impl<T: Send + 'static> Source<T> for JoinHandle<Outcome<T>> {
+    fn poll_outcome(&mut self, state: &Arc<CallState<T>>) -> Poll<Outcome<T>> {
         let waker = Waker::from(Arc::clone(state));
-        match poll_unbudgeted(handle, &mut Context::from_waker(&waker)) {
-            Poll::Pending => return,
-            Poll::Ready(outcome) => {
-                // Dropped outside the lock: the task's last reference may go with it.
-                let handle = slot.take();
-                drop(slot);
-                drop(handle);
-                outcome
-            }
-        }
-    };
-    if let Some(delivery) = CallState::finish(Arc::clone(state), outcome) {
-        let _entered = state.join.span.enter();
-        delivery.run();
+        poll_unbudgeted(self, &mut Context::from_waker(&waker))
     }
 }
 
+/// Tokio's completion wake-up.
 impl<T: Send + 'static> Wake for CallState<T> {
     fn wake(self: Arc<Self>) {
-        deliver(&self);
+        handshake::deliver(&self);
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        deliver(self);
+        handshake::deliver(self);
     }
+}
+
+/// A state watching the task.
+pub(crate) fn watch<T: Send + 'static>(handle: JoinHandle<Outcome<T>>, span: tracing::Span) -> Arc<CallState<T>> {
+    handshake::watch(handle, span)
+}
+
+/// A state for an outcome the handle already holds.
+pub(crate) fn finished<T: Send + 'static>(outcome: Outcome<T>, span: tracing::Span) -> Arc<CallState<T>> {
+    handshake::finished(outcome, span)
+}
+
+/// Aborts the task the state waits for, if it still runs.
+pub(crate) fn abort<T>(state: &CallState<T>) {
+    state.join.with_source(JoinHandle::abort);
+}
+
+/// The task's id, while the state waits for it.
+pub(crate) fn id<T>(state: &CallState<T>) -> Option<tokio::task::Id> {
+    state.join.with_source(JoinHandle::id)
 }

@@ -11,10 +11,15 @@ use std::future::poll_fn;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 
+use std::task::Poll;
+
+use tracing::Span;
+
+use super::handshake::{self, Join, Source};
 use super::local::Local;
 use super::state::{Delivery, Handler, Outcome, Shared, Sharer};
 use crate::errors::CallError;
-use crate::sync::Arc;
+use crate::sync::{Arc, Mutex};
 
 /// Counts how often the result and error handlers ran.
 #[derive(Default)]
@@ -56,11 +61,11 @@ fn handlers(ran: &Arc<Ran>) -> [Handler<u32>; 2] {
 }
 
 /// The handle attaches both handlers; late deliveries are returned to run "on the runtime".
-fn attach_both(
-    shared: &Arc<Shared<u32>>,
+fn attach_both<J: 'static>(
+    shared: &Arc<Shared<u32, J>>,
     local: &mut Local<u32>,
     ran: &Arc<Ran>,
-) -> Vec<Delivery<u32>> {
+) -> Vec<Delivery<u32, J>> {
     handlers(ran)
         .into_iter()
         .filter_map(|handler| shared.attach(handler))
@@ -78,7 +83,7 @@ fn finish(shared: &Arc<Shared<u32>>, outcome: Outcome<u32>) -> bool {
     }
 }
 
-fn settle(shared: &Arc<Shared<u32>>) {
+fn settle<J>(shared: &Arc<Shared<u32, J>>) {
     loom::future::block_on(poll_fn(|cx| shared.poll_settled(cx)));
 }
 
@@ -233,5 +238,133 @@ fn an_unrun_delivery_runs_when_dropped() {
         assert_eq!(ran.counts(), (0, 1));
         settle(&shared);
         assert!(local.take(&mut shared).unwrap_err().is_cancelled());
+    });
+}
+
+// ---- the handshake with the task (`handshake.rs`): a model task stands in for tokio's ----
+
+/// A model of a tokio task's cell: its output once it finished, and the join waker it wakes.
+#[derive(Default)]
+struct Cell {
+    output: Option<Outcome<u32>>,
+    finished: bool,
+    waker: Option<Arc<ModelState>>,
+}
+
+type ModelState = Shared<u32, Join<ModelTask>>;
+
+/// The `JoinHandle` of the model task.
+struct ModelTask(Arc<Mutex<Cell>>);
+
+impl Source<u32> for ModelTask {
+    fn poll_outcome(&mut self, state: &Arc<ModelState>) -> Poll<Outcome<u32>> {
+        let mut cell = self.0.lock();
+        match cell.output.take() {
+            Some(outcome) => Poll::Ready(outcome),
+            None => {
+                cell.waker = Some(Arc::clone(state));
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// The task finishes with `outcome` (an abort is a finish with `Cancelled`; the first one
+/// counts), then wakes its join waker as tokio does: outside the cell's lock.
+fn complete(cell: &Arc<Mutex<Cell>>, outcome: Outcome<u32>) {
+    let waker = {
+        let mut cell = cell.lock();
+        if cell.finished {
+            return;
+        }
+        cell.finished = true;
+        cell.output = Some(outcome);
+        cell.waker.take()
+    };
+    if let Some(state) = waker {
+        handshake::deliver(&state);
+    }
+}
+
+#[test]
+fn the_task_finishing_vs_the_state_registering_delivers_once() {
+    model(|| {
+        let cell = Arc::new(Mutex::new(Cell::default()));
+        let ran = Arc::new(Ran::default());
+        let task = Arc::clone(&cell);
+        let completer = thread::spawn(move || complete(&task, Ok(7)));
+
+        // The handle attaches a handler to a plain call: the state is made, takes the task and
+        // registers as its waker, racing the completion.
+        let mut shared = handshake::watch(ModelTask(Arc::clone(&cell)), Span::none());
+        let mut local = Local::default();
+        let late = attach_both(&shared, &mut local, &ran);
+        let runtime = thread::spawn(move || late.into_iter().for_each(Delivery::run));
+        completer.join().unwrap();
+        settle(&shared);
+        assert_eq!(ran.counts(), (1, 0), "the result handler ran exactly once");
+        assert_eq!(local.take(&mut shared).unwrap(), 7);
+        runtime.join().unwrap();
+        // No waker is left behind: the state is not kept alive by the task.
+        assert!(cell.lock().waker.is_none());
+    });
+}
+
+#[test]
+fn the_task_finishing_vs_cancel_vs_await_gives_one_outcome() {
+    model(|| {
+        let cell = Arc::new(Mutex::new(Cell::default()));
+        let ran = Arc::new(Ran::default());
+        let mut shared = handshake::watch(ModelTask(Arc::clone(&cell)), Span::none());
+        let mut local = Local::default();
+        assert!(
+            attach_both(&shared, &mut local, &ran).is_empty(),
+            "nothing finished yet"
+        );
+
+        let task = Arc::clone(&cell);
+        let completer = thread::spawn(move || complete(&task, Ok(7)));
+        // `cancel()`: finishes the state, then aborts the task (a finish with `Cancelled`).
+        let state = Arc::clone(&shared);
+        let aborted = Arc::clone(&cell);
+        let canceller = thread::spawn(move || {
+            if let Some(delivery) = Shared::finish(Arc::clone(&state), Err(CallError::Cancelled)) {
+                delivery.run();
+            }
+            complete(&aborted, Err(CallError::Cancelled));
+        });
+        settle(&shared);
+        completer.join().unwrap();
+        canceller.join().unwrap();
+        match local.take(&mut shared) {
+            Ok(value) => {
+                assert_eq!(value, 7);
+                assert_eq!(ran.counts(), (1, 0));
+            }
+            Err(error) => {
+                assert!(error.is_cancelled());
+                assert_eq!(ran.counts(), (0, 1));
+            }
+        }
+    });
+}
+
+#[test]
+fn a_task_finished_before_the_state_is_delivered_at_once() {
+    model(|| {
+        let cell = Arc::new(Mutex::new(Cell::default()));
+        complete(&cell, Ok(7));
+        let ran = Arc::new(Ran::default());
+        let mut shared = handshake::watch(ModelTask(Arc::clone(&cell)), Span::none());
+        assert!(shared.kind().is_some(), "finished when watch returns");
+        let mut local = Local::default();
+        // Attached after: the result handler comes back as a late delivery, run elsewhere.
+        let late = attach_both(&shared, &mut local, &ran);
+        assert_eq!(late.len(), 1, "only the result handler is delivered");
+        let runtime = thread::spawn(move || late.into_iter().for_each(Delivery::run));
+        settle(&shared);
+        assert_eq!(ran.counts(), (1, 0));
+        assert_eq!(local.take(&mut shared).unwrap(), 7);
+        runtime.join().unwrap();
     });
 }

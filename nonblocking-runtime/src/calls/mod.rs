@@ -15,6 +15,7 @@
 //! workers with every other call.
 
 pub(crate) mod cancel;
+mod handshake;
 mod join;
 pub(crate) mod local;
 mod spawn;
@@ -34,7 +35,7 @@ use tracing::Span;
 pub(crate) use self::spawn::call_with_outcome;
 pub use self::spawn::{call_async, call_blocking, try_call_async, try_call_blocking};
 use self::local::Local;
-use self::join::{CallState, Join, take_finished};
+use self::join::{CallState, take_finished};
 use self::state::{Delivery, Handler, Kind, Outcome, Sharer};
 pub use self::cancel::{Cancel, CancelOnDrop, cancel};
 pub use self::wait::CallFuture;
@@ -138,10 +139,10 @@ impl<T: Send + 'static> AsyncCall<T> {
         }
         let span = mem::replace(&mut self.span, Span::none());
         let state = match self.local.take_kept() {
-            Some(outcome) => Join::finished(outcome, span),
+            Some(outcome) => join::finished(outcome, span),
             None => {
                 let task = self.task.get_mut().unwrap_or_else(PoisonError::into_inner).take();
-                Join::watch(task.expect("a call without an outcome still has its task"), span)
+                join::watch(task.expect("a call without an outcome still has its task"), span)
             }
         };
         if *self.observed.get_mut() {
@@ -273,7 +274,7 @@ impl<T: Send + 'static> AsyncCall<T> {
             if let Some(delivery) = CallState::finish(Arc::clone(&state), Err(CallError::NoTimeDriver)) {
                 deliver_later(delivery);
             }
-            state.join.abort();
+            join::abort(&state);
             return self;
         }
         // On the clock of the runtime the timer runs on (a paused test clock rules it). A
@@ -295,7 +296,7 @@ impl<T: Send + 'static> AsyncCall<T> {
             tokio::time::sleep_until(deadline).await;
             if let Some(state) = weak.upgrade() {
                 let delivery = CallState::finish(Arc::clone(&state), Err(CallError::TimedOut(after)));
-                state.join.abort();
+                join::abort(&state);
                 if let Some(delivery) = delivery {
                     delivery.run();
                 }
@@ -535,13 +536,13 @@ fn cancel_state<T: Send + 'static>(state: &Arc<CallState<T>>) {
     if let Some(delivery) = CallState::finish(Arc::clone(state), Err(CallError::Cancelled)) {
         deliver_later(delivery);
     }
-    state.join.abort();
+    join::abort(state);
 }
 
 /// Watches a call whose handle is dropped while it runs: its state machine, registered with
 /// the task, reports a failure nobody observed when the call ends.
 fn watch_dropped<T: Send + 'static>(task: JoinHandle<Outcome<T>>, span: Span) {
-    drop(Join::watch(task, span));
+    drop(join::watch(task, span));
 }
 
 impl<T> Drop for AsyncCall<T> {
@@ -574,7 +575,7 @@ impl<T: Send + 'static> Cancel for AsyncCall<T> {
 impl<T: Send + 'static> fmt::Debug for AsyncCall<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let task = match &self.shared {
-            Some(shared) => shared.join.id(),
+            Some(shared) => join::id(shared),
             None => self.task.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(JoinHandle::id),
         };
         f.debug_struct("AsyncCall")
