@@ -49,6 +49,10 @@ pub(crate) fn take_finished<T>(handle: &mut JoinHandle<Outcome<T>>) -> Option<Ou
 
 impl<T: Send + 'static> Source<T> for JoinHandle<Outcome<T>> {
     fn poll_outcome(&mut self, state: &Arc<CallState<T>>) -> Poll<Outcome<T>> {
+        // Woken by the completion, as usual: the output is there and needs no waker.
+        if let Some(outcome) = take_finished(self) {
+            return Poll::Ready(outcome);
+        }
         let waker = Waker::from(Arc::clone(state));
         poll_unbudgeted(self, &mut Context::from_waker(&waker))
     }

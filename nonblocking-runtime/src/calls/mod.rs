@@ -13,6 +13,19 @@
 //! thread that finishes the call, right after it; one attached later runs as a task of its own
 //! on the same runtime. So handlers must be `Send`, and must not block for long: they share the
 //! workers with every other call.
+//!
+//! A handler attached before the call finished runs in tokio's completion wake-up of the
+//! call's task, inside the call's `tracing` span (the caller's span when the call was made),
+//! but outside any task's poll: `tokio::task::try_id()` there is not the call's task id (it
+//! may be `None`, or whatever id tokio left current on that worker), so do not rely on it.
+//!
+//! # What a call costs
+//!
+//! A plain call (awaited, waited for, or asked for its `status()`) is one tokio task and
+//! nothing else: the task's output is the outcome. The handle is 136 bytes on 64-bit targets
+//! (it holds the task, the outcome once seen, the span, the deadline). A handler, a timeout, or
+//! dropping the handle while the call runs adds one allocation: the state machine that then
+//! takes over the task.
 
 pub(crate) mod cancel;
 mod handshake;
@@ -138,12 +151,16 @@ impl<T: Send + 'static> AsyncCall<T> {
             return Arc::clone(shared);
         }
         let span = mem::replace(&mut self.span, Span::none());
-        let state = match self.local.take_kept() {
-            Some(outcome) => join::finished(outcome, span),
-            None => {
-                let task = self.task.get_mut().unwrap_or_else(PoisonError::into_inner).take();
-                join::watch(task.expect("a call without an outcome still has its task"), span)
-            }
+        let kept = self.local.take_kept();
+        let task = self.task.get_mut().unwrap_or_else(PoisonError::into_inner).take();
+        let state = match (kept, task) {
+            (Some(outcome), _) => join::finished(outcome, span),
+            // Finished already: no waker to register.
+            (None, Some(mut task)) => match take_finished(&mut task) {
+                Some(outcome) => join::finished(outcome, span),
+                None => join::watch(task, span),
+            },
+            (None, None) => unreachable!("a call without an outcome still has its task"),
         };
         if *self.observed.get_mut() {
             state.mark_observed();
