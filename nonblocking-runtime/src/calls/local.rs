@@ -69,6 +69,48 @@ impl<T> Local<T> {
 }
 
 impl<T: Send + 'static> Local<T> {
+    /// Lends the outcome the handle holds, owned or shared with late handlers (a call with
+    /// no state machine).
+    pub(crate) fn lend_held(&self) -> Option<Result<&T, &CallError>> {
+        match self.held.get()? {
+            Held::Owned(outcome) => Some(outcome.as_ref()),
+            Held::Shared(outcome) => Some(outcome.lend()),
+        }
+    }
+
+    /// Shares the held outcome with a handler attached after the call finished (a call with
+    /// no state machine): its share, or `None` (and the handler is not for this kind of
+    /// outcome) when it would never run.
+    pub(crate) fn share_with(&mut self, handler: &Handler<T>) -> Option<SharedOutcome<T>> {
+        let completed = self.lend_held()?.is_ok();
+        if matches!(handler, Handler::Result(..)) != completed {
+            return None;
+        }
+        let outcome = match self.held.take()? {
+            Held::Shared(outcome) => outcome,
+            Held::Owned(Ok(value)) => match handler {
+                Handler::Result(_, sharer) => sharer.share(value),
+                Handler::Error(_) => unreachable!("checked above"),
+            },
+            Held::Owned(Err(error)) => SharedOutcome::Error(StdArc::new(error)),
+        };
+        let mine = outcome.share();
+        let _ = self.held.set(Held::Shared(outcome));
+        Some(mine)
+    }
+
+    /// The outcome back from its shares, once every late handler has run.
+    pub(crate) fn take_held(&mut self) -> Option<Outcome<T>> {
+        match self.held.take()? {
+            Held::Owned(outcome) => Some(outcome),
+            Held::Shared(outcome) => Some(
+                outcome
+                    .into_outcome()
+                    .expect("late handlers release their share before they end"),
+            ),
+        }
+    }
+
     /// Lends the outcome; `None` while the call runs.
     pub(crate) fn lend<'a, J>(
         &'a self,

@@ -101,6 +101,9 @@ pub struct AsyncCall<T> {
     /// Watches a call whose handle is dropped while it runs, to report a failure nobody saw: a
     /// function made where `T: Send + 'static` is known, which `Drop` cannot ask for.
     watch: fn(JoinHandle<Outcome<T>>, Span),
+    /// The last of the handlers attached after the call finished, without a state machine:
+    /// each runs as a task after the one before, and `.await` waits for the last.
+    late: Option<JoinHandle<()>>,
 }
 
 /// Where a call stands. Anvil's `PENDING` / `FULFILLED` / `REJECTED`, plus cancellation.
@@ -141,6 +144,7 @@ impl<T: Send + 'static> AsyncCall<T> {
             deadline: None,
             span,
             watch: watch_dropped::<T>,
+            late: None,
         }
     }
 
@@ -174,8 +178,8 @@ impl<T: Send + 'static> AsyncCall<T> {
         if let Some(shared) = &self.shared {
             return self.local.lend(shared);
         }
-        if let Some(kept) = self.local.lend_kept() {
-            return Some(kept);
+        if let Some(held) = self.local.lend_held() {
+            return Some(held);
         }
         let mut task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(outcome) = task.as_mut().and_then(take_finished) {
@@ -184,7 +188,7 @@ impl<T: Send + 'static> AsyncCall<T> {
             self.local.keep(outcome);
         }
         drop(task);
-        self.local.lend_kept()
+        self.local.lend_held()
     }
 
     fn kind(&self) -> Option<Kind> {
@@ -253,6 +257,24 @@ impl<T: Send + 'static> AsyncCall<T> {
     }
 
     fn attach(mut self, handler: Handler<T>) -> Self {
+        if self.shared.is_none() && self.peek().is_some() {
+            // Finished, and no state machine: the handler runs as a task of its own over a
+            // share of the outcome, after any attached before it.
+            if matches!(handler, Handler::Error(_)) {
+                *self.observed.get_mut() = true;
+            }
+            if let Some(outcome) = self.local.share_with(&handler) {
+                let before = self.late.take();
+                let late = Late::new(outcome, handler);
+                self.late = Some(crate::runtime::spawn(async move {
+                    if let Some(before) = before {
+                        let _ = before.await;
+                    }
+                    late.run();
+                }));
+            }
+            return self;
+        }
         let state = self.state();
         if let Some(late) = state.attach(handler) {
             if let Some(delivery) = self.local.late(&state, late) {
@@ -509,6 +531,9 @@ impl<T: Send + 'static> IntoFuture for AsyncCall<T> {
         if let Some(shared) = self.shared.take() {
             return CallFuture::shared(shared, mem::take(&mut self.local));
         }
+        if let Some(late) = self.late.take() {
+            return CallFuture::after_late(late, mem::take(&mut self.local));
+        }
         if let Some(outcome) = self.local.take_kept() {
             return CallFuture::ready(outcome);
         }
@@ -554,6 +579,51 @@ fn cancel_state<T: Send + 'static>(state: &Arc<CallState<T>>) {
         deliver_later(delivery);
     }
     join::abort(state);
+}
+
+/// A handler attached after a call with no state machine finished, with its share of the
+/// outcome. If its task is dropped unrun (its runtime shut down), it goes to the background
+/// runtime (or a thread of its own), as a state machine's deliveries do: never inline in the
+/// `on_result` that attached it; and a rescued one runs where it is dropped. Every handler
+/// runs exactly once.
+struct Late<T: Send + 'static> {
+    job: Option<(state::SharedOutcome<T>, Handler<T>)>,
+    rescued: bool,
+}
+
+impl<T: Send + 'static> Late<T> {
+    fn new(outcome: state::SharedOutcome<T>, handler: Handler<T>) -> Self {
+        Late { job: Some((outcome, handler)), rescued: false }
+    }
+
+    fn run(mut self) {
+        self.run_now();
+    }
+
+    fn run_now(&mut self) {
+        let Some((outcome, handler)) = self.job.take() else { return };
+        match (handler, outcome.lend()) {
+            (Handler::Result(handler, _), Ok(value)) => state::run_caught(|| handler(value)),
+            (Handler::Error(handler), Err(error)) => state::run_caught(|| handler(error)),
+            _ => {}
+        }
+        // The share goes before the task ends: `.await` then owns the outcome alone.
+        drop(outcome);
+    }
+}
+
+impl<T: Send + 'static> Drop for Late<T> {
+    fn drop(&mut self) {
+        if self.rescued {
+            return self.run_now();
+        }
+        let Some(job) = self.job.take() else { return };
+        let rescued = Late { job: Some(job), rescued: true };
+        match crate::runtime::background_if_started() {
+            Some(background) => drop(background.spawn(async move { rescued.run() })),
+            None => drop(std::thread::spawn(move || rescued.run())),
+        }
+    }
 }
 
 /// Watches a call whose handle is dropped while it runs: its state machine, registered with

@@ -51,6 +51,8 @@ enum Source<T> {
     Task(JoinHandle<Outcome<T>>),
     /// The handle already held the outcome.
     Ready(Outcome<T>),
+    /// Finished, with handlers attached after: ready once the last of them ran.
+    AfterLate(JoinHandle<()>, Local<T>),
     /// A call with handlers or a timeout: ready once it settles.
     Shared(Arc<CallState<T>>, Local<T>),
     Done,
@@ -70,6 +72,10 @@ impl<T> CallFuture<T> {
 
     pub(super) fn ready(outcome: Outcome<T>) -> Self {
         Self::from_source(Source::Ready(outcome))
+    }
+
+    pub(super) fn after_late(late: JoinHandle<()>, local: Local<T>) -> Self {
+        Self::from_source(Source::AfterLate(late, local))
     }
 
     pub(super) fn shared(shared: Arc<CallState<T>>, local: Local<T>) -> Self {
@@ -123,6 +129,12 @@ impl<T: Send + 'static> Future for CallFuture<T> {
                 Source::Ready(outcome) => return Poll::Ready(outcome),
                 _ => unreachable!("matched above"),
             },
+            Source::AfterLate(late, local) => {
+                if Pin::new(late).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                local.take_held().expect("a finished call holds its outcome")
+            }
             Source::Shared(shared, local) => {
                 if shared.poll_settled(cx).is_pending() {
                     return Poll::Pending;
