@@ -362,3 +362,35 @@ async fn calls_run_on_the_current_runtime() {
         .unwrap();
     assert_eq!(here, there);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_attached_after_completion_run_in_order_before_the_await_resolves() {
+    for _ in 0..500 {
+        let mut call = call_async(async { String::from("value") });
+        while !call.is_finished() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(call.result().unwrap(), "value");
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        for i in 0..3 {
+            let order = std::sync::Arc::clone(&order);
+            call = call.on_result(move |value| {
+                assert_eq!(value, "value");
+                order.lock().unwrap().push(i);
+            });
+        }
+        // A handler of the other kind never runs; the value is still lent while shared.
+        call = call.on_error(|_| unreachable!("the call completed"));
+        assert_eq!(call.result().unwrap(), "value");
+        assert_eq!(
+            call.await.unwrap(),
+            "value",
+            "the handle owns the value again"
+        );
+        assert_eq!(
+            *order.lock().unwrap(),
+            [0, 1, 2],
+            "every handler ran, in order, before the await"
+        );
+    }
+}
