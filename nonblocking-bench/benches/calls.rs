@@ -72,31 +72,34 @@ fn handler(done: oneshot::Sender<u64>) -> impl FnOnce(&u64) + Send + 'static {
     }
 }
 
+/// The hand-written equivalent of a handler attached before: the work, a oneshot for its
+/// value, a task that runs the handler.
+fn handler_baseline(b: &mut criterion::Bencher<'_>, rt: &tokio::runtime::Runtime) {
+    b.iter_custom(|iters| {
+        in_task(rt, move || async move {
+            let start = Instant::now();
+            for i in 0..iters {
+                let (done, ran) = oneshot::channel();
+                let (value_tx, value_rx) = oneshot::channel();
+                tokio::spawn(async move {
+                    let _ = value_tx.send(black_box(i));
+                });
+                tokio::spawn(async move {
+                    if let Ok(value) = value_rx.await {
+                        handler(done)(&value);
+                    }
+                });
+                black_box(ran.await.unwrap());
+            }
+            start.elapsed()
+        })
+    })
+}
+
 fn handler_delivery(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("handler_before");
-    // The hand-written equivalent: the work, a oneshot for its value, a task that runs h.
-    group.bench_function("tokio", |b| {
-        b.iter_custom(|iters| {
-            in_task(&rt, move || async move {
-                let start = Instant::now();
-                for i in 0..iters {
-                    let (done, ran) = oneshot::channel();
-                    let (value_tx, value_rx) = oneshot::channel();
-                    tokio::spawn(async move {
-                        let _ = value_tx.send(black_box(i));
-                    });
-                    tokio::spawn(async move {
-                        if let Ok(value) = value_rx.await {
-                            handler(done)(&value);
-                        }
-                    });
-                    black_box(ran.await.unwrap());
-                }
-                start.elapsed()
-            })
-        })
-    });
+    group.bench_function("tokio", |b| handler_baseline(b, &rt));
     group.bench_function("nonblocking", |b| {
         b.iter_custom(|iters| {
             in_task(&rt, move || async move {
@@ -104,6 +107,27 @@ fn handler_delivery(c: &mut Criterion) {
                 for i in 0..iters {
                     let (done, ran) = oneshot::channel();
                     drop(call_async(async move { black_box(i) }).on_result(handler(done)));
+                    black_box(ran.await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+
+    // Anvil's `on_result(ok, err)`: both handlers attached before, only one ever runs.
+    let mut group = c.benchmark_group("handler_pair_before");
+    group.bench_function("tokio", |b| handler_baseline(b, &rt));
+    group.bench_function("nonblocking", |b| {
+        b.iter_custom(|iters| {
+            in_task(&rt, move || async move {
+                let start = Instant::now();
+                for i in 0..iters {
+                    let (done, ran) = oneshot::channel();
+                    let call = call_async(async move { black_box(i) })
+                        .on_result(handler(done))
+                        .on_error(|error| panic!("{error}"));
+                    drop(call);
                     black_box(ran.await.unwrap());
                 }
                 start.elapsed()
