@@ -140,6 +140,17 @@ async fn load(
         .await
 }
 
+/// A NATS server and three `nats_worker` processes serving on it, recording under `test`.
+fn three_workers(test: &str) -> (NatsServer, Vec<WorkerProcess>) {
+    let server = NatsServer::start("");
+    let binary = build_example("nats_worker");
+    let servers = [server.url()];
+    let workers = (0..3)
+        .map(|i| WorkerProcess::start(&binary, &servers, record(test, i), &[]))
+        .collect();
+    (server, workers)
+}
+
 async fn caller(servers: &[String], timeout: Duration) -> NatsRemote {
     NatsRemote::builder()
         .prefix("rpc")
@@ -151,12 +162,8 @@ async fn caller(servers: &[String], timeout: Duration) -> NatsRemote {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_share_ten_thousand_calls() {
-    let server = NatsServer::start("");
-    let binary = build_example("nats_worker");
+    let (server, workers) = three_workers("share");
     let servers = [server.url()];
-    let workers: Vec<_> = (0..3)
-        .map(|i| WorkerProcess::start(&binary, &servers, record("share", i), &[]))
-        .collect();
     let remote = caller(&servers, Duration::from_secs(10)).await;
     wait_for_workers(&remote, 3).await;
     let started = Instant::now();
@@ -178,12 +185,8 @@ async fn three_workers_share_ten_thousand_calls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_load_loses_only_its_calls_and_none_runs_twice() {
-    let server = NatsServer::start("");
-    let binary = build_example("nats_worker");
+    let (server, mut workers) = three_workers("crash");
     let servers = [server.url()];
-    let mut workers: Vec<_> = (0..3)
-        .map(|i| WorkerProcess::start(&binary, &servers, record("crash", i), &[]))
-        .collect();
     let deadline = Duration::from_secs(2);
     let remote = caller(&servers, deadline).await;
     wait_for_workers(&remote, 3).await;
@@ -239,12 +242,8 @@ async fn a_worker_killed_mid_load_loses_only_its_calls_and_none_runs_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_leaving_on_sigterm_mid_load_fails_no_call() {
-    let server = NatsServer::start("");
-    let binary = build_example("nats_worker");
+    let (server, mut workers) = three_workers("leave");
     let servers = [server.url()];
-    let mut workers: Vec<_> = (0..3)
-        .map(|i| WorkerProcess::start(&binary, &servers, record("leave", i), &[]))
-        .collect();
     let remote = caller(&servers, Duration::from_secs(10)).await;
     wait_for_workers(&remote, 3).await;
     let done = AtomicUsize::new(0);

@@ -83,6 +83,20 @@ fn finish(shared: &Arc<Shared<u32>>, outcome: Outcome<u32>) -> bool {
     }
 }
 
+/// The call ended completed or cancelled, and exactly the matching handler ran once.
+fn assert_one_outcome(outcome: Outcome<u32>, ran: &Ran) {
+    match outcome {
+        Ok(value) => {
+            assert_eq!(value, 7);
+            assert_eq!(ran.counts(), (1, 0));
+        }
+        Err(error) => {
+            assert!(error.is_cancelled());
+            assert_eq!(ran.counts(), (0, 1));
+        }
+    }
+}
+
 fn settle<J>(shared: &Arc<Shared<u32, J>>) {
     loom::future::block_on(poll_fn(|cx| shared.poll_settled(cx)));
 }
@@ -126,16 +140,7 @@ fn complete_vs_cancel_vs_attach_sets_one_outcome() {
         completer.join().unwrap();
         canceller.join().unwrap();
         settle(&shared);
-        match local.take(&mut shared) {
-            Ok(value) => {
-                assert_eq!(value, 7);
-                assert_eq!(ran.counts(), (1, 0));
-            }
-            Err(error) => {
-                assert!(error.is_cancelled());
-                assert_eq!(ran.counts(), (0, 1));
-            }
-        }
+        assert_one_outcome(local.take(&mut shared), &ran);
     });
 }
 
@@ -336,16 +341,7 @@ fn the_task_finishing_vs_cancel_vs_await_gives_one_outcome() {
         settle(&shared);
         completer.join().unwrap();
         canceller.join().unwrap();
-        match local.take(&mut shared) {
-            Ok(value) => {
-                assert_eq!(value, 7);
-                assert_eq!(ran.counts(), (1, 0));
-            }
-            Err(error) => {
-                assert!(error.is_cancelled());
-                assert_eq!(ran.counts(), (0, 1));
-            }
-        }
+        assert_one_outcome(local.take(&mut shared), &ran);
     });
 }
 

@@ -158,9 +158,9 @@ struct Inner<T> {
     on_finish: Option<Box<dyn FnOnce() + Send>>,
 }
 
+#[cfg(nonblocking_loom)]
 impl<T> Shared<T> {
-    /// A state with nothing to join (the loom models, timers).
-    #[cfg_attr(not(nonblocking_loom), allow(dead_code))]
+    /// A state with nothing to join: the loom models of the protocol itself.
     pub(crate) fn new() -> Arc<Self> {
         Shared::with_join(())
     }

@@ -49,12 +49,11 @@ pub(crate) async fn handle(
     if let Some(authorize) = &served.authorize {
         let refused = match authorize(&Caller::nats(headers), function) {
             Ok(()) => None,
-            Err(Refusal::Unauthorized(message)) => Some(codes::UNAUTHORIZED.body(message)),
-            Err(Refusal::Forbidden(message)) => Some(codes::FORBIDDEN.body(message)),
+            Err(Refusal::Unauthorized(message)) => Some((codes::UNAUTHORIZED, message)),
+            Err(Refusal::Forbidden(message)) => Some((codes::FORBIDDEN, message)),
         };
-        if let Some(body) = refused {
-            let status = if body.code == codes::UNAUTHORIZED.code { codes::UNAUTHORIZED.status } else { codes::FORBIDDEN.status };
-            return send_error(&served, reply, status, body).await;
+        if let Some((code, message)) = refused {
+            return send_error(&served, reply, code.status, code.body(message)).await;
         }
     }
     let args = match RawArgs::parse(&message.payload) {
