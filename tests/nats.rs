@@ -577,3 +577,26 @@ async fn credentials_go_through_the_connect_options() {
     );
     worker.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_still_running_when_the_grace_ends_is_answered_shutting_down() {
+    let server = NatsServer::start("");
+    let worker = worker("grace")
+        .timeout(Duration::from_secs(60))
+        .shutdown_grace(Duration::from_millis(200))
+        .start(&Connect::new([server.url()]))
+        .await
+        .unwrap();
+    let remote = remote(&server, "grace").await;
+    let call = call_remote_sleep(&remote, 5_000);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    worker.stop().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "stop waited past the grace: {:?}",
+        started.elapsed()
+    );
+    // Accepted, then stopped by the shutdown: a clear refusal, not retried, not a timeout.
+    assert_eq!(rejected(&call.await.unwrap_err()), (503, "shutting_down"));
+}
