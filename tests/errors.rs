@@ -32,6 +32,26 @@ fn chain(error: &(dyn Error + 'static)) -> Vec<String> {
 }
 
 #[test]
+fn a_clone_of_an_error_shares_the_functions_error_and_its_causes() {
+    let error = try_call_async(async { Err::<(), _>(disk_full()) })
+        .wait()
+        .unwrap_err();
+    let copy = error.clone();
+    assert_eq!(chain(&copy), chain(&error));
+    let (CallError::Failed(original), CallError::Failed(shared)) = (&error, &copy) else {
+        panic!("both are Failed: {error:?}, {copy:?}");
+    };
+    assert!(
+        std::sync::Arc::ptr_eq(original, shared),
+        "one error, two handles"
+    );
+    assert!(copy.downcast_ref::<SavingFailed>().is_some());
+    // The other variants clone too.
+    let timed_out = CallError::TimedOut(Duration::from_millis(5));
+    assert_eq!(timed_out.clone().to_string(), timed_out.to_string());
+}
+
+#[test]
 fn failed_keeps_every_cause_once() {
     let error = try_call_async(async { Err::<(), _>(disk_full()) })
         .wait()

@@ -167,7 +167,7 @@ pub use crate::calls::{
     try_call_blocking, wait_for,
 };
 #[doc(no_inline)]
-pub use crate::errors::{BoxError, CallError};
+pub use crate::errors::{BoxError, CallError, SharedError};
 #[doc(no_inline)]
 pub use crate::registry::{call_async_by_name, registry};
 #[doc(no_inline)]

@@ -6,7 +6,7 @@ use tracing::{Instrument, Span};
 
 use super::AsyncCall;
 use super::state::Outcome;
-use crate::errors::{BoxError, CallError};
+use crate::errors::{BoxError, CallError, SharedError};
 use crate::runtime;
 
 /// Runs `future` without blocking the caller and returns the handle to its outcome.
@@ -110,7 +110,7 @@ where
 }
 
 fn failure_of<T, E: Into<BoxError>>(output: Result<T, E>) -> Outcome<T> {
-    output.map_err(|error| CallError::Failed(error.into()))
+    output.map_err(|error| CallError::Failed(SharedError::from(error.into())))
 }
 
 fn spawn_future<F, T>(future: F, into_outcome: fn(F::Output) -> Outcome<T>) -> AsyncCall<T>

@@ -29,6 +29,12 @@ pub(crate) use self::unobserved::{report_misuse, report_unobserved};
 /// ```
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
+/// The error a call returned, as [`CallError::Failed`] keeps it: reference-counted, so a
+/// `CallError` is `Clone` (a UI handler gets its own copy while `.await` takes the original;
+/// an app can keep the last error in its state). Read it through
+/// [`CallError::downcast_ref`], or `error.downcast_ref::<E>()` on the `Arc` itself.
+pub type SharedError = std::sync::Arc<dyn StdError + Send + Sync + 'static>;
+
 /// Why an [`AsyncCall`](crate::AsyncCall) (or a call by name) did not produce a value.
 ///
 /// The variants are grouped by who is at fault:
@@ -55,7 +61,7 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// assert!(err.downcast_ref::<std::io::Error>().is_some());
 /// assert!(matches!(err, CallError::Failed(_)));
 /// ```
-#[derive(thiserror::Error)]
+#[derive(Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum CallError {
     /// The call is still running: its result or error was asked for too early.
@@ -87,7 +93,7 @@ pub enum CallError {
     /// [`source`](StdError::source) is `e`'s source, so a report walking the chain prints `e`
     /// and each of its causes once. Get `e` back with [`CallError::downcast_ref`].
     #[error(transparent)]
-    Failed(BoxError),
+    Failed(SharedError),
 
     /// No server function is registered under this name.
     #[error("{0}")]
@@ -224,7 +230,7 @@ pub struct RejectedError {
 /// assert!(error.to_string().contains("http://127.0.0.1:9/rpc/add"));
 /// # }
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{message} ({url})")]
 #[non_exhaustive]
 pub struct TransportError {
@@ -234,7 +240,7 @@ pub struct TransportError {
     pub message: String,
     /// The error of the HTTP stack, if one caused this.
     #[source]
-    pub source: Option<BoxError>,
+    pub source: Option<SharedError>,
 }
 
 #[cfg(any(feature = "http", feature = "nats"))]
@@ -250,7 +256,7 @@ impl TransportError {
         CallError::Transport(Box::new(TransportError {
             url,
             message,
-            source: Some(source),
+            source: Some(source.into()),
         }))
     }
 

@@ -165,7 +165,7 @@ impl<'a> Arguments<'a> {
         Box::pin(async move {
             match future.await {
                 Ok(value) => encoded(function, encode(&value)),
-                Err(error) => Err(CallError::Failed(error)),
+                Err(error) => Err(CallError::Failed(error.into())),
             }
         })
     }
@@ -210,7 +210,7 @@ impl<'a> Arguments<'a> {
         Box::pin(async move {
             match paced(f, pace).await? {
                 Ok(value) => encoded(function, encode(&value)),
-                Err(error) => Err(CallError::Failed(error)),
+                Err(error) => Err(CallError::Failed(error.into())),
             }
         })
     }

@@ -197,7 +197,7 @@ pub(crate) fn from_wire(base: &str, url: &str, function: &str, status: u16, body
             body.details.get("after_ms").and_then(Value::as_u64).unwrap_or_default(),
         )),
         "panicked" => CallError::Panicked(body.message),
-        "failed" => CallError::Failed(Box::new(RemoteFailure {
+        "failed" => CallError::Failed(std::sync::Arc::new(RemoteFailure {
             message: body.message,
             value: body.details.get("value").cloned(),
         })),
