@@ -159,6 +159,64 @@ fn a_million_cancelled_defers_give_their_memory_back() {
     );
 }
 
+#[test]
+fn a_dropped_ui_context_gives_back_everything_it_and_its_calls_held() {
+    use nonblocking_runtime::ui::UiContext;
+    const HANDLERS: usize = 10_000;
+    let _serial = MEASURING.lock().unwrap();
+    // Warm up: the background runtime and its timer queue exist before measuring.
+    let ui = UiContext::new(|| {});
+    ui.defer(|| {}, Duration::from_secs(3600)).cancel();
+    call_async(async {}).wait().unwrap();
+    drop(ui);
+    std::thread::sleep(Duration::from_millis(20));
+    let before = live_bytes();
+
+    let ui = UiContext::new(|| {});
+    let state = std::rc::Rc::new(vec![0u8; 1024]);
+    let mut running = Vec::with_capacity(HANDLERS);
+    for i in 0..HANDLERS {
+        let (ok, failed) = (std::rc::Rc::clone(&state), std::rc::Rc::clone(&state));
+        // Half finish (their handlers are queued, never pumped), half still run.
+        let call = call_async(async move {
+            if i % 2 == 1 {
+                std::future::pending::<()>().await;
+            }
+            vec![0u8; 64]
+        })
+        .on_result_ui(&ui, move |_| drop(ok))
+        .on_error_ui(&ui, move |_| drop(failed));
+        running.push(call);
+    }
+    let beats: Vec<_> = (0..100)
+        .map(|_| ui.repeat(|| {}, Duration::from_millis(1)))
+        .collect();
+    let saves: Vec<_> = (0..100)
+        .map(|_| ui.defer(|| {}, Duration::from_secs(3600)))
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let peak = live_bytes();
+    drop(ui);
+    assert_eq!(
+        std::rc::Rc::strong_count(&state),
+        1,
+        "every handler was dropped with the context"
+    );
+    // The calls go on: cancelled now, their handlers' tickets find the context closed.
+    running.iter().for_each(|call| call.cancel());
+    drop(running);
+    drop((beats, saves));
+    std::thread::sleep(Duration::from_millis(50));
+    let after = live_bytes();
+    println!("live bytes: before {before}, with the context {peak}, after dropping it {after}");
+    assert!(peak - before > 1_000_000, "the context's work was counted");
+    let left = (after - before).abs() as f64;
+    assert!(
+        left <= 0.01 * before as f64 + 16_384.0,
+        "{left} bytes left over after dropping the context"
+    );
+}
+
 /// Run as a child process by the test below: returns from "main" (this test) with 1,000
 /// pending defers and 100 running repeats.
 #[test]

@@ -160,6 +160,7 @@ mod runtime;
 #[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
 pub mod schema;
 pub mod timers;
+pub mod ui;
 
 #[doc(no_inline)]
 pub use crate::calls::{
