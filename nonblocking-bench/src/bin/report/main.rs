@@ -61,6 +61,9 @@ fn main() {
     figures.extend(key_values(&output(&mut Command::new(
         target.join("release/repeat_accuracy"),
     ))));
+    figures.extend(key_values(&output(&mut Command::new(
+        target.join("release/ui_delivery"),
+    ))));
     figures.extend(instructions_per_call(
         &target.join("release/instructions"),
         &out,
@@ -217,6 +220,25 @@ fn main() {
         ours / base,
         "≤ baseline + 0.2 ms",
         (base + 0.2) / base,
+    ));
+
+    let (ours, base) = (
+        figures["ui_delivery_latency_us"],
+        figures["channel_delivery_latency_us"],
+    );
+    rows.push(Row::new(
+        "handler on a parked UI thread: latency",
+        format!(
+            "{ours:.1} µs, {:.2} allocs",
+            figures["ui_delivery_allocations"]
+        ),
+        format!(
+            "{base:.1} µs, {:.2} allocs (mpsc)",
+            figures["channel_delivery_allocations"]
+        ),
+        ours / base,
+        "≤ 1.2, ≤ 1 alloc more",
+        1.2,
     ));
 
     http_rows(
