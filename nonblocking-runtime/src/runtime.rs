@@ -83,6 +83,7 @@ pub(crate) fn handle() -> Handle {
 
 /// Spawns on the runtime a call made here runs on. Inside a task this is `tokio::spawn`, which
 /// reaches the runtime without cloning its handle (a contended reference count).
+#[inline]
 pub(crate) fn spawn<F>(task: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,

@@ -24,6 +24,9 @@ pub(crate) trait Source<T>: Sized + Send + 'static {
 pub(crate) struct Join<S> {
     source: Mutex<Option<S>>,
     span: Span,
+    /// The deadline of the `timeout` in force, if any: kept here, since only a call with a
+    /// state machine has one, and the plain handle stays small.
+    pub(crate) deadline: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl<S> Join<S> {
@@ -42,6 +45,7 @@ pub(crate) fn watch<T: Send + 'static, S: Source<T>>(
     let state = Shared::with_join(Join {
         source: Mutex::new(Some(source)),
         span,
+        deadline: Mutex::new(None),
     });
     deliver(&state);
     state
@@ -55,6 +59,7 @@ pub(crate) fn finished<T: Send + 'static, S: Source<T>>(
     let state = Shared::with_join(Join {
         source: Mutex::new(None),
         span,
+        deadline: Mutex::new(None),
     });
     // No handler is attached yet: nothing to run.
     drop(Shared::finish(Arc::clone(&state), outcome));

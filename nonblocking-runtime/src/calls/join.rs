@@ -21,6 +21,7 @@ pub(crate) type CallState<T> = Shared<T, Join<JoinHandle<Outcome<T>>>>;
 
 /// The outcome a task's output stands for: tokio caught a panic, or the task was aborted
 /// (`cancel()`, a timeout) or dropped by its runtime's shutdown.
+#[inline]
 pub(crate) fn outcome_of<T>(output: Result<Outcome<T>, JoinError>) -> Outcome<T> {
     match output {
         Ok(outcome) => outcome,

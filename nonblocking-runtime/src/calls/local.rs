@@ -57,7 +57,10 @@ impl<T> Local<T> {
     }
 
     /// Moves out the outcome kept with [`keep`](Self::keep).
+    #[inline]
     pub(crate) fn take_kept(&mut self) -> Option<Outcome<T>> {
+        // The common case, an empty handle, without moving an empty cell around.
+        self.held.get()?;
         match self.held.take()? {
             Held::Owned(outcome) => Some(outcome),
             shared @ Held::Shared(_) => {

@@ -22,10 +22,10 @@
 //! # What a call costs
 //!
 //! A plain call (awaited, waited for, or asked for its `status()`) is one tokio task and
-//! nothing else: the task's output is the outcome. The handle is 136 bytes on 64-bit targets
-//! (it holds the task, the outcome once seen, the span, the deadline). A handler, a timeout, or
-//! dropping the handle while the call runs adds one allocation: the state machine that then
-//! takes over the task.
+//! nothing else: the task's output is the outcome. The handle is 128 bytes on 64-bit targets
+//! (it holds the task, the outcome once seen, the span; a timeout's deadline lives in the state
+//! machine). A handler, a timeout, or dropping the handle while the call runs adds one
+//! allocation: the state machine that then takes over the task.
 
 pub(crate) mod cancel;
 mod handshake;
@@ -94,8 +94,6 @@ pub struct AsyncCall<T> {
     local: Local<T>,
     /// `result()` or `error()` looked (a state machine keeps its own flag).
     observed: AtomicBool,
-    /// The deadline of the `timeout` in force, if any.
-    deadline: Option<tokio::time::Instant>,
     /// The span the call runs in, which its handlers run in too.
     span: Span,
     /// Watches a call whose handle is dropped while it runs, to report a failure nobody saw: a
@@ -135,13 +133,13 @@ pub enum CallStatus {
 static NOT_FINISHED: CallError = CallError::NotFinished;
 
 impl<T: Send + 'static> AsyncCall<T> {
+    #[inline]
     fn spawned(task: JoinHandle<Outcome<T>>, span: Span) -> Self {
         AsyncCall {
             task: Mutex::new(Some(task)),
             shared: None,
             local: Local::default(),
             observed: AtomicBool::new(false),
-            deadline: None,
             span,
             watch: watch_dropped::<T>,
             late: None,
@@ -324,12 +322,15 @@ impl<T: Send + 'static> AsyncCall<T> {
         }) else {
             return self;
         };
-        // The earlier deadline wins: a later one changes nothing.
-        if self.deadline.is_some_and(|earlier| earlier <= deadline) {
-            return self;
-        }
-        self.deadline = Some(deadline);
         let state = self.state();
+        // The earlier deadline wins: a later one changes nothing.
+        {
+            let mut earlier = state.join.deadline.lock();
+            if earlier.is_some_and(|earlier| earlier <= deadline) {
+                return self;
+            }
+            *earlier = Some(deadline);
+        }
         let weak = Arc::downgrade(&state);
         let timer = runtime.spawn(async move {
             tokio::time::sleep_until(deadline).await;
@@ -526,6 +527,7 @@ impl<T: Send + 'static> IntoFuture for AsyncCall<T> {
     type Output = Result<T, CallError>;
     type IntoFuture = CallFuture<T>;
 
+    #[inline]
     fn into_future(mut self) -> CallFuture<T> {
         // The handle is left empty: its `Drop` has nothing to do.
         if let Some(shared) = self.shared.take() {
@@ -633,6 +635,7 @@ fn watch_dropped<T: Send + 'static>(task: JoinHandle<Outcome<T>>, span: Span) {
 }
 
 impl<T> Drop for AsyncCall<T> {
+    #[inline]
     fn drop(&mut self) {
         if self.shared.is_some() {
             // The state machine reports what nobody observed.
@@ -729,4 +732,13 @@ impl<T: Send + 'static, J: Send + Sync + 'static> Drop for Rescue<T, J> {
 /// ```
 pub fn wait_for<T: Send + 'static>(call: AsyncCall<T>) -> Result<T, CallError> {
     call.wait()
+}
+
+#[cfg(all(test, not(nonblocking_loom), target_pointer_width = "64"))]
+mod size {
+    /// The size the module docs state; a change to the handle's fields must update them.
+    #[test]
+    fn a_handle_is_as_big_as_the_docs_say() {
+        assert_eq!(std::mem::size_of::<super::AsyncCall<u64>>(), 128);
+    }
 }

@@ -28,12 +28,14 @@ use crate::runtime;
 /// let call = call_async(async { 1 + 1 });
 /// assert_eq!(call.wait().unwrap(), 2);
 /// ```
+#[inline]
 pub fn call_async<F>(future: F) -> AsyncCall<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    spawn_future(future, Ok)
+    // Not through `spawn_future`: `Ok` inlines here, where a `fn` pointer would not.
+    spawn_task(async move { Ok(future.await) })
 }
 
 /// [`call_async`] for work that returns `Result<T, E>`: `Ok(v)` is the call's value and
@@ -106,7 +108,7 @@ where
     F: Future<Output = Outcome<T>> + Send + 'static,
     T: Send + 'static,
 {
-    spawn_future(future, |outcome| outcome)
+    spawn_task(future)
 }
 
 fn failure_of<T, E: Into<BoxError>>(output: Result<T, E>) -> Outcome<T> {
@@ -118,8 +120,16 @@ where
     F: Future + Send + 'static,
     T: Send + 'static,
 {
-    // The task's output is the outcome; tokio catches a panic (see `join::outcome_of`).
-    let task = async move { into_outcome(future.await) };
+    spawn_task(async move { into_outcome(future.await) })
+}
+
+/// Spawns a task whose output is the outcome; tokio catches a panic (see `join::outcome_of`).
+#[inline]
+fn spawn_task<F, T>(task: F) -> AsyncCall<T>
+where
+    F: Future<Output = Outcome<T>> + Send + 'static,
+    T: Send + 'static,
+{
     // Entering a span on every poll costs time on the hottest path; without any subscriber
     // there is no span to enter.
     if tracing::dispatcher::has_been_set() {

@@ -62,10 +62,12 @@ enum Source<T> {
 impl<T> Unpin for CallFuture<T> {}
 
 impl<T> CallFuture<T> {
+    #[inline]
     fn from_source(source: Source<T>) -> Self {
         CallFuture { source, cancel_on_drop: None, abort_on_drop: false }
     }
 
+    #[inline]
     pub(super) fn task(task: JoinHandle<Outcome<T>>) -> Self {
         Self::from_source(Source::Task(task))
     }
@@ -118,6 +120,7 @@ impl<T> std::fmt::Debug for CallFuture<T> {
 impl<T: Send + 'static> Future for CallFuture<T> {
     type Output = Outcome<T>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
         let this = &mut *self;
         let outcome = match &mut this.source {
