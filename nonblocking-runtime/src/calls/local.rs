@@ -9,7 +9,7 @@
 use std::sync::Arc as StdArc;
 use std::sync::OnceLock;
 
-use super::state::{Delivery, Handler, Kind, Outcome, Published, Shared, SharedOutcome};
+use super::state::{Delivery, Handler, Kind, Outcome, Published, Shared, SharedOutcome, Sharer};
 use crate::errors::CallError;
 use crate::sync::Arc;
 
@@ -82,19 +82,16 @@ impl<T: Send + 'static> Local<T> {
     }
 
     /// Shares the held outcome with a handler attached after the call finished (a call with
-    /// no state machine): its share, or `None` (and the handler is not for this kind of
-    /// outcome) when it would never run.
-    pub(crate) fn share_with(&mut self, handler: &Handler<T>) -> Option<SharedOutcome<T>> {
+    /// no state machine): its share, or `None` when it would never run (a result handler,
+    /// `sharer` given, of a failed call, or an error handler of a completed one).
+    pub(crate) fn share_for(&mut self, sharer: Option<Sharer<T>>) -> Option<SharedOutcome<T>> {
         let completed = self.lend_held()?.is_ok();
-        if matches!(handler, Handler::Result(..)) != completed {
+        if sharer.is_some() != completed {
             return None;
         }
         let outcome = match self.held.take()? {
             Held::Shared(outcome) => outcome,
-            Held::Owned(Ok(value)) => match handler {
-                Handler::Result(_, sharer) => sharer.share(value),
-                Handler::Error(_) => unreachable!("checked above"),
-            },
+            Held::Owned(Ok(value)) => sharer?.share(value),
             Held::Owned(Err(error)) => SharedOutcome::Error(StdArc::new(error)),
         };
         let mine = outcome.share();

@@ -230,10 +230,18 @@ impl<T: Send + 'static> AsyncCall<T> {
     ///
     /// Needs `T: Sync`: a handler attached after the call finished runs on the runtime while
     /// this handle may lend the same value through [`result`](Self::result).
-    pub fn on_result(self, handler: impl FnOnce(&T) + Send + 'static) -> Self
+    pub fn on_result(mut self, handler: impl FnOnce(&T) + Send + 'static) -> Self
     where
         T: Sync,
     {
+        if self.finished_plain() {
+            self.run_late(Some(Sharer::new()), move |outcome| {
+                if let Ok(value) = outcome {
+                    handler(value);
+                }
+            });
+            return self;
+        }
         self.attach(Handler::Result(Box::new(handler), Sharer::new()))
     }
 
@@ -250,29 +258,46 @@ impl<T: Send + 'static> AsyncCall<T> {
     ///     .on_error(move |error| tx.send(error.to_string()).unwrap());
     /// assert_eq!(rx.recv().unwrap(), "no network");
     /// ```
-    pub fn on_error(self, handler: impl FnOnce(&CallError) + Send + 'static) -> Self {
+    pub fn on_error(mut self, handler: impl FnOnce(&CallError) + Send + 'static) -> Self {
+        if self.finished_plain() {
+            *self.observed.get_mut() = true;
+            self.run_late(None, move |outcome| {
+                if let Err(error) = outcome {
+                    handler(error);
+                }
+            });
+            return self;
+        }
         self.attach(Handler::Error(Box::new(handler)))
     }
 
+    /// Finished, and no state machine: a handler attached now runs as a task of its own.
+    fn finished_plain(&self) -> bool {
+        self.shared.is_none() && self.peek().is_some()
+    }
+
+    /// Runs a handler attached after a plain call finished as a task of its own, over a share
+    /// of the outcome, after any attached before it. The handler stays unboxed: the task holds
+    /// it as it is. `sharer` is a result handler's (`None`: an error handler).
+    fn run_late<F>(&mut self, sharer: Option<Sharer<T>>, handler: F)
+    where
+        F: FnOnce(Result<&T, &CallError>) + Send + 'static,
+    {
+        let Some(outcome) = self.local.share_for(sharer) else {
+            // For the other kind of outcome: it never runs.
+            return;
+        };
+        let before = self.late.take();
+        let late = Late::new(outcome, handler);
+        self.late = Some(crate::runtime::spawn(async move {
+            if let Some(before) = before {
+                let _ = before.await;
+            }
+            late.run();
+        }));
+    }
+
     fn attach(mut self, handler: Handler<T>) -> Self {
-        if self.shared.is_none() && self.peek().is_some() {
-            // Finished, and no state machine: the handler runs as a task of its own over a
-            // share of the outcome, after any attached before it.
-            if matches!(handler, Handler::Error(_)) {
-                *self.observed.get_mut() = true;
-            }
-            if let Some(outcome) = self.local.share_with(&handler) {
-                let before = self.late.take();
-                let late = Late::new(outcome, handler);
-                self.late = Some(crate::runtime::spawn(async move {
-                    if let Some(before) = before {
-                        let _ = before.await;
-                    }
-                    late.run();
-                }));
-            }
-            return self;
-        }
         let state = self.state();
         if let Some(late) = state.attach(handler) {
             if let Some(delivery) = self.local.late(&state, late) {
@@ -588,13 +613,13 @@ fn cancel_state<T: Send + 'static>(state: &Arc<CallState<T>>) {
 /// runtime (or a thread of its own), as a state machine's deliveries do: never inline in the
 /// `on_result` that attached it; and a rescued one runs where it is dropped. Every handler
 /// runs exactly once.
-struct Late<T: Send + 'static> {
-    job: Option<(state::SharedOutcome<T>, Handler<T>)>,
+struct Late<T: Send + 'static, F: FnOnce(Result<&T, &CallError>) + Send + 'static> {
+    job: Option<(state::SharedOutcome<T>, F)>,
     rescued: bool,
 }
 
-impl<T: Send + 'static> Late<T> {
-    fn new(outcome: state::SharedOutcome<T>, handler: Handler<T>) -> Self {
+impl<T: Send + 'static, F: FnOnce(Result<&T, &CallError>) + Send + 'static> Late<T, F> {
+    fn new(outcome: state::SharedOutcome<T>, handler: F) -> Self {
         Late { job: Some((outcome, handler)), rescued: false }
     }
 
@@ -604,17 +629,13 @@ impl<T: Send + 'static> Late<T> {
 
     fn run_now(&mut self) {
         let Some((outcome, handler)) = self.job.take() else { return };
-        match (handler, outcome.lend()) {
-            (Handler::Result(handler, _), Ok(value)) => state::run_caught(|| handler(value)),
-            (Handler::Error(handler), Err(error)) => state::run_caught(|| handler(error)),
-            _ => {}
-        }
+        state::run_caught(|| handler(outcome.lend()));
         // The share goes before the task ends: `.await` then owns the outcome alone.
         drop(outcome);
     }
 }
 
-impl<T: Send + 'static> Drop for Late<T> {
+impl<T: Send + 'static, F: FnOnce(Result<&T, &CallError>) + Send + 'static> Drop for Late<T, F> {
     fn drop(&mut self) {
         if self.rescued {
             return self.run_now();
