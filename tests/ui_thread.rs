@@ -161,9 +161,6 @@ fn pumping_inside_a_handler_runs_nothing_and_work_it_queues_waits_for_the_next_p
                 .borrow_mut()
                 .push(format!("nested pump ran {}", inner_ui.pump()));
             let later = Rc::clone(&inner_log);
-            let _ = inner_ui.handle().post(|| {});
-            drop(later);
-            let later = Rc::clone(&inner_log);
             let _ = call_async(async { 2 }).on_result_ui(&inner_ui, move |v| {
                 later.borrow_mut().push(format!("later {v}"))
             });
