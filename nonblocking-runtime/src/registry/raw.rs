@@ -32,7 +32,9 @@ impl<'a> RawArgs<'a> {
     }
 
     fn split(body: &'a str) -> Result<RawArgs<'a>, serde_json::Error> {
-        let first = body.bytes().find(|byte| !byte.is_ascii_whitespace());
+        // JSON's whitespace only: `u8::is_ascii_whitespace` also skips a form feed, which would
+        // pass a body of nothing but form feeds as "no arguments".
+        let first = body.bytes().find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
         Ok(match first {
             None => RawArgs::None,
             Some(b'[') => RawArgs::Positional(serde_json::from_str(body)?),
@@ -150,6 +152,14 @@ mod tests {
         assert_eq!(shape("{\"a\": 40, \"b\": \"x\"}"), "keyword a=40 b=\"x\"");
         assert_eq!(shape(" \"text\""), "single \"text\"");
         assert_eq!(shape("7"), "single 7");
+    }
+
+    #[test]
+    fn only_json_whitespace_is_no_arguments() {
+        assert_eq!(shape(" \t\r\n"), "none");
+        // A form feed is ASCII whitespace but not JSON's (schemathesis sent one).
+        assert_eq!(shape("\x0c"), "malformed");
+        assert_eq!(shape(" \x0c null"), "malformed");
     }
 
     #[test]
