@@ -41,6 +41,12 @@ impl<T> Default for Local<T> {
 }
 
 impl<T> Local<T> {
+    /// Holds no outcome, owned or shared.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.held.get().is_none()
+    }
+
     /// Keeps an outcome seen straight from the task (a call with no state machine). The first
     /// one kept stays: a later one is dropped.
     pub(crate) fn keep(&self, outcome: Outcome<T>) {

@@ -554,6 +554,16 @@ impl<T: Send + 'static> IntoFuture for AsyncCall<T> {
 
     #[inline]
     fn into_future(mut self) -> CallFuture<T> {
+        if self.shared.is_none() && self.late.is_none() && self.local.is_empty() {
+            if let Some(task) = self.task.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
+                drop(mem::replace(&mut self.span, Span::none()));
+                // A plain call, the hottest path: with the task and the span moved out, the
+                // handle owns nothing, and its `Drop` (a task to watch, a failure nobody
+                // observed) would have nothing to do.
+                mem::forget(self);
+                return CallFuture::task(task);
+            }
+        }
         // The handle is left empty: its `Drop` has nothing to do.
         if let Some(shared) = self.shared.take() {
             return CallFuture::shared(shared, mem::take(&mut self.local));
@@ -561,11 +571,8 @@ impl<T: Send + 'static> IntoFuture for AsyncCall<T> {
         if let Some(late) = self.late.take() {
             return CallFuture::after_late(late, mem::take(&mut self.local));
         }
-        if let Some(outcome) = self.local.take_kept() {
-            return CallFuture::ready(outcome);
-        }
-        let task = self.task.get_mut().unwrap_or_else(PoisonError::into_inner).take();
-        CallFuture::task(task.expect("a call without an outcome still has its task"))
+        let outcome = self.local.take_kept();
+        CallFuture::ready(outcome.expect("a call without a task holds its outcome"))
     }
 }
 
@@ -593,10 +600,12 @@ impl<T: Send + 'static> IntoFuture for CancelOnDrop<AsyncCall<T>> {
         let call = self.disarm();
         let state = call.shared.clone();
         let future = call.into_future();
-        match state {
-            Some(state) => future.cancelling_on_drop(Box::new(move || cancel_state(&state))),
-            None => future.aborting_on_drop(),
-        }
+        // A plain call's future aborts its task instead: `cancel` is for a state machine.
+        future.cancelling_on_drop(move || {
+            if let Some(state) = state {
+                cancel_state(&state);
+            }
+        })
     }
 }
 

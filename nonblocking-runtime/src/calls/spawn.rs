@@ -1,6 +1,8 @@
 //! Starting calls: async futures on the workers, sync closures on the blocking pool.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use tracing::{Instrument, Span};
 
@@ -34,8 +36,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    // Not through `spawn_future`: `Ok` inlines here, where a `fn` pointer would not.
-    spawn_task(async move { Ok(future.await) })
+    spawn_task(IntoOutcome { future, kind: Value })
 }
 
 /// [`call_async`] for work that returns `Result<T, E>`: `Ok(v)` is the call's value and
@@ -60,7 +61,7 @@ where
     T: Send + 'static,
     E: Into<BoxError>,
 {
-    spawn_future(future, failure_of)
+    spawn_task(IntoOutcome { future, kind: ValueOrFailure })
 }
 
 /// Runs a synchronous closure on tokio's blocking pool, so it never stalls the async workers,
@@ -111,16 +112,57 @@ where
     spawn_task(future)
 }
 
-fn failure_of<T, E: Into<BoxError>>(output: Result<T, E>) -> Outcome<T> {
-    output.map_err(|error| CallError::Failed(SharedError::from(error.into())))
+/// What a call's work returns, and the outcome that stands for it.
+trait OutcomeKind<O> {
+    type Value;
+    fn outcome(output: O) -> Outcome<Self::Value>;
 }
 
-fn spawn_future<F, T>(future: F, into_outcome: fn(F::Output) -> Outcome<T>) -> AsyncCall<T>
-where
-    F: Future + Send + 'static,
-    T: Send + 'static,
-{
-    spawn_task(async move { into_outcome(future.await) })
+/// Work that cannot fail: what it returns is the call's value.
+struct Value;
+
+impl<T> OutcomeKind<T> for Value {
+    type Value = T;
+
+    #[inline]
+    fn outcome(output: T) -> Outcome<T> {
+        Ok(output)
+    }
+}
+
+/// Work that returns `Result<T, E>`: `Err(e)` is the call's failure.
+struct ValueOrFailure;
+
+impl<T, E: Into<BoxError>> OutcomeKind<Result<T, E>> for ValueOrFailure {
+    type Value = T;
+
+    #[inline]
+    fn outcome(output: Result<T, E>) -> Outcome<T> {
+        failure_of(output)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future whose output stands for a call's outcome as `K` says: a struct rather than an
+    /// `async` block, so that the task polls it with no state of its own to check.
+    struct IntoOutcome<F, K> {
+        #[pin]
+        future: F,
+        kind: K,
+    }
+}
+
+impl<F: Future, K: OutcomeKind<F::Output>> Future for IntoOutcome<F, K> {
+    type Output = Outcome<K::Value>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().future.poll(cx).map(K::outcome)
+    }
+}
+
+fn failure_of<T, E: Into<BoxError>>(output: Result<T, E>) -> Outcome<T> {
+    output.map_err(|error| CallError::Failed(SharedError::from(error.into())))
 }
 
 /// Spawns a task whose output is the outcome; tokio catches a panic (see `join::outcome_of`).

@@ -39,22 +39,25 @@ use crate::sync::Arc;
 #[must_use = "futures do nothing unless polled"]
 pub struct CallFuture<T> {
     source: Source<T>,
-    /// Cancels the call if this future is dropped before it resolves (the future of a
-    /// `CancelOnDrop` guard over a call with a state machine).
-    cancel_on_drop: Option<Box<dyn FnOnce() + Send>>,
-    /// The same for a plain call: aborts its task.
-    abort_on_drop: bool,
 }
 
+/// Where the outcome comes from. What a `CancelOnDrop` guard's future does when dropped early
+/// lives in the variant it applies to: a plain call's future is its `JoinHandle` and a flag.
 enum Source<T> {
-    /// A plain call: the task's output is the outcome.
-    Task(JoinHandle<Outcome<T>>),
+    /// A plain call: the task's output is the outcome. `abort_on_drop`: the future of a
+    /// `CancelOnDrop` guard, which aborts the task if dropped before it resolves.
+    Task { task: JoinHandle<Outcome<T>>, abort_on_drop: bool },
     /// The handle already held the outcome.
     Ready(Outcome<T>),
     /// Finished, with handlers attached after: ready once the last of them ran.
     AfterLate(JoinHandle<()>, Local<T>),
-    /// A call with handlers or a timeout: ready once it settles.
-    Shared(Arc<CallState<T>>, Local<T>),
+    /// A call with handlers or a timeout: ready once it settles. `cancel_on_drop`: the future
+    /// of a `CancelOnDrop` guard, which cancels the call if dropped before it resolves.
+    Shared {
+        shared: Arc<CallState<T>>,
+        local: Local<T>,
+        cancel_on_drop: Option<Box<dyn FnOnce() + Send>>,
+    },
     Done,
 }
 
@@ -63,44 +66,40 @@ impl<T> Unpin for CallFuture<T> {}
 
 impl<T> CallFuture<T> {
     #[inline]
-    fn from_source(source: Source<T>) -> Self {
-        CallFuture { source, cancel_on_drop: None, abort_on_drop: false }
-    }
-
-    #[inline]
     pub(super) fn task(task: JoinHandle<Outcome<T>>) -> Self {
-        Self::from_source(Source::Task(task))
+        CallFuture { source: Source::Task { task, abort_on_drop: false } }
     }
 
     pub(super) fn ready(outcome: Outcome<T>) -> Self {
-        Self::from_source(Source::Ready(outcome))
+        CallFuture { source: Source::Ready(outcome) }
     }
 
     pub(super) fn after_late(late: JoinHandle<()>, local: Local<T>) -> Self {
-        Self::from_source(Source::AfterLate(late, local))
+        CallFuture { source: Source::AfterLate(late, local) }
     }
 
     pub(super) fn shared(shared: Arc<CallState<T>>, local: Local<T>) -> Self {
-        Self::from_source(Source::Shared(shared, local))
+        CallFuture { source: Source::Shared { shared, local, cancel_on_drop: None } }
     }
 
-    pub(super) fn cancelling_on_drop(mut self, cancel: Box<dyn FnOnce() + Send>) -> Self {
-        self.cancel_on_drop = Some(cancel);
-        self
-    }
-
-    pub(super) fn aborting_on_drop(mut self) -> Self {
-        self.abort_on_drop = true;
+    /// Stops the call if this future is dropped before it resolves: `cancel` for a call with a
+    /// state machine, an abort of the task for a plain call. A finished call stays as it is.
+    pub(super) fn cancelling_on_drop(mut self, cancel: impl FnOnce() + Send + 'static) -> Self {
+        match &mut self.source {
+            Source::Task { abort_on_drop, .. } => *abort_on_drop = true,
+            Source::Shared { cancel_on_drop, .. } => *cancel_on_drop = Some(Box::new(cancel)),
+            Source::Ready(_) | Source::AfterLate(..) | Source::Done => {}
+        }
         self
     }
 }
 
 impl<T> Drop for CallFuture<T> {
     fn drop(&mut self) {
-        match &self.source {
-            Source::Task(task) if self.abort_on_drop => task.abort(),
-            Source::Shared(..) => {
-                if let Some(cancel) = self.cancel_on_drop.take() {
+        match &mut self.source {
+            Source::Task { task, abort_on_drop: true } => task.abort(),
+            Source::Shared { cancel_on_drop, .. } => {
+                if let Some(cancel) = cancel_on_drop.take() {
                     cancel();
                 }
             }
@@ -124,7 +123,7 @@ impl<T: Send + 'static> Future for CallFuture<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
         let this = &mut *self;
         let outcome = match &mut this.source {
-            Source::Task(task) => match Pin::new(task).poll(cx) {
+            Source::Task { task, .. } => match Pin::new(task).poll(cx) {
                 Poll::Ready(output) => outcome_of(output),
                 Poll::Pending => return Poll::Pending,
             },
@@ -138,7 +137,7 @@ impl<T: Send + 'static> Future for CallFuture<T> {
                 }
                 local.take_held().expect("a finished call holds its outcome")
             }
-            Source::Shared(shared, local) => {
+            Source::Shared { shared, local, .. } => {
                 if shared.poll_settled(cx).is_pending() {
                     return Poll::Pending;
                 }
@@ -148,7 +147,6 @@ impl<T: Send + 'static> Future for CallFuture<T> {
         };
         // Finished: nothing left to cancel.
         this.source = Source::Done;
-        this.cancel_on_drop = None;
         Poll::Ready(outcome)
     }
 }
