@@ -245,6 +245,47 @@ async fn timeout_leaves_a_fast_call_alone() {
     assert_eq!(status.status(), CallStatus::Completed);
 }
 
+/// Once the handle is gone, the handlers attached before read the value where it is (no shared
+/// copy is made): each sees it, it is dropped exactly once, after them, whichever of the handle's
+/// drop and the call's end comes first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handlers_of_a_dropped_handle_read_the_value_before_it_is_dropped_once() {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct Counted(u32);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    for i in 0..500 {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let call = call_async(async move {
+            if i % 2 == 0 {
+                tokio::task::yield_now().await;
+            }
+            Counted(i)
+        })
+        .on_result(move |value| {
+            let _ = tx.send((value.0, DROPS.load(Ordering::SeqCst)));
+        })
+        .on_error(|error| panic!("{error}"));
+        drop(call);
+        let (seen, drops_before) = rx.await.expect("the result handler ran");
+        assert_eq!(
+            (seen, drops_before),
+            (i, i as usize),
+            "the handler saw the value alive"
+        );
+        // The drop follows the handler on the worker that finished the call, which a loaded
+        // machine may pause: waited for, not spun on.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while DROPS.load(Ordering::SeqCst) == i as usize && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(DROPS.load(Ordering::SeqCst), i as usize + 1, "dropped once");
+    }
+}
+
 #[tokio::test]
 async fn dropping_the_handle_does_not_cancel() {
     let (tx, rx) = tokio::sync::oneshot::channel();

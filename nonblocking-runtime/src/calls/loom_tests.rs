@@ -364,3 +364,35 @@ fn a_task_finished_before_the_state_is_delivered_at_once() {
         runtime.join().unwrap();
     });
 }
+
+#[test]
+fn the_handle_dropped_vs_the_task_finishing_vs_cancel_runs_one_handler_once() {
+    model(|| {
+        let cell = Arc::new(Mutex::new(Cell::default()));
+        let ran = Arc::new(Ran::default());
+        let shared = handshake::watch(ModelTask(Arc::clone(&cell)), Span::none());
+        let mut local = Local::default();
+        assert!(attach_both(&shared, &mut local, &ran).is_empty());
+
+        let task = Arc::clone(&cell);
+        let completer = thread::spawn(move || complete(&task, Ok(7)));
+        let state = Arc::clone(&shared);
+        let aborted = Arc::clone(&cell);
+        let canceller = thread::spawn(move || {
+            if let Some(delivery) = Shared::finish(Arc::clone(&state), Err(CallError::Cancelled)) {
+                delivery.run();
+            }
+            complete(&aborted, Err(CallError::Cancelled));
+        });
+        // The handle is dropped while the call runs: from then on a finish hands the handlers
+        // the outcome itself, before it they get a shared copy; either way one runs, once.
+        shared.detach();
+        drop(local);
+        drop(shared);
+        completer.join().unwrap();
+        canceller.join().unwrap();
+        let (results, errors) = ran.counts();
+        assert_eq!(results + errors, 1, "exactly one handler ran, once");
+        assert!(cell.lock().waker.is_none(), "no waker is left behind");
+    });
+}

@@ -667,8 +667,10 @@ fn watch_dropped<T: Send + 'static>(task: JoinHandle<Outcome<T>>, span: Span) {
 impl<T> Drop for AsyncCall<T> {
     #[inline]
     fn drop(&mut self) {
-        if self.shared.is_some() {
-            // The state machine reports what nobody observed.
+        if let Some(shared) = &self.shared {
+            // The state machine reports what nobody observed, and its handlers may now have
+            // the outcome to themselves.
+            shared.detach();
             return;
         }
         if let Some(task) = self.task.get_mut().unwrap_or_else(PoisonError::into_inner).take() {

@@ -35,9 +35,12 @@ pub(crate) type Outcome<T> = Result<T, CallError>;
 /// A handler attached with `on_result` or `on_error`. A result handler brings the means to
 /// share the value, which exist only where `T: Sync` is known.
 pub(crate) enum Handler<T> {
-    Result(Box<dyn FnOnce(&T) + Send>, Sharer<T>),
-    Error(Box<dyn FnOnce(&CallError) + Send>),
+    Result(ResultHandler<T>, Sharer<T>),
+    Error(ErrorHandler),
 }
+
+pub(crate) type ResultHandler<T> = Box<dyn FnOnce(&T) + Send>;
+pub(crate) type ErrorHandler = Box<dyn FnOnce(&CallError) + Send>;
 
 /// Puts a value behind a type-erased reference count, and takes it back out: plain function
 /// pointers, so that holding one never makes the holder's auto traits depend on `T`.
@@ -119,6 +122,9 @@ const SETTLED: usize = 1 << 1;
 const OK: usize = 1 << 2;
 /// With `DONE`: the outcome is `Cancelled`.
 const CANCELLED: usize = 1 << 3;
+/// The handle is gone, so nobody will read the published outcome: the handlers attached
+/// before read it where it is, not from a shared copy.
+const DETACHED: usize = 1 << 4;
 
 /// How a finished call ended, read without the lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +151,15 @@ pub(crate) struct Shared<T, J = ()> {
 pub(crate) enum Published<T> {
     Outcome(Outcome<T>),
     Shared(SharedOutcome<T>),
+}
+
+impl<T: 'static> Published<T> {
+    fn lend(&self) -> Result<&T, &CallError> {
+        match self {
+            Published::Outcome(outcome) => outcome.as_ref(),
+            Published::Shared(outcome) => outcome.lend(),
+        }
+    }
 }
 
 struct Inner<T> {
@@ -198,6 +213,12 @@ impl<T, J> Shared<T, J> {
 
     pub(crate) fn mark_observed(&self) {
         self.observed.store(true, Ordering::Relaxed);
+    }
+
+    /// The handle is gone (dropped, not turned into a future): a finish from now on hands the
+    /// outcome to the handlers as it is, with no shared copy to make.
+    pub(crate) fn detach(&self) {
+        self.state.fetch_or(DETACHED, Ordering::Release);
     }
 
     /// Attaches a handler. Until the call finishes it waits in the list; after, it comes back
@@ -288,7 +309,8 @@ impl<T: 'static, J: 'static> Shared<T, J> {
     /// (the call's task) or on the runtime (`cancel()`, which never runs handlers itself).
     pub(crate) fn finish(this: Arc<Self>, outcome: Outcome<T>) -> Option<Delivery<T, J>> {
         let mut inner = this.inner.lock();
-        if this.state.load(Ordering::Acquire) & DONE != 0 {
+        let state = this.state.load(Ordering::Acquire);
+        if state & DONE != 0 {
             drop(inner);
             drop(this);
             // Dropping a `T` runs user code: nothing of ours is held here.
@@ -302,33 +324,32 @@ impl<T: 'static, J: 'static> Shared<T, J> {
             Err(CallError::Cancelled) => CANCELLED,
             Err(_) => 0,
         };
-        let sharer = handlers.iter().find_map(|handler| match handler {
-            Handler::Result(_, sharer) => Some(*sharer),
-            Handler::Error(_) => None,
-        });
-        let has_error_handler = handlers
-            .iter()
-            .any(|handler| matches!(handler, Handler::Error(_)));
-        // Shared only when a handler will read it; otherwise it stays owned, for the handle.
-        let share = match outcome {
-            Ok(value) => match sharer {
-                Some(sharer) => Ok(sharer.share(value)),
-                None => Err(Ok(value)),
-            },
-            Err(error) if has_error_handler => Ok(SharedOutcome::Error(StdArc::new(error))),
-            Err(error) => Err(Err(error)),
+        let sharer = handlers.sharer();
+        let has_error_handler = handlers.has_error_handler();
+        let runs = match outcome {
+            Ok(_) => sharer.is_some(),
+            Err(_) => has_error_handler,
         };
-        let delivery = match share {
-            Ok(shared_outcome) => {
-                inner.published = Some(Published::Shared(shared_outcome.share()));
-                inner.deliveries += 1;
-                Some(shared_outcome)
-            }
-            Err(outcome) => {
+        // Shared only when a handler will read it while the handle may too; otherwise it stays
+        // owned, for the handle, or for the handlers once the handle is gone.
+        let delivery = match (runs, sharer) {
+            (false, _) => {
                 inner.published = Some(Published::Outcome(outcome));
                 None
             }
+            (true, _) if state & DETACHED != 0 => Some(Published::Outcome(outcome)),
+            (true, sharer) => {
+                let shared_outcome = match outcome {
+                    Ok(value) => sharer.expect("a result handler runs").share(value),
+                    Err(error) => SharedOutcome::Error(StdArc::new(error)),
+                };
+                inner.published = Some(Published::Shared(shared_outcome.share()));
+                Some(Published::Shared(shared_outcome))
+            }
         };
+        if delivery.is_some() {
+            inner.deliveries += 1;
+        }
         let settled = if inner.deliveries == 0 { SETTLED } else { 0 };
         this.state.fetch_or(DONE | kind | settled, Ordering::SeqCst);
         let awaiter = (settled != 0).then(|| this.awaiter.take()).flatten();
@@ -371,44 +392,85 @@ impl<T, J> Drop for Shared<T, J> {
     }
 }
 
-/// Handlers in attach order. Most calls have one or none, so the first is kept inline and a
-/// call with one handler allocates no list.
+/// Handlers waiting for the outcome. Only one kind ever runs (result handlers for a value,
+/// error handlers for an error), so the order that matters is within a kind. Most calls have
+/// none, one, or Anvil's pair (`on_result` and `on_error`): the first of each kind is kept
+/// inline, and the rare others a box away, so that the state stays small.
 pub(crate) struct Handlers<T> {
-    first: Option<Handler<T>>,
-    rest: Vec<Handler<T>>,
+    result: Option<ResultHandler<T>>,
+    error: Option<ErrorHandler>,
+    /// Brought by the first result handler.
+    sharer: Option<Sharer<T>>,
+    /// The second and later of each kind, in attach order.
+    #[expect(
+        clippy::box_collection,
+        reason = "a thin pointer where a `Vec` would add 16 bytes to every state machine"
+    )]
+    more: Option<Box<Vec<Handler<T>>>>,
 }
 
 impl<T> Default for Handlers<T> {
     fn default() -> Self {
         Handlers {
-            first: None,
-            rest: Vec::new(),
+            result: None,
+            error: None,
+            sharer: None,
+            more: None,
         }
     }
 }
 
 impl<T> Handlers<T> {
     fn push(&mut self, handler: Handler<T>) {
-        if self.first.is_none() {
-            self.first = Some(handler);
-        } else {
-            self.rest.push(handler);
+        match handler {
+            Handler::Result(handler, sharer) if self.result.is_none() => {
+                self.result = Some(handler);
+                self.sharer = Some(sharer);
+            }
+            Handler::Error(handler) if self.error.is_none() => self.error = Some(handler),
+            handler => self.more.get_or_insert_default().push(handler),
         }
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Handler<T>> {
-        self.first.iter().chain(&self.rest)
+    /// The means to share a value, if a result handler waits.
+    fn sharer(&self) -> Option<Sharer<T>> {
+        self.sharer
     }
 
-    fn into_iter(self) -> impl Iterator<Item = Handler<T>> {
-        self.first.into_iter().chain(self.rest)
+    fn has_error_handler(&self) -> bool {
+        // The first error handler always takes the inline place.
+        self.error.is_some()
+    }
+
+    /// Runs each handler of the outcome's kind, in attach order; the others are dropped unrun.
+    fn run(self, outcome: Result<&T, &CallError>) {
+        let more = self.more.map(|more| *more).unwrap_or_default();
+        match outcome {
+            Ok(value) => {
+                let more = more.into_iter().filter_map(|handler| match handler {
+                    Handler::Result(handler, _) => Some(handler),
+                    Handler::Error(_) => None,
+                });
+                for handler in self.result.into_iter().chain(more) {
+                    run_caught(|| handler(value));
+                }
+            }
+            Err(error) => {
+                let more = more.into_iter().filter_map(|handler| match handler {
+                    Handler::Error(handler) => Some(handler),
+                    Handler::Result(..) => None,
+                });
+                for handler in self.error.into_iter().chain(more) {
+                    run_caught(|| handler(error));
+                }
+            }
+        }
     }
 
     pub(crate) fn one(handler: Handler<T>) -> Self {
-        Handlers {
-            first: Some(handler),
-            rest: Vec::new(),
-        }
+        let mut handlers = Handlers::default();
+        handlers.push(handler);
+        handlers
     }
 }
 
@@ -418,12 +480,13 @@ impl<T> Handlers<T> {
 /// exactly once and the call always settles.
 pub(crate) struct Delivery<T: 'static, J: 'static = ()> {
     shared: Option<Arc<Shared<T, J>>>,
-    outcome: Option<SharedOutcome<T>>,
+    /// Owned once the handle is gone; else a share of what the handle reads.
+    outcome: Option<Published<T>>,
     handlers: Handlers<T>,
 }
 
 impl<T: 'static, J: 'static> Delivery<T, J> {
-    fn new(shared: Arc<Shared<T, J>>, outcome: SharedOutcome<T>, handlers: Handlers<T>) -> Self {
+    fn new(shared: Arc<Shared<T, J>>, outcome: Published<T>, handlers: Handlers<T>) -> Self {
         Delivery {
             shared: Some(shared),
             outcome: Some(outcome),
@@ -438,7 +501,11 @@ impl<T: 'static, J: 'static> Delivery<T, J> {
         handler: Handler<T>,
     ) -> Self {
         shared.begin_delivery();
-        Delivery::new(Arc::clone(shared), outcome, Handlers::one(handler))
+        Delivery::new(
+            Arc::clone(shared),
+            Published::Shared(outcome),
+            Handlers::one(handler),
+        )
     }
 
     pub(crate) fn run(mut self) {
@@ -449,14 +516,7 @@ impl<T: 'static, J: 'static> Delivery<T, J> {
         let (Some(shared), Some(outcome)) = (self.shared.take(), self.outcome.take()) else {
             return;
         };
-        for handler in mem::take(&mut self.handlers).into_iter() {
-            match (handler, outcome.lend()) {
-                (Handler::Result(handler, _), Ok(value)) => run_caught(|| handler(value)),
-                (Handler::Error(handler), Err(error)) => run_caught(|| handler(error)),
-                // A result handler of a failed call (or the reverse) is dropped unrun.
-                _ => {}
-            }
-        }
+        mem::take(&mut self.handlers).run(outcome.lend());
         // Our share goes before the call settles: `.await` then owns the outcome alone.
         drop(outcome);
         Shared::release(shared);
