@@ -556,7 +556,10 @@ impl<T: Send + 'static> IntoFuture for AsyncCall<T> {
     fn into_future(mut self) -> CallFuture<T> {
         if self.shared.is_none() && self.late.is_none() && self.local.is_empty() {
             if let Some(task) = self.task.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
-                drop(mem::replace(&mut self.span, Span::none()));
+                // Without a subscriber the span is `Span::none()`, which holds nothing.
+                if !self.span.is_none() {
+                    drop(mem::replace(&mut self.span, Span::none()));
+                }
                 // A plain call, the hottest path: with the task and the span moved out, the
                 // handle owns nothing, and its `Drop` (a task to watch, a failure nobody
                 // observed) would have nothing to do.

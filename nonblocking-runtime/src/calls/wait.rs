@@ -4,7 +4,7 @@ use std::future::Future;
 use std::mem;
 use std::pin::{Pin, pin};
 use std::sync::Arc as StdArc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker, ready};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -110,9 +110,7 @@ impl<T> Drop for CallFuture<T> {
 
 impl<T> std::fmt::Debug for CallFuture<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallFuture")
-            .field("done", &matches!(self.source, Source::Done))
-            .finish()
+        f.debug_struct("CallFuture").finish_non_exhaustive()
     }
 }
 
@@ -123,10 +121,14 @@ impl<T: Send + 'static> Future for CallFuture<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
         let this = &mut *self;
         let outcome = match &mut this.source {
-            Source::Task { task, .. } => match Pin::new(task).poll(cx) {
-                Poll::Ready(output) => outcome_of(output),
-                Poll::Pending => return Poll::Pending,
-            },
+            Source::Task { task, abort_on_drop } => {
+                let output = ready!(Pin::new(task).poll(cx));
+                // Nothing left to abort. The spent `JoinHandle` stays until this future is
+                // dropped, which spares the hottest path a move (polled again, tokio panics
+                // as for any `JoinHandle` polled after it completed).
+                *abort_on_drop = false;
+                return Poll::Ready(outcome_of(output));
+            }
             Source::Ready(_) => match mem::replace(&mut this.source, Source::Done) {
                 Source::Ready(outcome) => return Poll::Ready(outcome),
                 _ => unreachable!("matched above"),
