@@ -2,11 +2,14 @@
 //! which is stable where wall time drowns in thread wake-ups (the blocking pool).
 //!
 //! `instructions <mode> <n>` with mode one of: `spawn`, `call_async`, `spawn_blocking`,
-//! `call_blocking`. The report runs it at two N and divides the difference, so start-up cancels.
+//! `call_blocking`, and for handlers attached before completion `handler_baseline` (the work,
+//! a oneshot, a second task that runs the handler: the benches' baseline), `handler` and
+//! `handler_pair` (`on_result` + `on_error`). The report runs it at two N and divides the difference, so start-up cancels.
 
 use std::hint::black_box;
 
 use nonblocking_runtime::{call_async, call_blocking};
+use tokio::sync::oneshot;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -28,6 +31,38 @@ fn main() {
                         tokio::task::spawn_blocking(move || black_box(i)).await,
                     )),
                     "call_blocking" => drop(black_box(call_blocking(move || black_box(i)).await)),
+                    "handler_baseline" => {
+                        let (done, ran) = oneshot::channel();
+                        let (value_tx, value_rx) = oneshot::channel();
+                        tokio::spawn(async move {
+                            let _ = value_tx.send(black_box(i));
+                        });
+                        tokio::spawn(async move {
+                            if let Ok(value) = value_rx.await {
+                                let _ = done.send(value);
+                            }
+                        });
+                        black_box(ran.await.unwrap());
+                    }
+                    "handler" => {
+                        let (done, ran) = oneshot::channel();
+                        drop(
+                            call_async(async move { black_box(i) }).on_result(move |value| {
+                                let _ = done.send(*value);
+                            }),
+                        );
+                        black_box(ran.await.unwrap());
+                    }
+                    "handler_pair" => {
+                        let (done, ran) = oneshot::channel();
+                        let call = call_async(async move { black_box(i) })
+                            .on_result(move |value| {
+                                let _ = done.send(*value);
+                            })
+                            .on_error(|error| panic!("{error}"));
+                        drop(call);
+                        black_box(ran.await.unwrap());
+                    }
                     other => panic!("unknown mode {other:?}"),
                 }
             }
