@@ -4,7 +4,8 @@
 //! `instructions <mode> <n>` with mode one of: `spawn`, `call_async`, `spawn_blocking`,
 //! `call_blocking`, and for handlers attached before completion `handler_baseline` (the work,
 //! a oneshot, a second task that runs the handler: the benches' baseline), `handler` and
-//! `handler_pair` (`on_result` + `on_error`). The report runs it at two N and divides the difference, so start-up cancels.
+//! `handler_pair` (`on_result` + `on_error`), and for a handler attached after completion
+//! `after_baseline` (the work awaited, then a task that runs the handler) and `after`. The report runs it at two N and divides the difference, so start-up cancels.
 
 use std::hint::black_box;
 
@@ -61,6 +62,29 @@ fn main() {
                             })
                             .on_error(|error| panic!("{error}"));
                         drop(call);
+                        black_box(ran.await.unwrap());
+                    }
+                    "after_baseline" => {
+                        let (done, ran) = oneshot::channel();
+                        let work = tokio::spawn(async move { black_box(i) });
+                        while !work.is_finished() {
+                            tokio::task::yield_now().await;
+                        }
+                        let value = work.await.unwrap();
+                        tokio::spawn(async move {
+                            let _ = done.send(value);
+                        });
+                        black_box(ran.await.unwrap());
+                    }
+                    "after" => {
+                        let (done, ran) = oneshot::channel();
+                        let call = call_async(async move { black_box(i) });
+                        while !call.is_finished() {
+                            tokio::task::yield_now().await;
+                        }
+                        drop(call.on_result(move |value| {
+                            let _ = done.send(*value);
+                        }));
                         black_box(ran.await.unwrap());
                     }
                     other => panic!("unknown mode {other:?}"),
