@@ -161,3 +161,22 @@ fn calls_run_inside_the_callers_span() {
     expect_event(&["checkout_span:", "inside-call-7"]);
     expect_event(&["checkout_span:", "inside-blocking-8"]);
 }
+
+#[test]
+fn handlers_attached_before_completion_run_inside_the_callers_span() {
+    install();
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    let span = tracing::info_span!("order_span");
+    let entered = span.enter();
+    // Held until the handler is attached: it runs in tokio's completion wake-up of the task,
+    // outside the task's poll, and must still be in the span the call was made in.
+    let call = call_async(async move {
+        let _ = wait.await;
+        5
+    })
+    .on_result(|_| tracing::info!("inside-handler-9"));
+    drop(entered);
+    go.send(()).unwrap();
+    assert_eq!(call.wait().unwrap(), 5);
+    expect_event(&["order_span:", "inside-handler-9"]);
+}

@@ -396,3 +396,26 @@ fn the_handle_dropped_vs_the_task_finishing_vs_cancel_runs_one_handler_once() {
         assert!(cell.lock().waker.is_none(), "no waker is left behind");
     });
 }
+
+#[test]
+fn a_wake_that_comes_early_late_or_twice_delivers_once() {
+    model(|| {
+        let cell = Arc::new(Mutex::new(Cell::default()));
+        let ran = Arc::new(Ran::default());
+        let mut shared = handshake::watch(ModelTask(Arc::clone(&cell)), Span::none());
+        let mut local = Local::default();
+        assert!(attach_both(&shared, &mut local, &ran).is_empty());
+
+        // A wake-up with no completion behind it (or one tokio sent again, or late): it polls
+        // the task again, and either finds the output or registers once more.
+        let state = Arc::clone(&shared);
+        let spurious = thread::spawn(move || handshake::deliver(&state));
+        let task = Arc::clone(&cell);
+        let completer = thread::spawn(move || complete(&task, Ok(7)));
+        completer.join().unwrap();
+        spurious.join().unwrap();
+        settle(&shared);
+        assert_eq!(ran.counts(), (1, 0), "the result handler ran exactly once");
+        assert_eq!(local.take(&mut shared).unwrap(), 7);
+    });
+}
