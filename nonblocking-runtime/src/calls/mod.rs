@@ -25,7 +25,10 @@
 //! nothing else: the task's output is the outcome. The handle is 128 bytes on 64-bit targets
 //! (it holds the task, the outcome once seen, the span; a timeout's deadline lives in the state
 //! machine). A handler, a timeout, or dropping the handle while the call runs adds one
-//! allocation: the state machine that then takes over the task.
+//! allocation: the state machine that then takes over the task (and a handler's own box, unless
+//! it captures nothing). While the handle lives, a value that result handlers will read is
+//! shared behind one more allocation, so that `result()` can lend it at the same time; once the
+//! handle is dropped, the handlers read it where it is.
 
 pub(crate) mod cancel;
 mod handshake;
