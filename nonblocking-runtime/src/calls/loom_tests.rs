@@ -291,6 +291,34 @@ fn complete(cell: &Arc<Mutex<Cell>>, outcome: Outcome<u32>) {
     }
 }
 
+/// A running model task watched by a state with both handlers attached before it finishes.
+fn watched_with_both_handlers() -> (Arc<Mutex<Cell>>, Arc<Ran>, Arc<ModelState>, Local<u32>) {
+    let cell = Arc::new(Mutex::new(Cell::default()));
+    let ran = Arc::new(Ran::default());
+    let shared = handshake::watch(ModelTask(Arc::clone(&cell)), Span::none());
+    let mut local = Local::default();
+    assert!(
+        attach_both(&shared, &mut local, &ran).is_empty(),
+        "nothing finished yet"
+    );
+    (cell, ran, shared, local)
+}
+
+/// `cancel()` on another thread: finishes the state, then aborts the task (a finish with
+/// `Cancelled`).
+fn cancel_on_another_thread(
+    shared: &Arc<ModelState>,
+    cell: &Arc<Mutex<Cell>>,
+) -> thread::JoinHandle<()> {
+    let (state, aborted) = (Arc::clone(shared), Arc::clone(cell));
+    thread::spawn(move || {
+        if let Some(delivery) = Shared::finish(Arc::clone(&state), Err(CallError::Cancelled)) {
+            delivery.run();
+        }
+        complete(&aborted, Err(CallError::Cancelled));
+    })
+}
+
 #[test]
 fn the_task_finishing_vs_the_state_registering_delivers_once() {
     model(|| {
@@ -318,26 +346,10 @@ fn the_task_finishing_vs_the_state_registering_delivers_once() {
 #[test]
 fn the_task_finishing_vs_cancel_vs_await_gives_one_outcome() {
     model(|| {
-        let cell = Arc::new(Mutex::new(Cell::default()));
-        let ran = Arc::new(Ran::default());
-        let mut shared = handshake::watch(ModelTask(Arc::clone(&cell)), Span::none());
-        let mut local = Local::default();
-        assert!(
-            attach_both(&shared, &mut local, &ran).is_empty(),
-            "nothing finished yet"
-        );
-
+        let (cell, ran, mut shared, mut local) = watched_with_both_handlers();
         let task = Arc::clone(&cell);
         let completer = thread::spawn(move || complete(&task, Ok(7)));
-        // `cancel()`: finishes the state, then aborts the task (a finish with `Cancelled`).
-        let state = Arc::clone(&shared);
-        let aborted = Arc::clone(&cell);
-        let canceller = thread::spawn(move || {
-            if let Some(delivery) = Shared::finish(Arc::clone(&state), Err(CallError::Cancelled)) {
-                delivery.run();
-            }
-            complete(&aborted, Err(CallError::Cancelled));
-        });
+        let canceller = cancel_on_another_thread(&shared, &cell);
         settle(&shared);
         completer.join().unwrap();
         canceller.join().unwrap();
@@ -368,22 +380,10 @@ fn a_task_finished_before_the_state_is_delivered_at_once() {
 #[test]
 fn the_handle_dropped_vs_the_task_finishing_vs_cancel_runs_one_handler_once() {
     model(|| {
-        let cell = Arc::new(Mutex::new(Cell::default()));
-        let ran = Arc::new(Ran::default());
-        let shared = handshake::watch(ModelTask(Arc::clone(&cell)), Span::none());
-        let mut local = Local::default();
-        assert!(attach_both(&shared, &mut local, &ran).is_empty());
-
+        let (cell, ran, shared, local) = watched_with_both_handlers();
         let task = Arc::clone(&cell);
         let completer = thread::spawn(move || complete(&task, Ok(7)));
-        let state = Arc::clone(&shared);
-        let aborted = Arc::clone(&cell);
-        let canceller = thread::spawn(move || {
-            if let Some(delivery) = Shared::finish(Arc::clone(&state), Err(CallError::Cancelled)) {
-                delivery.run();
-            }
-            complete(&aborted, Err(CallError::Cancelled));
-        });
+        let canceller = cancel_on_another_thread(&shared, &cell);
         // The handle is dropped while the call runs: from then on a finish hands the handlers
         // the outcome itself, before it they get a shared copy; either way one runs, once.
         shared.detach();
@@ -400,12 +400,7 @@ fn the_handle_dropped_vs_the_task_finishing_vs_cancel_runs_one_handler_once() {
 #[test]
 fn a_wake_that_comes_early_late_or_twice_delivers_once() {
     model(|| {
-        let cell = Arc::new(Mutex::new(Cell::default()));
-        let ran = Arc::new(Ran::default());
-        let mut shared = handshake::watch(ModelTask(Arc::clone(&cell)), Span::none());
-        let mut local = Local::default();
-        assert!(attach_both(&shared, &mut local, &ran).is_empty());
-
+        let (cell, ran, mut shared, mut local) = watched_with_both_handlers();
         // A wake-up with no completion behind it (or one tokio sent again, or late): it polls
         // the task again, and either finds the output or registers once more.
         let state = Arc::clone(&shared);
