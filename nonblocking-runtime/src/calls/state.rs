@@ -324,7 +324,7 @@ impl<T: 'static, J: 'static> Shared<T, J> {
             Err(CallError::Cancelled) => CANCELLED,
             Err(_) => 0,
         };
-        let sharer = handlers.sharer();
+        let sharer = handlers.sharer;
         let has_error_handler = handlers.has_error_handler();
         let runs = match outcome {
             Ok(_) => sharer.is_some(),
@@ -399,7 +399,7 @@ impl<T, J> Drop for Shared<T, J> {
 pub(crate) struct Handlers<T> {
     result: Option<ResultHandler<T>>,
     error: Option<ErrorHandler>,
-    /// Brought by the first result handler.
+    /// Brought by the first result handler: the means to share a value, if one waits.
     sharer: Option<Sharer<T>>,
     /// The second and later of each kind, in attach order.
     #[expect(
@@ -430,11 +430,6 @@ impl<T> Handlers<T> {
             Handler::Error(handler) if self.error.is_none() => self.error = Some(handler),
             handler => self.more.get_or_insert_default().push(handler),
         }
-    }
-
-    /// The means to share a value, if a result handler waits.
-    fn sharer(&self) -> Option<Sharer<T>> {
-        self.sharer
     }
 
     fn has_error_handler(&self) -> bool {
