@@ -34,10 +34,17 @@ pub async fn add(a: i64, b: i64) -> i64 {
     a + b
 }
 
-/// The same work as a plain `fn`, the form a user writes first: a sync function, whose calls
-/// by name learn to run on the worker once they prove cheap.
+/// The same work as a plain `fn`, the form a user writes first: a sync function, which runs on
+/// the blocking pool (a thread hop per call).
 #[server_function]
 pub fn add_sync(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+/// The same work as a sync function its author marked `inline`: it runs on the async worker,
+/// the author's promise that it never blocks.
+#[server_function(inline)]
+pub fn add_inline(a: i64, b: i64) -> i64 {
     a + b
 }
 

@@ -30,7 +30,6 @@ pub const SHOUT_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunctio
             ::nonblocking_runtime::__private::Invocation,
             ::nonblocking_runtime::__private::CallError,
         > {
-            static PACE: ::nonblocking_runtime::__private::Pace = ::nonblocking_runtime::__private::Pace::new();
             let text: String = args
                 .next(<String as ::nonblocking_runtime::__private::Argument>::decode)?;
             ::nonblocking_runtime::__private::Result::Ok(
@@ -38,7 +37,6 @@ pub const SHOUT_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunctio
                     .run_blocking(
                         move || shout(text),
                         <String as ::nonblocking_runtime::__private::ReturnValue>::encode,
-                        &PACE,
                     ),
             )
         }

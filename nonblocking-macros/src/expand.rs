@@ -162,17 +162,7 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
     let start = respan(start, ident.span());
     let run = respan(run, ident.span());
     let start = quote!(#start(#start_work));
-    // A sync function on the blocking pool learns its pace: once proven cheap, a call by name
-    // runs it on the worker (see the runtime's `registry/pace.rs`).
-    let pace = Ident::new("PACE", Span::mixed_site());
-    let (pace_static, run) = if !model.is_async && !model.inline {
-        (
-            quote!(static #pace: #rt::Pace = #rt::Pace::new();),
-            quote!(#run(#work, #encode, &#pace)),
-        )
-    } else {
-        (quote!(), quote!(#run(#work, #encode)))
-    };
+    let run = quote!(#run(#work, #encode));
 
     // A fallible function's error crosses HTTP as its JSON value too, when its type is
     // `Serialize`: picked at compile time by autoref specialization, since the macro cannot see
@@ -278,7 +268,6 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
             require: #require,
             handler: {
                 fn handler(#args_binding: #rt::Arguments) -> #rt::Result<#rt::Invocation, #rt::CallError> {
-                    #pace_static
                     #(#decode)*
                     #rt::Result::Ok(#args.#run)
                 }

@@ -239,14 +239,18 @@ pub use crate::timers::{DeferRef, RepeatRef, defer, repeat, repeat_async, repeat
 /// # Where it runs
 ///
 /// An `async fn` runs on the async worker threads of the runtime the call is made on. A sync
-/// `fn` may block, so its typed stub runs it on that runtime's blocking pool. Called by name
-/// (and so over HTTP), a sync function *learns its pace*: its first calls run on the blocking
-/// pool and are timed; after 16 in a row that each took under 50 µs it runs on the worker,
-/// inside the call's own task, with no thread hop; and the first run there that takes over
-/// 1 ms sends it back to the pool for good. So a function that adds two numbers costs what an
-/// `async fn` costs, and one that blocks for 100 ms never leaves the pool and never delays
-/// other calls. `inline` skips the learning: always the worker. Handlers run as described in
-/// [`calls`].
+/// `fn` may block, so it always runs on that runtime's blocking pool, through its typed stub,
+/// by name and over every transport: however long one run blocks, it never holds up the
+/// workers that serve every other call, and a server's timeout still answers `timed_out` at
+/// its deadline. A thread cannot be stopped, so a timed-out (or cancelled) sync call finishes
+/// its run on the pool in the background and its value is discarded. The hop to the pool
+/// costs a thread wake-up per call (tens of microseconds).
+///
+/// `#[server_function(inline)]` runs a sync function on the async worker instead, inside the
+/// call's own task, with no hop. That is the author's promise that the function never blocks
+/// (no I/O, no locks held for long, no `sleep`): a run on the worker cannot be preempted or
+/// timed out, and while it runs every other call on that worker waits. Use it for functions
+/// that only compute from their arguments, such as a validation or a conversion.
 ///
 /// # Free functions only
 ///

@@ -9,7 +9,7 @@
 
 pub use inventory;
 
-pub use crate::registry::{Arg, Arguments, Invocation, Pace, Param, ServerFunction, ServerFunctionParts};
+pub use crate::registry::{Arg, Arguments, Invocation, Param, ServerFunction, ServerFunctionParts};
 pub use crate::{
     AsyncCall, CallError, call_async, call_blocking, try_call_async, try_call_blocking,
 };

@@ -1,5 +1,5 @@
 //! Two HTTP servers on one worker thread, for load tests from outside (wrk): ours serving the
-//! registry (`POST /rpc/add` and `/rpc/add_sync` with `{"a":40,"b":2}`), and a bare axum JSON
+//! registry (`POST /rpc/add`, `/rpc/add_sync` and `/rpc/add_inline` with `{"a":40,"b":2}`), and a bare axum JSON
 //! handler doing the same work, the baseline. Prints `ours PORT` and `bare PORT`, then serves
 //! until killed.
 

@@ -7,14 +7,12 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Instant;
 use std::vec;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::depth::{MAX_DEPTH, drop_flat, too_deep};
-use super::pace::Pace;
 use super::function::ServerFunction;
 use super::raw::RawArgs;
 use crate::errors::{BoxError, CallError};
@@ -170,7 +168,9 @@ impl<'a> Arguments<'a> {
         })
     }
 
-    /// Runs a sync function on the async worker (`#[server_function(inline)]`).
+    /// Runs a sync function on the async worker (`#[server_function(inline)]`): no thread hop,
+    /// but a run cannot be preempted or timed out, and while it blocks, every other call on
+    /// that worker waits.
     pub fn run_inline<F, R>(self, f: F, encode: Encode<R>) -> Invocation
     where
         F: FnOnce() -> R + Send + 'static,
@@ -189,26 +189,26 @@ impl<'a> Arguments<'a> {
         self.run_try_async(async move { f() }, encode)
     }
 
-    /// Runs a sync function where its [`Pace`] says: on the blocking pool while it is new or
-    /// slow, on this worker once it has proven cheap.
-    pub fn run_blocking<F, R>(self, f: F, encode: Encode<R>, pace: &'static Pace) -> Invocation
+    /// Runs a sync function on the blocking pool, so that however long it blocks, it never
+    /// holds up an async worker and the caller's timeout still answers at its deadline.
+    pub fn run_blocking<F, R>(self, f: F, encode: Encode<R>) -> Invocation
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
         let function = self.function;
-        Box::pin(async move { encoded(function, encode(&paced(f, pace).await?)) })
+        Box::pin(async move { encoded(function, encode(&on_blocking_pool(f).await?)) })
     }
 
     /// [`run_blocking`](Self::run_blocking) for a function whose `Err` is the call's failure.
-    pub fn run_try_blocking<F, T>(self, f: F, encode: Encode<T>, pace: &'static Pace) -> Invocation
+    pub fn run_try_blocking<F, T>(self, f: F, encode: Encode<T>) -> Invocation
     where
         F: FnOnce() -> Result<T, BoxError> + Send + 'static,
         T: Send + 'static,
     {
         let function = self.function;
         Box::pin(async move {
-            match paced(f, pace).await? {
+            match on_blocking_pool(f).await? {
                 Ok(value) => encoded(function, encode(&value)),
                 Err(error) => Err(CallError::Failed(error.into())),
             }
@@ -219,27 +219,8 @@ impl<'a> Arguments<'a> {
 /// Encodes a function's value as JSON.
 pub type Encode<T> = fn(&T) -> Result<Value, serde_json::Error>;
 
-/// Runs `f` where `pace` says, timing it to learn.
-async fn paced<F, R>(f: F, pace: &'static Pace) -> Result<R, CallError>
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
-    if pace.on_worker() {
-        let started = Instant::now();
-        let output = catching(f).map_err(CallError::Panicked);
-        pace.record(started.elapsed(), true);
-        return output;
-    }
-    on_blocking_pool(move || {
-        let started = Instant::now();
-        let output = f();
-        pace.record(started.elapsed(), false);
-        output
-    })
-    .await
-}
-
+/// Runs `f` on the blocking pool. Dropping the future (a timeout, a cancel) leaves a run
+/// that already started to finish there in the background: a thread cannot be stopped.
 async fn on_blocking_pool<F, R>(f: F) -> Result<R, CallError>
 where
     F: FnOnce() -> R + Send + 'static,

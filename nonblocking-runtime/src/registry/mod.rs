@@ -5,7 +5,6 @@ mod arguments;
 mod by_name;
 mod depth;
 mod function;
-mod pace;
 // Only the HTTP transport reads arguments straight from a body.
 #[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
 mod raw;
@@ -14,8 +13,6 @@ mod table;
 
 #[doc(hidden)]
 pub use self::arguments::{Arg, Arguments, Invocation};
-#[doc(hidden)]
-pub use self::pace::Pace;
 #[cfg(any(feature = "http", feature = "nats"))]
 pub(crate) use self::by_name::invoke_raw;
 #[cfg(any(feature = "http", feature = "nats"))]

@@ -1,6 +1,7 @@
 //! The HTTP rows: wrk (one thread, pinned to one core) against four servers pinned to the
 //! other core, each doing the same `add` from the keyword body `{"a":40,"b":2}`: ours with an
-//! async function, ours with a plain `fn`, a bare axum JSON handler (the baseline), and Leptos
+//! async function, ours with a plain `fn` (on the blocking pool), ours with an `inline` plain
+//! `fn` (on the worker), a bare axum JSON handler (the baseline), and Leptos
 //! `server_fn` 0.8 as a peer. Runs alternate (every server at one connection count, then the
 //! next round), so a drift of the machine spreads over all of them; each row is the median.
 
@@ -13,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 pub enum Server {
     OursAsync,
     OursSync,
+    OursInline,
     Bare,
     Leptos,
 }
@@ -21,7 +23,8 @@ impl Server {
     pub fn label(self) -> &'static str {
         match self {
             Server::OursAsync => "ours, async fn",
-            Server::OursSync => "ours, sync fn",
+            Server::OursSync => "ours, sync fn (blocking pool)",
+            Server::OursInline => "ours, sync fn, inline",
             Server::Bare => "bare axum",
             Server::Leptos => "Leptos server_fn 0.8",
         }
@@ -98,6 +101,7 @@ pub fn measure(
     running.0.push(pair);
     ports.push((Server::OursAsync, pair_ports[0], "/rpc/add"));
     ports.push((Server::OursSync, pair_ports[0], "/rpc/add_sync"));
+    ports.push((Server::OursInline, pair_ports[0], "/rpc/add_inline"));
     ports.push((Server::Bare, pair_ports[1], "/rpc/add"));
     match build_leptos(root, target) {
         Some(binary) => {
