@@ -57,7 +57,6 @@
 // loom model checker (tokio itself does not build under loom).
 #[cfg(nonblocking_loom)]
 mod calls {
-    pub(crate) mod handshake;
     pub(crate) mod local;
     #[cfg(test)]
     mod loom_tests;

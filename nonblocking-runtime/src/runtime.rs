@@ -151,10 +151,15 @@ fn background() -> &'static Handle {
     BACKGROUND.get_or_init(start_background).handle()
 }
 
-/// The background runtime if something already started it: where handlers go when their
-/// call's runtime is gone.
-pub(crate) fn background_if_started() -> Option<&'static Handle> {
-    BACKGROUND.get().map(Runtime::handle)
+/// Runs `task` on the background runtime, starting it if need be: where work goes that its own
+/// runtime dropped unrun while shutting down (a handler's delivery, a watcher), so that every
+/// handler still runs exactly once, in a task. However many are rescued at once, they share
+/// the background runtime's two threads: never a thread each.
+pub(crate) fn rescue<F>(task: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    drop(background().spawn(task));
 }
 
 fn fallback() -> &'static Handle {

@@ -169,7 +169,7 @@ impl<T: Send + 'static> Local<T> {
         };
         let mine = outcome.share();
         let _ = self.held.set(Held::Shared(outcome));
-        Some(Delivery::late(shared, mine, handler))
+        Shared::deliver_late(shared, mine, handler)
     }
 }
 

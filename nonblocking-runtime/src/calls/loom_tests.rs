@@ -11,11 +11,6 @@ use std::future::poll_fn;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 
-use std::task::Poll;
-
-use tracing::Span;
-
-use super::handshake::{self, Join, Source};
 use super::local::Local;
 use super::state::{Delivery, Handler, Outcome, Shared, Sharer};
 use crate::errors::CallError;
@@ -246,171 +241,34 @@ fn an_unrun_delivery_runs_when_dropped() {
     });
 }
 
-// ---- the handshake with the task (`handshake.rs`): a model task stands in for tokio's ----
-
-/// A model of a tokio task's cell: its output once it finished, and the join waker it wakes.
-#[derive(Default)]
-struct Cell {
-    output: Option<Outcome<u32>>,
-    finished: bool,
-    waker: Option<Arc<ModelState>>,
-}
-
-type ModelState = Shared<u32, Join<ModelTask>>;
-
-/// The `JoinHandle` of the model task.
-struct ModelTask(Arc<Mutex<Cell>>);
-
-impl Source<u32> for ModelTask {
-    fn poll_outcome(&mut self, state: &Arc<ModelState>) -> Poll<Outcome<u32>> {
-        let mut cell = self.0.lock();
-        match cell.output.take() {
-            Some(outcome) => Poll::Ready(outcome),
-            None => {
-                cell.waker = Some(Arc::clone(state));
-                Poll::Pending
-            }
-        }
-    }
-}
-
-/// The task finishes with `outcome` (an abort is a finish with `Cancelled`; the first one
-/// counts), then wakes its join waker as tokio does: outside the cell's lock.
-fn complete(cell: &Arc<Mutex<Cell>>, outcome: Outcome<u32>) {
-    let waker = {
-        let mut cell = cell.lock();
-        if cell.finished {
-            return;
-        }
-        cell.finished = true;
-        cell.output = Some(outcome);
-        cell.waker.take()
-    };
-    if let Some(state) = waker {
-        handshake::deliver(&state);
-    }
-}
-
-/// A running model task watched by a state with both handlers attached before it finishes.
-fn watched_with_both_handlers() -> (Arc<Mutex<Cell>>, Arc<Ran>, Arc<ModelState>, Local<u32>) {
-    let cell = Arc::new(Mutex::new(Cell::default()));
-    let ran = Arc::new(Ran::default());
-    let shared = handshake::watch(ModelTask(Arc::clone(&cell)), Span::none());
-    let mut local = Local::default();
-    assert!(
-        attach_both(&shared, &mut local, &ran).is_empty(),
-        "nothing finished yet"
-    );
-    (cell, ran, shared, local)
-}
-
-/// `cancel()` on another thread: finishes the state, then aborts the task (a finish with
-/// `Cancelled`).
-fn cancel_on_another_thread(
-    shared: &Arc<ModelState>,
-    cell: &Arc<Mutex<Cell>>,
-) -> thread::JoinHandle<()> {
-    let (state, aborted) = (Arc::clone(shared), Arc::clone(cell));
-    thread::spawn(move || {
-        if let Some(delivery) = Shared::finish(Arc::clone(&state), Err(CallError::Cancelled)) {
-            delivery.run();
-        }
-        complete(&aborted, Err(CallError::Cancelled));
-    })
-}
-
 #[test]
-fn the_task_finishing_vs_the_state_registering_delivers_once() {
+fn a_handler_attached_while_a_delivery_runs_runs_after_it_in_order() {
     model(|| {
-        let cell = Arc::new(Mutex::new(Cell::default()));
-        let ran = Arc::new(Ran::default());
-        let task = Arc::clone(&cell);
-        let completer = thread::spawn(move || complete(&task, Ok(7)));
-
-        // The handle attaches a handler to a plain call: the state is made, takes the task and
-        // registers as its waker, racing the completion.
-        let mut shared = handshake::watch(ModelTask(Arc::clone(&cell)), Span::none());
+        let mut shared = Shared::<u32>::new();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let pushing = |index: usize| {
+            let order = Arc::clone(&order);
+            Handler::Result(
+                Box::new(move |_: &u32| order.lock().push(index)),
+                Sharer::new(),
+            )
+        };
         let mut local = Local::default();
-        let late = attach_both(&shared, &mut local, &ran);
-        let runtime = thread::spawn(move || late.into_iter().for_each(Delivery::run));
-        completer.join().unwrap();
+        assert!(shared.attach(pushing(0)).is_none());
+        let delivery = Shared::finish(Arc::clone(&shared), Ok(7)).unwrap();
+        // The finisher runs the first delivery while the handle attaches two more.
+        let finisher = thread::spawn(move || delivery.run());
+        let late: Vec<_> = [pushing(1), pushing(2)]
+            .into_iter()
+            .filter_map(|handler| shared.attach(handler))
+            .filter_map(|late| local.late(&shared, late))
+            .collect();
+        // At most one delivery is out at a time: the rest wait in its queue.
+        assert!(late.len() <= 1);
+        late.into_iter().for_each(Delivery::run);
+        finisher.join().unwrap();
         settle(&shared);
-        assert_eq!(ran.counts(), (1, 0), "the result handler ran exactly once");
-        assert_eq!(local.take(&mut shared).unwrap(), 7);
-        runtime.join().unwrap();
-        // No waker is left behind: the state is not kept alive by the task.
-        assert!(cell.lock().waker.is_none());
-    });
-}
-
-#[test]
-fn the_task_finishing_vs_cancel_vs_await_gives_one_outcome() {
-    model(|| {
-        let (cell, ran, mut shared, mut local) = watched_with_both_handlers();
-        let task = Arc::clone(&cell);
-        let completer = thread::spawn(move || complete(&task, Ok(7)));
-        let canceller = cancel_on_another_thread(&shared, &cell);
-        settle(&shared);
-        completer.join().unwrap();
-        canceller.join().unwrap();
-        assert_one_outcome(local.take(&mut shared), &ran);
-    });
-}
-
-#[test]
-fn a_task_finished_before_the_state_is_delivered_at_once() {
-    model(|| {
-        let cell = Arc::new(Mutex::new(Cell::default()));
-        complete(&cell, Ok(7));
-        let ran = Arc::new(Ran::default());
-        let mut shared = handshake::watch(ModelTask(Arc::clone(&cell)), Span::none());
-        assert!(shared.kind().is_some(), "finished when watch returns");
-        let mut local = Local::default();
-        // Attached after: the result handler comes back as a late delivery, run elsewhere.
-        let late = attach_both(&shared, &mut local, &ran);
-        assert_eq!(late.len(), 1, "only the result handler is delivered");
-        let runtime = thread::spawn(move || late.into_iter().for_each(Delivery::run));
-        settle(&shared);
-        assert_eq!(ran.counts(), (1, 0));
-        assert_eq!(local.take(&mut shared).unwrap(), 7);
-        runtime.join().unwrap();
-    });
-}
-
-#[test]
-fn the_handle_dropped_vs_the_task_finishing_vs_cancel_runs_one_handler_once() {
-    model(|| {
-        let (cell, ran, shared, local) = watched_with_both_handlers();
-        let task = Arc::clone(&cell);
-        let completer = thread::spawn(move || complete(&task, Ok(7)));
-        let canceller = cancel_on_another_thread(&shared, &cell);
-        // The handle is dropped while the call runs: from then on a finish hands the handlers
-        // the outcome itself, before it they get a shared copy; either way one runs, once.
-        shared.detach();
-        drop(local);
-        drop(shared);
-        completer.join().unwrap();
-        canceller.join().unwrap();
-        let (results, errors) = ran.counts();
-        assert_eq!(results + errors, 1, "exactly one handler ran, once");
-        assert!(cell.lock().waker.is_none(), "no waker is left behind");
-    });
-}
-
-#[test]
-fn a_wake_that_comes_early_late_or_twice_delivers_once() {
-    model(|| {
-        let (cell, ran, mut shared, mut local) = watched_with_both_handlers();
-        // A wake-up with no completion behind it (or one tokio sent again, or late): it polls
-        // the task again, and either finds the output or registers once more.
-        let state = Arc::clone(&shared);
-        let spurious = thread::spawn(move || handshake::deliver(&state));
-        let task = Arc::clone(&cell);
-        let completer = thread::spawn(move || complete(&task, Ok(7)));
-        completer.join().unwrap();
-        spurious.join().unwrap();
-        settle(&shared);
-        assert_eq!(ran.counts(), (1, 0), "the result handler ran exactly once");
+        assert_eq!(*order.lock(), [0, 1, 2]);
         assert_eq!(local.take(&mut shared).unwrap(), 7);
     });
 }

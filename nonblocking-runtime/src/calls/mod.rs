@@ -9,29 +9,29 @@
 //! background runtime of two worker threads (`nonblocking-background`), started on first use.
 //!
 //! Handlers never run on the thread that attaches them, and never inside the call that
-//! attaches them. A handler attached before the call finished runs on the runtime's worker
-//! thread that finishes the call, right after it; one attached later runs as a task of its own
-//! on the same runtime. So handlers must be `Send`, and must not block for long: they share the
-//! workers with every other call.
+//! attaches them. They run in a task on the call's runtime, in attach order: those attached
+//! before the call finished in a small task that awaits the call and then runs them (inside the
+//! call's `tracing` span, the caller's span when the call was made), those attached later after
+//! them, as a task of their own. So handlers must be `Send`, and must not block for long: they
+//! share the workers with every other call. A handler may do anything a task may: await, spawn,
+//! `wait()` for another call (on a multi-thread runtime), cancel its own call.
 //!
-//! A handler attached before the call finished runs in tokio's completion wake-up of the
-//! call's task, inside the call's `tracing` span (the caller's span when the call was made),
-//! but outside any task's poll: `tokio::task::try_id()` there is not the call's task id (it
-//! may be `None`, or whatever id tokio left current on that worker), so do not rely on it.
+//! If the runtime shuts down (or is dropped on another thread) before the handlers ran, they
+//! run on the background runtime instead, each exactly once.
 //!
 //! # What a call costs
 //!
 //! A plain call (awaited, waited for, or asked for its `status()`) is one tokio task and
 //! nothing else: the task's output is the outcome. The handle is 128 bytes on 64-bit targets
 //! (it holds the task, the outcome once seen, the span; a timeout's deadline lives in the state
-//! machine). A handler, a timeout, or dropping the handle while the call runs adds one
-//! allocation: the state machine that then takes over the task (and a handler's own box, unless
-//! it captures nothing). While the handle lives, a value that result handlers will read is
+//! machine). A handler or a timeout attached while the call runs adds two allocations: the state
+//! machine, and the task that awaits the call and delivers its outcome (plus a handler's own
+//! box, unless it captures nothing); dropping the handle while the call runs adds that task
+//! alone, to report a failure nobody observed. While the handle lives, a value that result handlers will read is
 //! shared behind one more allocation, so that `result()` can lend it at the same time; once the
 //! handle is dropped, the handlers read it where it is.
 
 pub(crate) mod cancel;
-mod handshake;
 mod join;
 pub(crate) mod local;
 mod spawn;
@@ -625,9 +625,8 @@ fn cancel_state<T: Send + 'static>(state: &Arc<CallState<T>>) {
 
 /// A handler attached after a call with no state machine finished, with its share of the
 /// outcome. If its task is dropped unrun (its runtime shut down), it goes to the background
-/// runtime (or a thread of its own), as a state machine's deliveries do: never inline in the
-/// `on_result` that attached it; and a rescued one runs where it is dropped. Every handler
-/// runs exactly once.
+/// runtime, as a state machine's deliveries do: never inline in the `on_result` that attached
+/// it; and a rescued one runs where it is dropped. Every handler runs exactly once.
 struct Late<T: Send + 'static, F: FnOnce(Result<&T, &CallError>) + Send + 'static> {
     job: Option<(state::SharedOutcome<T>, F)>,
     rescued: bool,
@@ -657,17 +656,21 @@ impl<T: Send + 'static, F: FnOnce(Result<&T, &CallError>) + Send + 'static> Drop
         }
         let Some(job) = self.job.take() else { return };
         let rescued = Late { job: Some(job), rescued: true };
-        match crate::runtime::background_if_started() {
-            Some(background) => drop(background.spawn(async move { rescued.run() })),
-            None => drop(std::thread::spawn(move || rescued.run())),
-        }
+        crate::runtime::rescue(async move { rescued.run() });
     }
 }
 
-/// Watches a call whose handle is dropped while it runs: its state machine, registered with
-/// the task, reports a failure nobody observed when the call ends.
+/// Watches a call whose handle is dropped while it runs, to report a failure nobody observed
+/// when it ends: a task that awaits it (no state machine: nothing else can attach to it now).
 fn watch_dropped<T: Send + 'static>(task: JoinHandle<Outcome<T>>, span: Span) {
-    drop(join::watch(task, span));
+    drop(crate::runtime::spawn(async move {
+        if let Err(error) = join::outcome_of(task.await) {
+            if !error.is_cancelled() {
+                let _entered = span.enter();
+                crate::errors::report_unobserved(&error);
+            }
+        }
+    }));
 }
 
 impl<T> Drop for AsyncCall<T> {
@@ -724,8 +727,7 @@ fn status_of(kind: Option<Kind>) -> CallStatus {
 
 /// Runs a delivery on the call's runtime, never where it stands (the call that attaches a
 /// handler, a `cancel()`). If that runtime is gone or shutting down, the task is dropped
-/// unpolled; the delivery then goes to the background runtime instead (or, if that was never
-/// started, to a thread of its own).
+/// unpolled; the delivery then goes to the background runtime instead.
 fn deliver_later<T: Send + 'static, J: Send + Sync + 'static>(delivery: Delivery<T, J>) {
     let rescue = Rescue(Some(delivery));
     drop(crate::runtime::spawn(async move { rescue.run() }));
@@ -745,14 +747,9 @@ impl<T: Send + 'static, J: Send + Sync + 'static> Rescue<T, J> {
 impl<T: Send + 'static, J: Send + Sync + 'static> Drop for Rescue<T, J> {
     fn drop(&mut self) {
         if let Some(delivery) = self.0.take() {
-            match crate::runtime::background_if_started() {
-                // It lives as long as the process; were its task dropped anyway, the delivery
-                // would run where it is dropped, still exactly once.
-                Some(background) => drop(background.spawn(async move { delivery.run() })),
-                // Starting a runtime here is not possible (tokio may be mid-shutdown on this
-                // thread): a thread of its own.
-                None => drop(std::thread::spawn(move || delivery.run())),
-            }
+            // The background runtime lives as long as the process; were its task dropped
+            // anyway, the delivery would run where it is dropped, still exactly once.
+            crate::runtime::rescue(async move { delivery.run() });
         }
     }
 }

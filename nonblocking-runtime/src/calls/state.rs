@@ -15,12 +15,15 @@
 //! never depend on `T: Sync`. An error carries no `T` and is always shareable.
 //!
 //! Handlers attached before the outcome come back to the finisher as one [`Delivery`], which it
-//! runs in place (the call's own task) or on the runtime (`cancel()`); handlers attached after
-//! come back to the handle, which sends each as a delivery of its own. An awaiter is woken once
+//! runs in place (the task that watches the call) or on the runtime (`cancel()`, a timeout);
+//! a handler attached after comes back to the handle as a delivery of its own, unless a
+//! delivery is still out: then it waits in a queue that delivery runs next. One delivery at a
+//! time, so handlers run in attach order. An awaiter is woken once
 //! the call is `SETTLED`, published with no delivery running, so `call.on_result(h).await` sees
 //! `h` done and owns the outcome alone.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::mem;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc as StdArc;
@@ -162,13 +165,21 @@ impl<T: 'static> Published<T> {
     }
 }
 
+/// Handlers attached late, each with its share of the outcome, waiting for the delivery out.
+type Queued<T> = VecDeque<(Handler<T>, SharedOutcome<T>)>;
+
 struct Inner<T> {
     /// The published outcome, until the handle's side takes it.
     published: Option<Published<T>>,
     /// Handlers waiting for the outcome.
     handlers: Handlers<T>,
-    /// Deliveries of handlers handed out and not yet finished running.
+    /// Deliveries of handlers handed out and not yet finished running: at most one, since a
+    /// handler attached while one is out waits in `queued` for it.
     deliveries: usize,
+    /// Handlers attached after the call finished while a delivery was out, each with its share
+    /// of the outcome: that delivery runs them after its own, so handlers run in attach order.
+    /// (Boxed: a thin pointer where a `VecDeque` would add 24 bytes to every state machine.)
+    queued: Option<Box<Queued<T>>>,
     /// Run once when the call finishes (stops a timeout's timer).
     on_finish: Option<Box<dyn FnOnce() + Send>>,
 }
@@ -191,6 +202,7 @@ impl<T, J> Shared<T, J> {
                 published: None,
                 handlers: Handlers::default(),
                 deliveries: 0,
+                queued: None,
                 on_finish: None,
             }),
             join,
@@ -264,16 +276,16 @@ impl<T, J> Shared<T, J> {
         }
     }
 
-    /// A delivery of late handlers starts: the call is not settled until it ends.
-    pub(crate) fn begin_delivery(&self) {
-        let mut inner = self.inner.lock();
-        inner.deliveries += 1;
-        self.state.fetch_and(!SETTLED, Ordering::SeqCst);
-    }
-
-    /// A delivery ended; the last one settles the call.
-    fn release(this: Arc<Self>) {
+    /// The next queued handler for the delivery that just ran its own, or, with none left,
+    /// the end of that delivery, which settles the call.
+    fn next_or_release(this: Arc<Self>) -> Option<(Arc<Self>, Handler<T>, SharedOutcome<T>)> {
         let mut inner = this.inner.lock();
+        if let Some((handler, outcome)) =
+            inner.queued.as_mut().and_then(|queued| queued.pop_front())
+        {
+            drop(inner);
+            return Some((this, handler, outcome));
+        }
         inner.deliveries -= 1;
         let awaiter = if inner.deliveries == 0 {
             this.state.fetch_or(SETTLED, Ordering::SeqCst);
@@ -286,6 +298,7 @@ impl<T, J> Shared<T, J> {
         if let Some(waker) = awaiter {
             waker.wake();
         }
+        None
     }
 
     /// Ready once the outcome is published and every delivery handed out so far has run.
@@ -304,9 +317,36 @@ impl<T, J> Shared<T, J> {
 }
 
 impl<T: 'static, J: 'static> Shared<T, J> {
+    /// A handler attached after the call finished, with its share of the outcome: handed back
+    /// as a delivery to run on the runtime, or, while another delivery is out, queued for that
+    /// one to run after its own handlers, so that handlers run in the order they were attached.
+    /// Either way the call is not settled until it ran.
+    pub(crate) fn deliver_late(
+        this: &Arc<Self>,
+        outcome: SharedOutcome<T>,
+        handler: Handler<T>,
+    ) -> Option<Delivery<T, J>> {
+        let mut inner = this.inner.lock();
+        this.state.fetch_and(!SETTLED, Ordering::SeqCst);
+        if inner.deliveries > 0 {
+            inner
+                .queued
+                .get_or_insert_default()
+                .push_back((handler, outcome));
+            return None;
+        }
+        inner.deliveries += 1;
+        drop(inner);
+        Some(Delivery::new(
+            Arc::clone(this),
+            Published::Shared(outcome),
+            Handlers::one(handler),
+        ))
+    }
+
     /// Sets and publishes the outcome unless the call already finished. When handlers were
     /// attached, the winner gets them back with a share of the outcome, to run where it stands
-    /// (the call's task) or on the runtime (`cancel()`, which never runs handlers itself).
+    /// (the task watching the call) or on the runtime (`cancel()`, which never runs handlers itself).
     pub(crate) fn finish(this: Arc<Self>, outcome: Outcome<T>) -> Option<Delivery<T, J>> {
         let mut inner = this.inner.lock();
         let state = this.state.load(Ordering::Acquire);
@@ -489,32 +529,29 @@ impl<T: 'static, J: 'static> Delivery<T, J> {
         }
     }
 
-    /// One handler attached after the call finished, with its share of the outcome.
-    pub(crate) fn late(
-        shared: &Arc<Shared<T, J>>,
-        outcome: SharedOutcome<T>,
-        handler: Handler<T>,
-    ) -> Self {
-        shared.begin_delivery();
-        Delivery::new(
-            Arc::clone(shared),
-            Published::Shared(outcome),
-            Handlers::one(handler),
-        )
-    }
-
     pub(crate) fn run(mut self) {
         self.run_now();
     }
 
     fn run_now(&mut self) {
-        let (Some(shared), Some(outcome)) = (self.shared.take(), self.outcome.take()) else {
+        let (Some(mut shared), Some(mut outcome)) = (self.shared.take(), self.outcome.take())
+        else {
             return;
         };
-        mem::take(&mut self.handlers).run(outcome.lend());
-        // Our share goes before the call settles: `.await` then owns the outcome alone.
-        drop(outcome);
-        Shared::release(shared);
+        let mut handlers = mem::take(&mut self.handlers);
+        loop {
+            handlers.run(outcome.lend());
+            // Our share goes before the call settles: `.await` then owns the outcome alone.
+            drop(outcome);
+            match Shared::next_or_release(shared) {
+                Some((again, handler, next)) => {
+                    shared = again;
+                    handlers = Handlers::one(handler);
+                    outcome = Published::Shared(next);
+                }
+                None => return,
+            }
+        }
     }
 }
 
