@@ -3,13 +3,15 @@
 //! timeout fails its call with [`CallError::NoTimeDriver`], a repeat or a defer reports
 //! cancelled at once, and one error naming `enable_time` is reported per runtime.
 //!
-//! tokio has no public way to ask, so the first timer use on each runtime probes by creating a
-//! zero sleep with the panic caught; a panic hook installed for that (around the one installed
-//! before it, which still sees every other panic) keeps the probe's panic off stderr.
+//! tokio has no public way to ask, so the first timer use on each thread and runtime probes by
+//! creating a zero sleep with the panic caught. The application's panic hook is left alone: on
+//! a runtime without the time driver it sees tokio's own panic ("timers are disabled. Call
+//! `enable_time` on the runtime builder") once per probe, which names the fix as our report
+//! does. A runtime with the driver never panics, and most runtimes have one.
 
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Mutex, Once};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::runtime::{Handle, Id};
@@ -19,13 +21,10 @@ use crate::errors::CallError;
 thread_local! {
     /// The runtime this thread asked about last, and the answer.
     static LAST: Cell<Option<(Id, bool)>> = const { Cell::new(None) };
-    /// Set while this thread probes: its panic is expected.
-    static PROBING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Runtimes already reported as having no time driver.
+/// Runtimes known to have no time driver, each reported once.
 static REPORTED: Mutex<Vec<Id>> = Mutex::new(Vec::new());
-static QUIET_HOOK: Once = Once::new();
 
 /// Whether `runtime` can run timers; reports once per runtime when it cannot.
 pub(crate) fn has_time_driver(runtime: &Handle) -> bool {
@@ -35,7 +34,13 @@ pub(crate) fn has_time_driver(runtime: &Handle) -> bool {
             return answer;
         }
     }
-    let answer = probe(runtime);
+    // A runtime known to lack the driver is not probed again: the application's panic hook
+    // sees tokio's panic once per runtime, not once per thread that asks.
+    let known_without = REPORTED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .contains(&id);
+    let answer = !known_without && probe(runtime);
     LAST.set(Some((id, answer)));
     if !answer {
         report(id);
@@ -44,19 +49,8 @@ pub(crate) fn has_time_driver(runtime: &Handle) -> bool {
 }
 
 fn probe(runtime: &Handle) -> bool {
-    QUIET_HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !PROBING.get() {
-                previous(info);
-            }
-        }));
-    });
     let _clock = runtime.enter();
-    PROBING.set(true);
-    let created = catch_unwind(AssertUnwindSafe(|| drop(tokio::time::sleep(Duration::ZERO))));
-    PROBING.set(false);
-    created.is_ok()
+    catch_unwind(AssertUnwindSafe(|| drop(tokio::time::sleep(Duration::ZERO)))).is_ok()
 }
 
 fn report(id: Id) {
