@@ -318,3 +318,28 @@ fn every_wait_returns_when_the_blocking_pool_is_full() {
         3
     );
 }
+
+// 9. A runtime that is merely busy is no deadlock: both workers run CPU work for 5 s, longer
+// than the watchdog's 4 s; a `wait()` meanwhile waits on and gets the value.
+
+#[test]
+fn a_wait_on_a_busy_runtime_waits_on_instead_of_reporting_a_deadlock() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let busy = Duration::from_secs(5);
+    for _ in 0..2 {
+        drop(runtime.spawn(async move {
+            while started.elapsed() < busy {
+                std::hint::spin_loop();
+            }
+        }));
+    }
+    std::thread::sleep(50 * MS);
+    let waited = runtime.block_on(async { call_async(async { 4_u8 }).wait() });
+    assert_eq!(waited.unwrap(), 4, "after {:?}", started.elapsed());
+    assert!(started.elapsed() >= busy);
+}

@@ -13,9 +13,9 @@
 //!
 //! Nothing runs on the thread that starts it. Async calls, [`repeat`] bodies and [`defer`]
 //! bodies run on the runtime's async worker threads; [`call_blocking`] closures and sync
-//! server functions on its blocking pool. A handler attached before its call finished runs on
-//! the worker that finishes the call, right after it; one attached later (or the handlers of a
-//! [`cancel`]) as a task of its own on the same runtime. So handlers and bodies are `Send`, and
+//! server functions on its blocking pool. Handlers run in a task on the call's runtime once the
+//! call finished, in the order they were attached, whether before or after it finished. So
+//! handlers and bodies are `Send`, and
 //! a GUI sends what they learned to its UI thread through its own channel.
 //!
 //! # Where things are

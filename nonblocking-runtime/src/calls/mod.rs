@@ -211,9 +211,8 @@ impl<T: Send + 'static> AsyncCall<T> {
     }
 
     /// Adds a handler for the call's value. It runs at most once, only if the call completes,
-    /// never inside this method, even when the call already finished: on the runtime's worker
-    /// thread that finishes the call, right after it, or (attached after the call finished) as
-    /// a task of its own on the same runtime. Never on the thread that attaches it.
+    /// never inside this method, even when the call already finished: in a task on the call's
+    /// runtime, after every handler attached before it. Never on the thread that attaches it.
     ///
     /// Returns the handle, so `call_async(..).on_result(ok).on_error(err)` chains; that chain is
     /// Anvil's `on_result(ok, err)`. A panicking handler is logged through `tracing` and
@@ -527,11 +526,14 @@ impl<T: Send + 'static> AsyncCall<T> {
     /// thread name; under a runtime built with another `thread_name`, start the blocking work
     /// with [`call_blocking`] instead.)
     ///
-    /// Every `wait()` returns. On a multi-thread runtime, a wait that has lasted a second
-    /// checks that the runtime still runs tasks; if a trivial probe task has not run three
-    /// seconds later (every worker blocked in `wait()` with no blocking thread free to take
-    /// over, as with a small `max_blocking_threads`), it returns [`CallError::WouldDeadlock`]
-    /// and the call goes on.
+    /// A `wait()` never hangs on a deadlock of waits. On a multi-thread runtime, a wait that
+    /// has lasted a second checks that the runtime still runs tasks; if a trivial probe task
+    /// has not run three seconds later while at least as many threads as the runtime has
+    /// workers wait in `wait()` (every worker blocked in `wait()` with no blocking thread free
+    /// to take over, as with a small `max_blocking_threads`), it returns
+    /// [`CallError::WouldDeadlock`] and the call goes on. Workers that are only busy (with
+    /// fewer waits than workers) are waited for, however long they take: that is not a
+    /// deadlock.
     ///
     /// # Examples
     ///

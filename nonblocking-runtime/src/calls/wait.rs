@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use tokio::runtime::{Handle, RuntimeFlavor};
+use std::sync::{Mutex, PoisonError};
+
+use tokio::runtime::{Handle, Id, RuntimeFlavor};
 
 use tokio::task::JoinHandle;
 
@@ -189,15 +191,55 @@ const CHECK_AFTER: Duration = Duration::from_secs(1);
 /// How long a probe task may stay unrun before the runtime counts as stalled.
 const STALLED_AFTER: Duration = Duration::from_secs(3);
 
+/// Threads waiting in [`park_watching`], per runtime: the count that tells a deadlock of waits
+/// from workers that are merely busy.
+static WAITING: Mutex<Vec<(Id, usize)>> = Mutex::new(Vec::new());
+
+/// Counts this thread among `runtime`'s waiters while it lives.
+struct Waiting(Id);
+
+impl Waiting {
+    fn enter(runtime: Id) -> Self {
+        let mut waiting = WAITING.lock().unwrap_or_else(PoisonError::into_inner);
+        match waiting.iter_mut().find(|(id, _)| *id == runtime) {
+            Some((_, count)) => *count += 1,
+            None => waiting.push((runtime, 1)),
+        }
+        Waiting(runtime)
+    }
+
+    /// How many threads wait on this runtime now, this one included.
+    fn count(&self) -> usize {
+        let waiting = WAITING.lock().unwrap_or_else(PoisonError::into_inner);
+        waiting.iter().find(|(id, _)| *id == self.0).map_or(0, |(_, count)| *count)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let mut waiting = WAITING.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = waiting.iter().position(|(id, _)| *id == self.0) {
+            waiting[at].1 -= 1;
+            if waiting[at].1 == 0 {
+                waiting.swap_remove(at);
+            }
+        }
+    }
+}
+
 /// [`park_on`], watching that `runtime` still makes progress: a wait on a multi-thread
 /// runtime can hang for good when every worker blocks in `wait()` and none can hand its tasks
 /// over (`block_in_place` needs a free blocking thread, and the pool may be full). After
-/// [`CHECK_AFTER`] of waiting, a trivial probe task is spawned; if it has not run after
-/// [`STALLED_AFTER`], nothing runs the call either: `WouldDeadlock`, and the call goes on.
+/// [`CHECK_AFTER`] of waiting, a trivial probe task is spawned. If it has not run after
+/// [`STALLED_AFTER`] *and* at least as many threads as the runtime has workers are waiting in
+/// `wait()`, nothing can run the call: `WouldDeadlock`, and the call goes on. Workers that are
+/// merely busy (fewer waiters than workers) are waited for, however long they take.
 fn park_watching<T>(future: CallFuture<T>, runtime: &Handle) -> Outcome<T>
 where
     T: Send + 'static,
 {
+    let waiting = Waiting::enter(runtime.id());
+    let workers = runtime.metrics().num_workers();
     let waker = Waker::from(StdArc::new(Unparker(thread::current())));
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
@@ -216,7 +258,7 @@ where
                 probe = Some((Instant::now(), ran));
             }
             Some((_, ran)) if ran.load(Ordering::Acquire) => probe = None,
-            Some((sent, _)) if sent.elapsed() >= STALLED_AFTER => {
+            Some((sent, _)) if sent.elapsed() >= STALLED_AFTER && waiting.count() >= workers => {
                 return Err(CallError::WouldDeadlock);
             }
             _ => {}

@@ -81,7 +81,7 @@ pub enum CallError {
     /// worker blocked, and no blocking thread free to take over one's tasks). Await the call
     /// instead; the call itself goes on.
     #[error(
-        "waiting here would deadlock: the runtime the call needs cannot run it while this thread waits (this thread drives a current-thread runtime, or every worker of the runtime is blocked); `.await` the call instead of calling wait()"
+        "waiting here would deadlock: the runtime the call needs cannot run it while this thread waits (this thread drives a current-thread runtime, or every worker of the runtime is blocked in wait() and no task has run for 3 s); `.await` the call instead of calling wait()"
     )]
     WouldDeadlock,
 
