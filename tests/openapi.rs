@@ -287,3 +287,162 @@ fn the_generated_stubs_type_check_and_a_wrong_declaration_fails() {
     assert!(!ok, "a wrong declaration type-checked");
     assert!(report.contains("todo_page.ts"), "{report}");
 }
+
+// What the document promises a `failed` reply carries is what the wire carries: one rule for
+// a text error, a struct and an enum.
+
+#[server_function(name = "errors.text")]
+fn text_error(id: u32) -> Result<u64, String> {
+    Err(format!("item {id} has an empty name"))
+}
+
+/// A struct error.
+#[derive(Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema, thiserror::Error)]
+#[error("item {id} is locked by {by}")]
+pub struct Locked {
+    id: u32,
+    by: String,
+}
+
+#[server_function(name = "errors.structured")]
+fn struct_error(id: u32) -> Result<u64, Locked> {
+    Err(Locked {
+        id,
+        by: "ada".into(),
+    })
+}
+
+/// An enum error.
+#[derive(Debug, serde::Serialize, serde::Deserialize, schemars::JsonSchema, thiserror::Error)]
+pub enum SaveError {
+    /// Unit.
+    #[error("the disk is full")]
+    DiskFull,
+    /// With data.
+    #[error("conflict with version {0}")]
+    Conflict(u32),
+}
+
+#[server_function(name = "errors.enumerated")]
+fn enum_error(conflict: bool) -> Result<u64, SaveError> {
+    Err(if conflict {
+        SaveError::Conflict(3)
+    } else {
+        SaveError::DiskFull
+    })
+}
+
+/// Whether `value` has the shape `schema` describes (`$ref`s resolved in `document`): the
+/// parts of JSON Schema that schemars writes for these types.
+fn conforms(value: &Value, schema: &Value, document: &Value) -> bool {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let pointer = reference.trim_start_matches('#');
+        return conforms(
+            value,
+            document.pointer(pointer).expect("a $ref that resolves"),
+            document,
+        );
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(alternatives) = schema.get(key).and_then(Value::as_array) {
+            return alternatives
+                .iter()
+                .any(|alternative| conforms(value, alternative, document));
+        }
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+        return allowed.contains(value);
+    }
+    if let Some(constant) = schema.get("const") {
+        return constant == value;
+    }
+    let kind_fits = match schema.get("type").and_then(Value::as_str) {
+        Some("string") => value.is_string(),
+        Some("integer") => value.is_i64() || value.is_u64(),
+        Some("number") => value.is_number(),
+        Some("boolean") => value.is_boolean(),
+        Some("object") => value.is_object(),
+        Some("array") => value.is_array(),
+        Some(other) => panic!("a schema type this check does not know: {other}"),
+        None => true,
+    };
+    let required = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    let properties = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten();
+    kind_fits
+        && required
+            .into_iter()
+            .all(|key| value.get(key.as_str().unwrap()).is_some())
+        && properties.into_iter().all(|(key, property)| {
+            value
+                .get(key)
+                .is_none_or(|member| conforms(member, property, document))
+        })
+}
+
+#[tokio::test]
+async fn a_failed_reply_carries_the_error_value_the_document_declares() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Server::builder()
+        .prefix("/rpc")
+        .expose(["errors.text", "errors.structured", "errors.enumerated"])
+        .build();
+    tokio::spawn(server.serve(listener, std::future::pending()));
+    let (_, body) = request(addr, "GET", "/rpc/openapi.json", "").await;
+    let document: Value = serde_json::from_str(&body).unwrap();
+    let remote = nonblocking_runtime::http::Remote::new(format!("http://{addr}/rpc")).unwrap();
+    let cases = [
+        (
+            "errors.text",
+            serde_json::json!([3]),
+            serde_json::json!("item 3 has an empty name"),
+        ),
+        (
+            "errors.structured",
+            serde_json::json!([3]),
+            serde_json::json!({"id": 3, "by": "ada"}),
+        ),
+        (
+            "errors.enumerated",
+            serde_json::json!([true]),
+            serde_json::json!({"Conflict": 3}),
+        ),
+        (
+            "errors.enumerated",
+            serde_json::json!([false]),
+            serde_json::json!("DiskFull"),
+        ),
+    ];
+    for (name, args, expected) in cases {
+        let declared = &document["paths"][format!("/rpc/{name}")]["post"]["responses"]["500"]["content"]
+            ["application/json"]["schema"]["allOf"][1]["properties"]["details"]["properties"]["value"];
+        assert!(
+            !declared.is_null(),
+            "{name}: the document declares no error value"
+        );
+        let error = remote
+            .call_async_by_name::<u64>(name, args)
+            .await
+            .unwrap_err();
+        let failure = error
+            .downcast_ref::<nonblocking_runtime::errors::RemoteFailure>()
+            .unwrap_or_else(|| panic!("{name}: not a remote failure: {error:?}"));
+        let value = failure
+            .value
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: no details.value on the wire"));
+        assert_eq!(value, &expected, "{name}");
+        assert!(
+            conforms(value, declared, &document),
+            "{name}: {value} does not fit {declared}"
+        );
+    }
+}

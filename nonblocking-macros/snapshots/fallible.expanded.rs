@@ -47,8 +47,10 @@ pub(crate) const PARSE_SERVER_FUNCTION: ::nonblocking_runtime::__private::Server
         fn error_value(
             error: &(dyn ::std::error::Error + 'static),
         ) -> ::core::option::Option<::nonblocking_runtime::__private::Value> {
-            use ::nonblocking_runtime::__private::{EncodeError as _, NoErrorValue as _};
-            (&&::nonblocking_runtime::__private::ErrorValue::<
+            use ::nonblocking_runtime::__private::{
+                EncodeError as _, EncodeText as _, NoErrorValue as _,
+            };
+            (&&&::nonblocking_runtime::__private::ErrorValue::<
                 <Result<
                     u32,
                     std::num::ParseIntError,

@@ -173,8 +173,8 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
             let error_type = respan(quote!(<#ty as #rt::Fallible>::Error), ty.span());
             quote! {{
                 fn error_value(error: &(dyn ::std::error::Error + 'static)) -> ::core::option::Option<#rt::Value> {
-                    use #rt::{EncodeError as _, NoErrorValue as _};
-                    (&&#rt::ErrorValue::<#error_type>::NEW).encode(error)
+                    use #rt::{EncodeError as _, EncodeText as _, NoErrorValue as _};
+                    (&&&#rt::ErrorValue::<#error_type>::NEW).encode(error)
                 }
                 error_value
             }}

@@ -32,7 +32,8 @@ pub use serde_json::Value;
 use crate::errors::BoxError;
 
 /// Picks, at compile time, whether a function's error type `E` can be encoded: through
-/// [`EncodeError`] when `E: Serialize`, else [`NoErrorValue`] (autoref specialization).
+/// [`EncodeError`] when `E: Serialize + Error`, [`EncodeText`] when `E` is text, else
+/// [`NoErrorValue`] (autoref specialization).
 pub struct ErrorValue<E>(core::marker::PhantomData<fn() -> E>);
 
 impl<E> ErrorValue<E> {
@@ -40,15 +41,38 @@ impl<E> ErrorValue<E> {
     pub const NEW: Self = ErrorValue(core::marker::PhantomData);
 }
 
-/// Chosen when the error type is `Serialize`.
+/// Chosen when the error type is `Serialize` and an error type: the value, found again by its
+/// type in the boxed failure.
 pub trait EncodeError {
     /// The error's JSON value, if `error` is of the function's error type.
     fn encode(&self, error: &(dyn std::error::Error + 'static)) -> Option<Value>;
 }
 
-impl<E: serde::Serialize + std::error::Error + 'static> EncodeError for &ErrorValue<E> {
+impl<E: serde::Serialize + std::error::Error + 'static> EncodeError for &&ErrorValue<E> {
     fn encode(&self, error: &(dyn std::error::Error + 'static)) -> Option<Value> {
         serde_json::to_value(error.downcast_ref::<E>()?).ok()
+    }
+}
+
+/// Text that stands for an error (`Result<T, String>`): serialized as the string it is, which
+/// is also what the boxed failure displays. Only the standard text types, whose `Into<BoxError>`
+/// keeps their text as the message.
+pub trait TextError {}
+
+impl TextError for String {}
+impl TextError for &'static str {}
+impl TextError for Box<str> {}
+impl TextError for std::borrow::Cow<'static, str> {}
+
+/// Chosen when the error type is text: its value is the failure's message, the same string.
+pub trait EncodeText {
+    /// The message as a JSON string.
+    fn encode(&self, error: &(dyn std::error::Error + 'static)) -> Option<Value>;
+}
+
+impl<E: TextError> EncodeText for &ErrorValue<E> {
+    fn encode(&self, error: &(dyn std::error::Error + 'static)) -> Option<Value> {
+        Some(Value::String(error.to_string()))
     }
 }
 
