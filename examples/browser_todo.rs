@@ -172,5 +172,9 @@ async fn main() -> std::io::Result<()> {
         "/",
         get(|| async { Html(include_str!("browser_todo/index.html")) }),
     );
-    axum::serve(listener, page.merge(server.build().router())).await
+    axum::serve(
+        listener,
+        page.merge(server.build().expect("a valid prefix").router()),
+    )
+    .await
 }

@@ -84,7 +84,8 @@ async fn main() -> std::io::Result<()> {
                 ))),
             }
         })
-        .build();
+        .build()
+        .expect("a valid prefix");
     server
         .serve(listener, async move {
             match seconds {

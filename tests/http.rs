@@ -127,7 +127,7 @@ async fn start(builder: ServerBuilder) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = builder.prefix("/rpc").build();
+    let server = builder.prefix("/rpc").build().unwrap();
     let server = tokio::spawn(server.serve(listener, async move {
         let _ = stopped.await;
     }));
@@ -265,8 +265,9 @@ async fn errors_map_back_to_the_same_variants() {
 
     let failure = error.downcast_ref::<RemoteFailure>().unwrap();
     assert_eq!(
-        failure.value, None,
-        "a String error has no JSON value of its own"
+        failure.value,
+        Some(json!("item 9 has no title")),
+        "a String error's value is its text, as the schema says"
     );
 
     // An error type that is Serialize arrives with its value.
@@ -323,6 +324,40 @@ async fn authorization_sees_headers_and_the_require_value() {
     assert_eq!(body["message"], "needs role admin");
     let request = "POST /rpc/wipe HTTP/1.1\r\nHost: x\r\nx-role: admin\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     assert_eq!(raw(server.addr, request).await, (200, json!("wiped")));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn suggestions_are_shown_only_to_callers_who_may_see_the_listing() {
+    let server = start(default_server()).await;
+    // `wipe` needs role admin: an anonymous caller does not see it listed, nor suggested.
+    let (status, body) = raw(server.addr, &post("/rpc/wiep", "application/json", "")).await;
+    assert_eq!(
+        (status, body["details"]["suggestion"].clone()),
+        (404, Value::Null)
+    );
+    let request = "POST /rpc/wiep HTTP/1.1\r\nHost: x\r\nx-role: admin\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    let (_, body) = raw(server.addr, request).await;
+    assert_eq!(body["details"]["suggestion"], "wipe");
+    // A function anybody may call is suggested to anybody.
+    let (_, body) = raw(server.addr, &post("/rpc/ad", "application/json", "")).await;
+    assert_eq!(body["details"]["suggestion"], "add");
+    // A name no function could have is refused without a lookup: no suggestion either.
+    let long = format!("/rpc/{}", "add".repeat(300));
+    let (status, body) = raw(server.addr, &post(&long, "application/json", "")).await;
+    assert_eq!(
+        (status, body["details"]["suggestion"].clone()),
+        (404, Value::Null)
+    );
+    let (status, body) = raw(server.addr, &post("/rpc/a%20d", "application/json", "")).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(body["details"]["suggestion"], Value::Null);
+    server.shutdown().await.unwrap();
+
+    // Without the listing, no caller gets suggestions.
+    let server = start(default_server().listing(false)).await;
+    let (_, body) = raw(server.addr, &post("/rpc/ad", "application/json", "")).await;
+    assert_eq!(body["details"]["suggestion"], Value::Null);
     server.shutdown().await.unwrap();
 }
 
@@ -809,4 +844,24 @@ async fn keyword_bodies_are_read_like_a_json_object() {
         "{answer}"
     );
     server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_prefix_is_checked_by_the_rule_every_transport_shares_when_the_server_is_built() {
+    // Without a leading slash, as a NATS prefix is written: one prefix with `/rpc`.
+    for given in ["rpc", "/rpc/", "rpc."] {
+        let server = start(Server::builder().prefix(given).expose(["add"])).await;
+        let (status, body) =
+            raw(server.addr, &post("/rpc/add", "application/json", "[1, 2]")).await;
+        assert_eq!((status, body), (200, json!(3)), "prefix {given:?}");
+        server.shutdown().await.unwrap();
+    }
+    for bad in ["/{name}", "/a//b", "a b", "/*rest"] {
+        let error = match Server::builder().prefix(bad).build() {
+            Ok(_) => panic!("{bad:?} was accepted"),
+            Err(error) => error,
+        };
+        assert_eq!(error.given, bad);
+        assert!(error.to_string().contains(bad), "{error}");
+    }
 }

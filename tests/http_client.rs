@@ -55,6 +55,7 @@ fn server(seen: &Seen) -> Server {
             }
         })
         .build()
+        .unwrap()
 }
 
 async fn serve_plain(server: Server) -> SocketAddr {

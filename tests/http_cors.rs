@@ -37,7 +37,8 @@ async fn start(builder: ServerBuilder) -> SocketAddr {
                 _ => Err(Refusal::Unauthorized("a bearer token is needed".into())),
             },
         )
-        .build();
+        .build()
+        .unwrap();
     tokio::spawn(server.serve(listener, std::future::pending()));
     addr
 }

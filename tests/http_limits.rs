@@ -26,6 +26,7 @@ async fn start(builder: ServerBuilder) -> SocketAddr {
         builder
             .prefix("/rpc")
             .build()
+            .unwrap()
             .serve(listener, std::future::pending()),
     );
     addr
@@ -83,7 +84,7 @@ fn json_body(reply: &str) -> Value {
 
 #[test]
 fn the_defaults_are_documented_ones() {
-    let server = Server::builder().build();
+    let server = Server::builder().build().unwrap();
     let shown = format!("{server:?}");
     for default in [
         "body_limit: 1048576",

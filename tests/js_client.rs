@@ -85,7 +85,8 @@ async fn start() -> SocketAddr {
             }
             Some(_) => Err(Refusal::Unauthorized("a bearer token is needed".into())),
         })
-        .build();
+        .build()
+        .unwrap();
     tokio::spawn(server.serve(listener, std::future::pending()));
     addr
 }

@@ -330,8 +330,9 @@ async fn a_worker_refuses_names_nats_cannot_serve_and_lists_them() {
         .start(&Connect::new([server.url()]))
         .await
         .unwrap_err();
+    // The rule every transport shares, with the prefix named.
     assert!(
-        matches!(error, WorkerError::InvalidSettings(_)),
+        matches!(&error, WorkerError::InvalidPrefix(invalid) if invalid.given == "rpc.*"),
         "{error:?}"
     );
     let error = Worker::builder()

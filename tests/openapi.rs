@@ -46,7 +46,8 @@ async fn start(builder: ServerBuilder) -> SocketAddr {
             );
             authorize_role(headers, function)
         })
-        .build();
+        .build()
+        .unwrap();
     tokio::spawn(server.serve(listener, std::future::pending()));
     addr
 }
@@ -394,7 +395,8 @@ async fn a_failed_reply_carries_the_error_value_the_document_declares() {
     let server = Server::builder()
         .prefix("/rpc")
         .expose(["errors.text", "errors.structured", "errors.enumerated"])
-        .build();
+        .build()
+        .unwrap();
     tokio::spawn(server.serve(listener, std::future::pending()));
     let (_, body) = request(addr, "GET", "/rpc/openapi.json", "").await;
     let document: Value = serde_json::from_str(&body).unwrap();

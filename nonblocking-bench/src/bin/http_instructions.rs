@@ -36,10 +36,17 @@ fn main() {
     if server == "bare" {
         runtime.spawn(async move { axum::serve(listener, bare_router()).await });
     } else if server == "ours_router" {
-        let router = Server::builder().prefix("/rpc").build().router();
+        let router = Server::builder()
+            .prefix("/rpc")
+            .build()
+            .expect("a valid prefix")
+            .router();
         runtime.spawn(async move { axum::serve(listener, router).await });
     } else {
-        let ours = Server::builder().prefix("/rpc").build();
+        let ours = Server::builder()
+            .prefix("/rpc")
+            .build()
+            .expect("a valid prefix");
         runtime.spawn(ours.serve(listener, std::future::pending()));
     }
     let request = format!(

@@ -21,7 +21,10 @@ fn main() {
             .expect("a port");
         println!("ours {}", ours.local_addr().expect("bound").port());
         println!("bare {}", bare.local_addr().expect("bound").port());
-        let server = Server::builder().prefix("/rpc").build();
+        let server = Server::builder()
+            .prefix("/rpc")
+            .build()
+            .expect("a valid prefix");
         let ours = tokio::spawn(server.serve(ours, std::future::pending()));
         let bare = tokio::spawn(async move { axum::serve(bare, bare_router()).await });
         let _ = ours.await;

@@ -116,6 +116,7 @@ fn main() {
             Server::builder()
                 .prefix("/rpc")
                 .build()
+                .expect("a valid prefix")
                 .serve(listener, std::future::pending()),
         );
         let http = Remote::new(url).unwrap();

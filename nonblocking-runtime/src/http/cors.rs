@@ -23,7 +23,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 /// let cors = Cors::allow_origins(["https://app.example", "http://localhost:5173"])?
 ///     .allow_headers(["authorization"])?
 ///     .allow_credentials(true);
-/// let server = Server::builder().cors(cors).build();
+/// let server = Server::builder().cors(cors).build().expect("no prefix is a valid one");
 /// # Ok::<(), nonblocking_runtime::http::InvalidCors>(())
 /// ```
 #[derive(Clone)]

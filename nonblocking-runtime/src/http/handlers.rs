@@ -32,10 +32,13 @@ impl ServerState {
     /// The functions a caller with these headers may call: exposed, and allowed by the
     /// authorize hook. What the listing, the OpenAPI document and the stubs show.
     pub(super) fn callable<'a>(&'a self, caller: &'a Caller<'a>) -> impl Iterator<Item = &'static ServerFunction> + 'a {
-        registry()
-            .iter()
-            .filter(|function| self.exposes(function.name()))
-            .filter(|function| self.authorize.as_ref().is_none_or(|authorize| authorize(caller, function).is_ok()))
+        registry().iter().filter(|function| self.callable_one(caller, function))
+    }
+
+    /// Whether the caller may call `function`: exposed, and allowed by the authorize hook.
+    fn callable_one(&self, caller: &Caller<'_>, function: &ServerFunction) -> bool {
+        self.exposes(function.name())
+            && self.authorize.as_ref().is_none_or(|authorize| authorize(caller, function).is_ok())
     }
 }
 
@@ -69,12 +72,18 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
         }
         return too_large(&state);
     }
-    let function = match registry().get(name) {
+    let function = match registry().lookup(name) {
         Ok(function) if state.exposes(name) => function,
-        // Unexposed answers exactly like missing; suggestions never name an unexposed function.
-        Ok(_) => return error(&CallError::not_found_remote(name, None, &state.listing_path), &state, None),
-        Err(CallError::NotFound(missing)) => {
-            let suggestion = missing.suggestion.as_deref().filter(|close| state.exposes(close));
+        // Unexposed answers exactly like missing.
+        Ok(_) | Err(CallError::NotFound(_)) => {
+            // A suggestion is a piece of the listing: only for a caller who may see it, and
+            // only among the functions it shows this caller.
+            let suggestion = if state.listing {
+                let caller = Caller::http(headers, peer(&parts.extensions));
+                registry().suggest(name, |close| state.callable_one(&caller, close))
+            } else {
+                None
+            };
             return error(&CallError::not_found_remote(name, suggestion, &state.listing_path), &state, None);
         }
         Err(other) => return error(&other, &state, None),

@@ -17,7 +17,7 @@ use super::assets::asset;
 use super::handlers::{call, list, method_not_allowed, no_route};
 use super::cors::Cors;
 use crate::remote::slots::Slots;
-use crate::remote::{Authorize, Caller, Expose, Refusal};
+use crate::remote::{Authorize, Caller, Expose, InvalidPrefix, Refusal};
 use super::listen::{self, ConnectionLimits};
 use crate::registry::ServerFunction;
 
@@ -41,8 +41,9 @@ use crate::registry::ServerFunction;
 ///     .body_limit(64 * 1024)
 ///     .timeout(Duration::from_secs(5))
 ///     .concurrency_limit(256)
-///     .build();
+///     .build()?;
 /// let app: axum::Router = server.router(); // mount it into your own app, or `server.serve(..)`
+/// # Ok::<(), nonblocking_runtime::remote::InvalidPrefix>(())
 /// ```
 #[must_use = "a builder does nothing until `build()`"]
 pub struct ServerBuilder {
@@ -89,8 +90,12 @@ impl Default for ServerBuilder {
 
 impl ServerBuilder {
     /// The path under which functions are served: `POST <prefix>/<name>`. Default: none.
+    ///
+    /// The rule every transport shares: segments of `[A-Za-z0-9_-]`, separated by `/` (or
+    /// `.`); `rpc`, `/rpc` and `/rpc/` are one prefix. [`build`](Self::build) refuses any
+    /// other with [`InvalidPrefix`].
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into().trim_end_matches('/').to_owned();
+        self.prefix = prefix.into();
         self
     }
 
@@ -212,9 +217,12 @@ impl ServerBuilder {
         self
     }
 
-    /// The server.
-    pub fn build(self) -> Server {
-        Server {
+    /// The server, or [`InvalidPrefix`] naming a prefix that breaks the rule (see
+    /// [`prefix`](Self::prefix)).
+    pub fn build(mut self) -> Result<Server, InvalidPrefix> {
+        let segments = crate::remote::prefix_segments(&self.prefix)?;
+        self.prefix = segments.iter().map(|segment| format!("/{segment}")).collect();
+        Ok(Server {
             state: Arc::new(ServerState {
                 running: Slots::new(self.concurrency_limit),
                 body_limit: self.body_limit,
@@ -237,7 +245,7 @@ impl ServerBuilder {
             shutdown_grace: self.shutdown_grace,
             listing: self.listing,
             cors: self.cors,
-        }
+        })
     }
 }
 
@@ -353,7 +361,8 @@ impl Server {
 /// ```
 pub async fn serve(addr: impl ToSocketAddrs) -> io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
-    Server::builder().build().serve(listener, std::future::pending()).await
+    let server = Server::builder().build().map_err(io::Error::other)?;
+    server.serve(listener, std::future::pending()).await
 }
 
 /// How much of a refused oversize body is read and thrown away before the connection closes.

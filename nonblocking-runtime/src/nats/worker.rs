@@ -17,11 +17,11 @@ use tokio_util::task::TaskTracker;
 use super::cancels::Cancels;
 use super::connect::Connect;
 use super::serve::{Served, answer_overloaded, handle};
-use super::subjects::{InvalidNames, Route, cancel_subject, routes, valid_tokens};
+use super::subjects::{InvalidNames, Route, cancel_subject, routes};
 use crate::errors::CallError;
 use crate::registry::{ServerFunction, registry};
 use crate::remote::slots::Slots;
-use crate::remote::{Authorize, Caller, Expose, Refusal};
+use crate::remote::{Authorize, Caller, Expose, InvalidPrefix, Refusal};
 
 /// Serves the registry over NATS: start any number of workers with the same prefix (on any
 /// machines) and callers' requests are spread across them by the NATS servers.
@@ -65,7 +65,10 @@ pub enum WorkerError {
     /// Some functions cannot be served over NATS; each reason is listed.
     #[error(transparent)]
     InvalidNames(#[from] InvalidNames),
-    /// The builder's settings are not usable (the prefix, the service's name or version).
+    /// The prefix breaks the rule every transport shares.
+    #[error(transparent)]
+    InvalidPrefix(#[from] InvalidPrefix),
+    /// The builder's settings are not usable (the service's name or version).
     #[error("invalid worker settings: {0}")]
     InvalidSettings(String),
     /// The NATS servers could not be reached.
@@ -205,13 +208,15 @@ impl WorkerBuilder {
     }
 
     /// Connects and starts serving; returns once every endpoint is subscribed on the server.
-    pub async fn start(self, connect: &Connect) -> Result<Worker, WorkerError> {
-        if !valid_tokens(&self.prefix) {
-            return Err(WorkerError::InvalidSettings(format!(
-                "the prefix {:?} is not one or more dot-separated tokens of [A-Za-z0-9_-]",
-                self.prefix
-            )));
+    pub async fn start(mut self, connect: &Connect) -> Result<Worker, WorkerError> {
+        let segments = crate::remote::prefix_segments(&self.prefix)?;
+        if segments.is_empty() {
+            return Err(WorkerError::InvalidPrefix(InvalidPrefix {
+                given: self.prefix.clone(),
+                reason: "a NATS worker needs at least one segment to serve its subjects under".into(),
+            }));
         }
+        self.prefix = segments.join(".");
         if !self.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-')) || self.name.is_empty() {
             return Err(WorkerError::InvalidSettings(format!(
                 "the service name {:?} may hold only [A-Za-z0-9_-]",

@@ -1,14 +1,30 @@
 //! "Did you mean ...?" for unknown names: the registered name closest by edit distance.
 
+/// A name longer than this gets no suggestion: the work per unknown name stays bounded.
+const LONGEST_SUGGESTED: usize = 64;
+/// At most this many candidates of a plausible length are compared with one unknown name.
+const MOST_COMPARED: usize = 1_000;
+
 /// The candidate closest to `wanted`, if it is close enough to be a likely typo: at most a
 /// third of the name's characters edited (and at least one), or equal ignoring case.
+///
+/// The work is bounded whatever the input: a name over [`LONGEST_SUGGESTED`] characters is not
+/// compared, candidates whose length alone puts them out of reach are skipped without a
+/// distance, and at most [`MOST_COMPARED`] others are compared.
 pub(crate) fn closest<'a>(
     wanted: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let limit = (wanted.chars().count() / 3).max(1);
+    let length = wanted.chars().count();
+    if length > LONGEST_SUGGESTED {
+        return None;
+    }
+    let limit = (length / 3).max(1);
     candidates
         .into_iter()
+        // The edit distance is at least the difference in length.
+        .filter(|candidate| candidate.chars().count().abs_diff(length) <= limit)
+        .take(MOST_COMPARED)
         .map(|candidate| {
             let distance = if candidate.eq_ignore_ascii_case(wanted) {
                 0
@@ -20,6 +36,15 @@ pub(crate) fn closest<'a>(
         .filter(|(distance, _)| *distance <= limit)
         .min()
         .map(|(_, candidate)| candidate)
+}
+
+/// Whether `name` could be a registered name: one or more of `[A-Za-z0-9_.-]`, the names the
+/// macro accepts. Anything else is refused before it is looked up or compared.
+pub(crate) fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'-'))
 }
 
 /// Edit distance over chars where swapping two neighbours counts as one edit (optimal string
@@ -70,5 +95,14 @@ mod tests {
         assert_eq!(closest("billing.updat", names), Some("billing.update"));
         assert_eq!(closest("frobnicate", names), None);
         assert_eq!(closest("x", ["y"]), Some("y"));
+        assert_eq!(closest(&"u".repeat(LONGEST_SUGGESTED + 1), names), None);
+    }
+
+    #[test]
+    fn valid_names() {
+        assert!(is_valid_name("billing.update-2_x"));
+        assert!(!is_valid_name(""));
+        assert!(!is_valid_name("white space"));
+        assert!(!is_valid_name("ünïcode"));
     }
 }

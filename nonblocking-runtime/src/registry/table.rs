@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::function::ServerFunction;
-use super::suggest::closest;
+use super::suggest::{closest, is_valid_name};
 use crate::errors::CallError;
 
 /// Every registered server function, as listed by [`registry()`].
@@ -157,6 +157,34 @@ impl Registry {
             )),
             None => Err(CallError::not_found(name, closest(name, self.by_name.keys().copied()))),
         }
+    }
+
+    /// [`get`](Self::get) for a name from outside the process: a name no function could have
+    /// is refused without a lookup, and a missing one fails with no suggestion (a transport
+    /// adds one with [`suggest`](Self::suggest), for callers allowed to see it).
+    #[cfg(any(feature = "http", feature = "nats"))]
+    pub(crate) fn lookup(&self, name: &str) -> Result<&'static ServerFunction, CallError> {
+        if !is_valid_name(name) {
+            return Err(CallError::not_found(name, None));
+        }
+        match self.by_name.get(name) {
+            Some(Entry::One(function)) => Ok(function),
+            Some(Entry::Conflict(definitions)) => Err(CallError::duplicate_name(
+                name,
+                definitions.iter().map(|f| f.location()).collect(),
+            )),
+            None => Err(CallError::not_found(name, None)),
+        }
+    }
+
+    /// The registered name closest to `name` among the functions `visible` allows (a bounded
+    /// amount of work, see `suggest.rs`).
+    #[cfg(any(feature = "http", feature = "nats"))]
+    pub(crate) fn suggest(&self, name: &str, visible: impl Fn(&ServerFunction) -> bool) -> Option<&'static str> {
+        if !is_valid_name(name) {
+            return None;
+        }
+        closest(name, self.functions.iter().filter(|function| visible(function)).map(|function| function.name()))
     }
 
     /// Every registered function, sorted by name (a conflicting name appears once per

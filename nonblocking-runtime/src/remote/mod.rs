@@ -4,10 +4,13 @@
 //! `call_remote_<name>` stubs call whichever transport they are given.
 
 mod policy;
+mod prefix;
 pub(crate) mod slots;
 mod transport;
 pub(crate) mod wire;
 
+pub use self::prefix::InvalidPrefix;
+pub(crate) use self::prefix::segments as prefix_segments;
 pub use self::policy::{Authorize, Caller, Expose, HeaderText, NotText, Refusal, Via};
 pub use self::transport::{Decode, Transport};
 #[doc(hidden)]
