@@ -180,3 +180,14 @@ fn handlers_attached_before_completion_run_inside_the_callers_span() {
     assert_eq!(call.wait().unwrap(), 5);
     expect_event(&["order_span:", "inside-handler-9"]);
 }
+
+#[test]
+fn a_panic_in_a_posted_closure_is_reported_as_what_it_is() {
+    install();
+    let ui = nonblocking_runtime::ui::UiContext::new(|| {});
+    assert!(ui.handle().post(|| panic!("a posted closure that panics")));
+    assert_eq!(ui.pump(), 1, "a closure that panicked still ran");
+    let event = expect_event(&["a posted closure that panics"]);
+    assert!(event.contains("UiContext::pump"), "{event}");
+    assert!(!event.contains("a handler of an async call"), "{event}");
+}

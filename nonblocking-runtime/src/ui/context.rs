@@ -11,7 +11,9 @@ use std::task::Poll;
 use super::pending::Pending;
 use super::queue::{Job, Queue, UiHandle};
 use super::table::Table;
-use crate::calls::state::run_caught;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::errors::panic_message;
 
 /// The UI thread's context: handlers attached with [`on_result_ui`](crate::AsyncCall::on_result_ui)
 /// and [`on_error_ui`](crate::AsyncCall::on_error_ui), and the bodies of
@@ -92,8 +94,10 @@ impl UiContext {
         }
     }
 
-    /// Runs everything queued so far, in the order it was queued, and returns how many jobs
-    /// ran. Work queued while it runs (a handler attached by a handler) waits for the next
+    /// Runs everything queued so far, in the order it was queued, and returns how many of the
+    /// app's own closures ran (handlers, timer bodies, posted closures): zero when the pump
+    /// only cleaned up after handlers that will never run, so an app that repaints on a
+    /// non-zero count repaints only for real work. Work queued while it runs (a handler attached by a handler) waits for the next
     /// pump, whose wake-up it has already asked for: one pump never runs forever.
     ///
     /// Called from inside a handler or timer body it runs nothing and returns 0: handlers never
@@ -110,9 +114,19 @@ impl UiContext {
         self.queue.rearm();
         let mut batch = local.spare.take();
         std::mem::swap(&mut batch, &mut *self.queue.jobs());
-        let ran = batch.len();
+        let mut ran = 0;
         for job in batch.drain(..) {
-            run_caught(|| job(self));
+            match catch_unwind(AssertUnwindSafe(|| job(self))) {
+                Ok(true) => ran += 1,
+                Ok(false) => {}
+                Err(payload) => {
+                    ran += 1;
+                    tracing::error!(
+                        panic = %panic_message(&*payload),
+                        "a closure run by UiContext::pump panicked (a `_ui` handler or a `UiHandle::post` closure); the pump goes on"
+                    );
+                }
+            }
         }
         *local.spare.borrow_mut() = batch;
         ran

@@ -24,7 +24,7 @@ struct Shared {
     id: u64,
     queue: Arc<Queue>,
     /// Runs (or skips) the body, whose type only the defer's maker knows.
-    run: fn(&UiDeferRef, &UiContext, u64),
+    run: fn(&UiDeferRef, &UiContext, u64) -> bool,
     forget: fn(&UiContext, u64),
     state: Mutex<State>,
 }
@@ -66,7 +66,10 @@ impl UiDeferRef {
         let (id, forget) = (self.shared.id, self.shared.forget);
         self.shared
             .queue
-            .post_quietly(Box::new(move |ui: &UiContext| ui.forget_timer(id, forget)));
+            .post_quietly(Box::new(move |ui: &UiContext| {
+                ui.forget_timer(id, forget);
+                false
+            }));
     }
 
     /// Moves the call to `delay` from now, also after the timer fired but before the UI thread
@@ -142,20 +145,22 @@ impl UiDeferRef {
     }
 
     /// On the UI thread: runs the body, unless cancelled or reset since it was queued.
-    fn run_body<F: FnOnce() + 'static>(&self, ui: &UiContext, generation: u64) {
+    /// Whether the body ran.
+    fn run_body<F: FnOnce() + 'static>(&self, ui: &UiContext, generation: u64) -> bool {
         let mut state = self.state();
         if state.stage != Stage::Queued || state.generation != generation {
-            return;
+            return false;
         }
         state.stage = Stage::Ran;
         state.timer = None;
         drop(state);
         let canceller = ui.timers().borrow_mut().remove(&self.shared.id);
         drop(canceller);
-        let Some(f) = ui.table().take::<F>(self.shared.id) else { return };
+        let Some(f) = ui.table().take::<F>(self.shared.id) else { return false };
         if let Err(message) = catching(f) {
             tracing::error!(panic = %message, "a UI defer's call panicked");
         }
+        true
     }
 }
 

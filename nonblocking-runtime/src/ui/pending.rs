@@ -31,9 +31,9 @@ impl<F: 'static> Pending<F> {
         let Some(queue) = self.queue.take() else { return };
         let id = self.id;
         queue.post(Box::new(move |ui: &UiContext| {
-            if let Some(f) = ui.table().take::<F>(id) {
-                run(f, &value);
-            }
+            let Some(f) = ui.table().take::<F>(id) else { return false };
+            run(f, &value);
+            true
         }));
     }
 }
@@ -42,6 +42,9 @@ impl<F: 'static> Drop for Pending<F> {
     fn drop(&mut self) {
         let Some(queue) = self.queue.take() else { return };
         let id = self.id;
-        queue.post_quietly(Box::new(move |ui: &UiContext| drop(ui.table().take::<F>(id))));
+        queue.post_quietly(Box::new(move |ui: &UiContext| {
+            drop(ui.table().take::<F>(id));
+            false
+        }));
     }
 }

@@ -12,7 +12,9 @@ use super::UiContext;
 
 /// Work for the UI thread: it runs there, during a pump, with the context that owns the
 /// `!Send` parts (handlers, timer bodies).
-pub(crate) type Job = Box<dyn FnOnce(&UiContext) + Send>;
+/// A job for the UI thread; it returns whether it ran the app's own code (a handler, a timer
+/// body, a posted closure), which is what [`UiContext::pump`](super::UiContext::pump) counts.
+pub(crate) type Job = Box<dyn FnOnce(&UiContext) -> bool + Send>;
 
 pub(crate) struct Queue {
     jobs: Mutex<VecDeque<Job>>,
@@ -126,7 +128,10 @@ impl UiHandle {
     /// Runs `f` on the UI thread at its next pump, after everything queued before it. Returns
     /// `false`, and drops `f` unrun, once the context is gone.
     pub fn post(&self, f: impl FnOnce() + Send + 'static) -> bool {
-        self.queue.post(Box::new(move |_| f()))
+        self.queue.post(Box::new(move |_| {
+            f();
+            true
+        }))
     }
 
     /// Calls the context's wake callback (and wakes [`UiContext::run`]), even when nothing is

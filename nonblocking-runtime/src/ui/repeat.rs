@@ -48,7 +48,10 @@ impl UiRepeatRef {
         let (id, forget) = (shared.id, shared.forget);
         shared
             .queue
-            .post_quietly(Box::new(move |ui: &UiContext| ui.forget_timer(id, forget)));
+            .post_quietly(Box::new(move |ui: &UiContext| {
+                ui.forget_timer(id, forget);
+                false
+            }));
     }
 
     /// `true` once cancelled, by [`cancel`](Self::cancel), by the context being dropped, or by
@@ -176,19 +179,21 @@ impl UiRepeatRef {
     }
 
     /// On the UI thread: runs the body, unless cancelled since the tick was queued.
-    fn run_tick<F: FnMut(&UiRepeatRef) + 'static>(&self, ui: &UiContext) {
+    /// Whether the body ran.
+    fn run_tick<F: FnMut(&UiRepeatRef) + 'static>(&self, ui: &UiContext) -> bool {
         let shared = &self.shared;
         shared.queued.store(false, Ordering::Release);
         if shared.cancelled.load(Ordering::Acquire) {
-            return;
+            return false;
         }
-        let Some(mut f) = ui.table().take::<F>(shared.id) else { return };
+        let Some(mut f) = ui.table().take::<F>(shared.id) else { return false };
         shared.calls.fetch_add(1, Ordering::AcqRel);
         if let Err(message) = catching(|| f(self)) {
             tracing::error!(panic = %message, "a UI repeat's call panicked; the repeat goes on");
         }
         // Cancelled meanwhile: the job that forgets it is queued behind this one.
         ui.table().put_back(shared.id, f);
+        true
     }
 }
 
