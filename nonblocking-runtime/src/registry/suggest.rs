@@ -40,6 +40,7 @@ pub(crate) fn closest<'a>(
 
 /// Whether `name` could be a registered name: one or more of `[A-Za-z0-9_.-]`, the names the
 /// macro accepts. Anything else is refused before it is looked up or compared.
+#[cfg(any(test, feature = "http"))]
 pub(crate) fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name

@@ -9,7 +9,9 @@ use std::fmt;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::function::ServerFunction;
-use super::suggest::{closest, is_valid_name};
+use super::suggest::closest;
+#[cfg(feature = "http")]
+use super::suggest::is_valid_name;
 use crate::errors::CallError;
 
 /// Every registered server function, as listed by [`registry()`].
@@ -162,7 +164,7 @@ impl Registry {
     /// [`get`](Self::get) for a name from outside the process: a name no function could have
     /// is refused without a lookup, and a missing one fails with no suggestion (a transport
     /// adds one with [`suggest`](Self::suggest), for callers allowed to see it).
-    #[cfg(any(feature = "http", feature = "nats"))]
+    #[cfg(feature = "http")]
     pub(crate) fn lookup(&self, name: &str) -> Result<&'static ServerFunction, CallError> {
         if !is_valid_name(name) {
             return Err(CallError::not_found(name, None));
@@ -179,7 +181,7 @@ impl Registry {
 
     /// The registered name closest to `name` among the functions `visible` allows (a bounded
     /// amount of work, see `suggest.rs`).
-    #[cfg(any(feature = "http", feature = "nats"))]
+    #[cfg(feature = "http")]
     pub(crate) fn suggest(&self, name: &str, visible: impl Fn(&ServerFunction) -> bool) -> Option<&'static str> {
         if !is_valid_name(name) {
             return None;
