@@ -12,6 +12,9 @@ mod two_workers;
 
 use two_workers::runtime;
 
+/// The worker threads of `runtime()`.
+const WORKERS: usize = 2;
+
 #[test]
 fn calls_with_handlers_from_four_threads_run_each_handler_exactly_once() {
     const CALLS: usize = 100_000;
@@ -57,8 +60,20 @@ fn calls_with_handlers_from_four_threads_run_each_handler_exactly_once() {
 #[test]
 fn a_hundred_thousand_panicking_calls_fail_and_the_runtime_still_answers() {
     const CALLS: usize = 100_000;
-    // The default hook would print 100,000 panic messages.
-    std::panic::set_hook(Box::new(|_| {}));
+    // The default hook would print 100,000 panic messages: quiet these, and only these (tests
+    // run in parallel), then put the previous hook back.
+    let previous: Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync> =
+        Arc::from(std::panic::take_hook());
+    let forward = Arc::clone(&previous);
+    std::panic::set_hook(Box::new(move |info| {
+        let ours = info
+            .payload()
+            .downcast_ref::<String>()
+            .is_some_and(|message| message.starts_with("call ") && message.ends_with(" failed"));
+        if !ours {
+            forward(info);
+        }
+    }));
     let runtime = runtime();
     let panicked = runtime.block_on(async {
         let calls: Vec<AsyncCall<()>> = (0..CALLS)
@@ -73,7 +88,8 @@ fn a_hundred_thousand_panicking_calls_fail_and_the_runtime_still_answers() {
         }
         panicked
     });
-    let _ = std::panic::take_hook();
+    drop(std::panic::take_hook());
+    std::panic::set_hook(Box::new(move |info| previous(info)));
     assert_eq!(panicked, CALLS);
     let answer = runtime.block_on(async { call_async(async { 42 }).await.unwrap() });
     assert_eq!(answer, 42);
@@ -122,11 +138,21 @@ fn ten_thousand_repeats_tick_on_time_and_stop_when_cancelled() {
 
     std::thread::sleep(INTERVAL * 3);
     let later: Vec<usize> = ticks.iter().map(|t| t.load(Ordering::SeqCst)).collect();
-    // A tick that had already started when cancel ran may finish; no new one starts.
-    let extra: usize = later
+    // A tick that had already started when its cancel ran may finish after the counts were
+    // read: at most one per repeat, and no more than the workers could be running at once.
+    // No new tick starts.
+    let extra: Vec<usize> = later
         .iter()
         .zip(&counts)
         .map(|(after, before)| after - before)
-        .sum();
-    assert_eq!(extra, 0, "{extra} ticks after cancelling");
+        .collect();
+    assert!(
+        extra.iter().all(|&n| n <= 1),
+        "a repeat ticked twice after its cancel"
+    );
+    let total: usize = extra.iter().sum();
+    assert!(
+        total <= WORKERS,
+        "{total} ticks after cancelling, with {WORKERS} workers"
+    );
 }

@@ -159,7 +159,16 @@ pub(crate) fn rescue<F>(task: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    drop(background().spawn(task));
+    let background = match BACKGROUND.get() {
+        Some(runtime) => runtime.handle(),
+        // Rescues come from drops that tokio's shutdown runs, where this thread's runtime
+        // context is in use and building a runtime here would panic: build it on a thread of
+        // its own, once per process.
+        None => std::thread::spawn(background)
+            .join()
+            .unwrap_or_else(|_| panic!("nonblocking: could not start the background runtime")),
+    };
+    drop(background.spawn(task));
 }
 
 fn fallback() -> &'static Handle {
