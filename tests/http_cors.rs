@@ -19,7 +19,8 @@ async fn add(a: i64, b: i64) -> i64 {
 
 #[server_function(name = "cors.slow")]
 async fn slow() -> u8 {
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Long enough to hold the slot through a few requests on a loaded machine.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     1
 }
 
@@ -119,14 +120,36 @@ async fn without_cors_a_server_is_same_origin_only() {
     );
 }
 
+/// Waits until the one concurrency slot is taken (a call is refused `overloaded`), up to 5 s.
+async fn slot_taken(addr: SocketAddr) {
+    for _ in 0..500 {
+        if send(addr, call("/rpc/cors.add", PAGE, TOKEN, "[1, 2]"))
+            .await
+            .status
+            == 503
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the slow call never took the slot");
+}
+
 #[tokio::test]
 async fn a_preflight_from_an_allowed_origin_bypasses_authorize_the_limit_and_405() {
     let addr = start(allowing_the_page()).await;
     // The one concurrency slot is held by a slow call while the preflight arrives.
     let busy = tokio::spawn(send(addr, call("/rpc/cors.slow", PAGE, TOKEN, "")));
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    slot_taken(addr).await;
     // No token: the authorize hook would refuse this request if it ever saw it.
     let answer = send(addr, preflight("/rpc/cors.add", PAGE)).await;
+    // The slot was held all along: the preflight went past the limit, not through a free slot.
+    assert_eq!(
+        send(addr, call("/rpc/cors.add", PAGE, TOKEN, "[1, 2]"))
+            .await
+            .status,
+        503
+    );
     assert_eq!(answer.status, 200, "{:?} {}", answer.headers, answer.body);
     let header = |name: &str| answer.headers.get(name).cloned().unwrap_or_default();
     assert_eq!(header("access-control-allow-origin"), PAGE);

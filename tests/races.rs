@@ -102,13 +102,17 @@ fn cancel_races_completion_exactly_one_outcome() {
             other => panic!("unexpected status {other:?}"),
         }
     }
-    // Both sides of the race were exercised.
-    assert!(completed + cancelled == ITERATIONS);
+    // Both sides of the race were exercised: some calls finished first, some were cancelled.
+    println!("{completed} completed first, {cancelled} cancelled first");
+    assert!(completed > 0, "no iteration completed before the cancel");
     assert!(cancelled > 0, "no iteration cancelled before completion");
 }
 
+/// `on_result` takes the handle, so the API makes attaches on one call serial: here the handle
+/// is relayed from thread to thread (no lock held while attaching), each attaching its
+/// handlers on its own core while a worker completes the call.
 #[test]
-fn handlers_attached_from_many_threads_while_completing() {
+fn handlers_attached_in_turn_on_several_threads_while_completing_each_run_once() {
     let runtime = runtime();
     for _ in 0..ITERATIONS / 4 {
         let tally = Arc::new(Tally::default());
@@ -116,17 +120,20 @@ fn handlers_attached_from_many_threads_while_completing() {
             let _inside = runtime.enter();
             call_async(async { 11_u64 })
         };
-        let call = std::sync::Mutex::new(Some(call));
+        let (first, mut relay) = std::sync::mpsc::channel();
+        first.send(call).unwrap();
         thread::scope(|scope| {
             for _ in 0..3 {
-                scope.spawn(|| {
-                    let mut slot = call.lock().unwrap();
-                    let attached = attach(slot.take().unwrap(), &tally);
-                    *slot = Some(attached);
+                let (next, received) = std::sync::mpsc::channel();
+                let from = std::mem::replace(&mut relay, received);
+                let tally = &tally;
+                scope.spawn(move || {
+                    let call = from.recv().unwrap();
+                    next.send(attach(call, tally)).unwrap();
                 });
             }
         });
-        let call = call.into_inner().unwrap().unwrap();
+        let call = relay.recv().unwrap();
         assert_eq!(call.wait().unwrap(), 11);
         assert_eq!(tally.results.load(Ordering::SeqCst), 3 * HANDLERS_PER_SIDE);
         assert_eq!(tally.errors.load(Ordering::SeqCst), 0);
