@@ -2,7 +2,7 @@
 //! `valgrind --tool=callgrind`: the stable figure where wall time swings with the machine.
 //!
 //! `http_instructions <server> <n>`, server one of `ours` (`POST /rpc/add`), `ours_sync`
-//! (`/rpc/add_sync`), `ours_router` (ours without the connection layer: `Server::router()`
+//! (`/rpc/add_sync`, on the blocking pool), `ours_inline` (`/rpc/add_inline`), `ours_router` (ours without the connection layer: `Server::router()`
 //! under plain `axum::serve`, which shows what the header timeout, the connection cap and the
 //! graceful shutdown cost) or `bare` (the bare axum handler); every request carries the keyword body
 //! `{"a":40,"b":2}`. The client's work is the same for every server, so the difference between
@@ -22,6 +22,7 @@ fn main() {
     let path = match server.as_str() {
         "ours" | "ours_router" | "bare" => "/rpc/add",
         "ours_sync" => "/rpc/add_sync",
+        "ours_inline" => "/rpc/add_inline",
         other => panic!("unknown server {other:?}"),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

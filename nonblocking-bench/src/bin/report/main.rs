@@ -428,13 +428,14 @@ fn http_rows(measured: &[http::Measured], target: &Path, out: &Path, rows: &mut 
     let counts = instructions_per_call(
         &target.join("release/http_instructions"),
         out,
-        &["ours", "ours_sync", "ours_router", "bare"],
+        &["ours", "ours_sync", "ours_inline", "ours_router", "bare"],
         (200, 400),
     );
     let bare = counts["bare_instructions"];
     for (mode, label) in [
         ("ours", "async fn"),
-        ("ours_sync", "sync fn"),
+        ("ours_sync", "sync fn (blocking pool)"),
+        ("ours_inline", "sync fn, inline"),
         (
             "ours_router",
             "async fn, router() without serve()'s connection limits",
