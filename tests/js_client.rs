@@ -154,3 +154,19 @@ async fn the_client_passes_its_node_suite_against_a_live_server() {
     });
     live.await.unwrap();
 }
+
+/// The crate serves copies of the client's files (a published crate holds only its own
+/// folder); `clients/js` is where they are written and tested. The copies must be the same.
+#[test]
+fn the_crate_ships_the_client_files_of_clients_js() {
+    let shipped = support::workspace().join("nonblocking-runtime/assets/js");
+    for file in ["nonblocking.js", "nonblocking.d.ts", "api.js"] {
+        let source = std::fs::read(client_dir().join(file)).unwrap();
+        let copy = std::fs::read(shipped.join(file)).unwrap();
+        assert!(
+            source == copy,
+            "nonblocking-runtime/assets/js/{file} differs from clients/js/{file}: copy it over \
+             (cp clients/js/{{nonblocking.js,nonblocking.d.ts,api.js}} nonblocking-runtime/assets/js/)"
+        );
+    }
+}

@@ -15,19 +15,20 @@ use axum::response::{IntoResponse, Response};
 use super::handlers::{last_segment, method_not_allowed_on_call};
 use super::server::ServerState;
 
-/// The client's files, as shipped in `clients/js`.
+/// The client's files: copies, inside this crate so that the published crate builds, of the
+/// npm package's in `clients/js` (a workspace test keeps them identical).
 const ASSETS: &[(&str, &str, &str)] = &[
     (
         "nonblocking.js",
         JAVASCRIPT,
-        include_str!("../../../clients/js/nonblocking.js"),
+        include_str!("../../assets/js/nonblocking.js"),
     ),
     (
         "nonblocking.d.ts",
         TYPESCRIPT,
-        include_str!("../../../clients/js/nonblocking.d.ts"),
+        include_str!("../../assets/js/nonblocking.d.ts"),
     ),
-    ("api.js", JAVASCRIPT, include_str!("../../../clients/js/api.js")),
+    ("api.js", JAVASCRIPT, include_str!("../../assets/js/api.js")),
 ];
 
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";

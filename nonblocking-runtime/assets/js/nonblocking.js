@@ -1,0 +1,520 @@
+// nonblocking: call server functions from the browser without waiting.
+//
+// The browser side of the Rust crate `nonblocking-runtime` (feature `http`), with the API of
+// Anvil's `non_blocking` module: `callAsync` returns an `AsyncCall` at once; result and error
+// handlers run later, at most once each; `repeat` and `defer` run functions on a timer, and
+// `cancel` stops any of them. Every duration is in seconds, fractions allowed.
+//
+// The wire is the server's: `POST <prefix>/<name>` with a JSON body (an array: positional
+// arguments, an object: by keyword) answered with the JSON result or a JSON error object
+// `{code, message, details}` whose `code` comes from the server's one table.
+
+/** @type {readonly string[]} */
+const STATUSES = Object.freeze(["pending", "completed", "failed", "cancelled"]);
+export { STATUSES };
+
+/** The one error class: a wire code from the server's table, or a client-side one. */
+export class NonBlockingError extends Error {
+  constructor(code, message, { status = null, details = null, cause } = {}) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "NonBlockingError";
+    this.code = code;
+    this.status = status;
+    this.details = details;
+    // The function's own error value, when its error type is `Serialize` on the server.
+    this.value = details && typeof details === "object" && "value" in details ? details.value : undefined;
+  }
+}
+
+// ---- durations -------------------------------------------------------------------------
+
+// setTimeout keeps its delay in 32 bits: a longer one would fire at once. Longer delays are
+// chained; an infinite one never fires (pending until cancelled), as on the Rust side.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function milliseconds(seconds, what) {
+  if (typeof seconds !== "number" || Number.isNaN(seconds) || seconds < 0) {
+    throw new RangeError(`${what} must be a number of seconds, zero or more; got ${String(seconds)}`);
+  }
+  return seconds * 1000;
+}
+
+/** Runs `fn` after `ms`; returns a function that stops it. */
+function after(ms, fn) {
+  let handle = null;
+  let stopped = false;
+  const due = now() + ms;
+  const arm = () => {
+    if (stopped || !Number.isFinite(due)) return;
+    const left = due - now();
+    if (left > MAX_TIMER_MS) {
+      handle = setTimeout(arm, MAX_TIMER_MS);
+    } else {
+      handle = setTimeout(() => {
+        if (!stopped) fn();
+      }, Math.max(0, left));
+    }
+  };
+  arm();
+  return () => {
+    stopped = true;
+    if (handle !== null) clearTimeout(handle);
+  };
+}
+
+const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
+
+// ---- calls -----------------------------------------------------------------------------
+
+/** A call in flight: its status, its outcome, and handlers that run when it finishes. */
+export class AsyncCall {
+  #status = "pending";
+  #result = undefined;
+  #error = null;
+  #resultHandlers = [];
+  #errorHandlers = [];
+  #observed = false;
+  #abort = null;
+  #stopTimeout = null;
+  #deadline = Infinity;
+  #label;
+  #settled;
+  #resolve;
+
+  /** @internal */
+  constructor(label, start) {
+    this.#label = label;
+    this.#settled = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+    const abort = new AbortController();
+    this.#abort = abort;
+    // Started after this constructor returns, so that nothing finishes inside `callAsync`.
+    queueMicrotask(() => {
+      if (this.#status !== "pending") return;
+      let started;
+      try {
+        started = Promise.resolve(start(abort.signal));
+      } catch (error) {
+        started = Promise.reject(error);
+      }
+      started.then(
+        (value) => this.#finish("completed", value, null),
+        (error) => this.#finish("failed", undefined, asError(error)),
+      );
+    });
+  }
+
+  /** `pending`, `completed`, `failed` or `cancelled`. */
+  get status() {
+    return this.#status;
+  }
+
+  /** The value; throws the call's error if it failed, and `not_finished` while pending. */
+  get result() {
+    this.#ensureFinished("result");
+    if (this.#error !== null) {
+      this.#observed = true;
+      throw this.#error;
+    }
+    return this.#result;
+  }
+
+  /** The error, or `null` if the call completed; throws `not_finished` while pending. */
+  get error() {
+    this.#ensureFinished("error");
+    this.#observed = true;
+    return this.#error;
+  }
+
+  /** Handlers for the value and, optionally, the error; each runs at most once. */
+  onResult(resultHandler, errorHandler) {
+    if (typeof resultHandler !== "function") throw new TypeError("onResult needs a function");
+    this.#resultHandlers.push(resultHandler);
+    if (errorHandler !== undefined) this.onError(errorHandler);
+    this.#deliverIfFinished();
+    return this;
+  }
+
+  /** A handler for the error (a failure, a timeout or a cancellation); runs at most once. */
+  onError(errorHandler) {
+    if (typeof errorHandler !== "function") throw new TypeError("onError needs a function");
+    this.#observed = true;
+    this.#errorHandlers.push(errorHandler);
+    this.#deliverIfFinished();
+    return this;
+  }
+
+  /** Fails the call with `timed_out` if it is still pending after `seconds`; of two
+   * timeouts, the earlier deadline wins. Returns the call. */
+  timeout(seconds) {
+    const ms = milliseconds(seconds, "timeout");
+    const deadline = now() + ms;
+    if (this.#status !== "pending" || deadline >= this.#deadline) return this;
+    this.#deadline = deadline;
+    if (this.#stopTimeout) this.#stopTimeout();
+    this.#stopTimeout = after(ms, () => {
+      const error = new NonBlockingError("timed_out", `${this.#label} timed out after ${seconds} s`);
+      this.#abort?.abort(error);
+      this.#finish("failed", undefined, error);
+    });
+    return this;
+  }
+
+  /** Cancels the call: the request is aborted (the server sees the client go away and
+   * cancels the function), and error handlers get a `cancelled` error. Idempotent. */
+  cancel() {
+    if (this.#status !== "pending") return;
+    const error = new NonBlockingError("cancelled", `${this.#label} was cancelled`);
+    this.#abort?.abort(error);
+    this.#finish("cancelled", undefined, error);
+  }
+
+  /** `await call`: the value, or a rejection with the error, after the handlers attached
+   * before it finished have run. */
+  then(onFulfilled, onRejected) {
+    this.#observed = true;
+    return this.#settled
+      .then(() => (this.#error !== null ? Promise.reject(this.#error) : this.#result))
+      .then(onFulfilled, onRejected);
+  }
+
+  catch(onRejected) {
+    return this.then(undefined, onRejected);
+  }
+
+  finally(onFinally) {
+    return this.then(
+      (value) => Promise.resolve(onFinally?.()).then(() => value),
+      (error) => Promise.resolve(onFinally?.()).then(() => Promise.reject(error)),
+    );
+  }
+
+  #ensureFinished(what) {
+    if (this.#status === "pending") {
+      throw new NonBlockingError("not_finished", `${this.#label} has not finished: its ${what} is not there yet`);
+    }
+  }
+
+  #finish(status, result, error) {
+    if (this.#status !== "pending") return; // one outcome per call
+    this.#status = status;
+    this.#result = result;
+    this.#error = error;
+    this.#abort = null;
+    if (this.#stopTimeout) this.#stopTimeout();
+    this.#deliver();
+    this.#resolve();
+    if (error !== null && status === "failed") {
+      // Nobody handled it: say so once, as the Rust side reports unobserved failures.
+      setTimeout(() => {
+        if (!this.#observed) console.error(`nonblocking: ${this.#label} failed and nobody handled it:`, error);
+      }, 0);
+    }
+  }
+
+  #deliverIfFinished() {
+    // Never inside the call that attaches the handler.
+    if (this.#status !== "pending") queueMicrotask(() => this.#deliver());
+  }
+
+  #deliver() {
+    const results = this.#resultHandlers.splice(0);
+    const errors = this.#errorHandlers.splice(0);
+    if (this.#error === null) {
+      for (const handler of results) runHandler(handler, this.#result, this.#label);
+    } else {
+      for (const handler of errors) runHandler(handler, this.#error, this.#label);
+    }
+  }
+}
+
+function runHandler(handler, argument, label) {
+  try {
+    handler(argument);
+  } catch (error) {
+    console.error(`nonblocking: a handler of ${label} threw:`, error);
+  }
+}
+
+function asError(error) {
+  if (error instanceof NonBlockingError) return error;
+  if (error && error.name === "AbortError") {
+    return new NonBlockingError("cancelled", "the call was cancelled", { cause: error });
+  }
+  return new NonBlockingError("failed", error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
+}
+
+// ---- the client ------------------------------------------------------------------------
+
+/** Where the server is and what every call sends. */
+export class Client {
+  #url;
+  #headers;
+  #credentials;
+  #fetch;
+
+  /**
+   * @param {object} [options]
+   * @param {string} [options.url] the server's prefix, e.g. `https://api.example/rpc`; by
+   *   default the folder this module was served from (the server serves it under its prefix)
+   * @param {Record<string, string>} [options.headers] sent with every call
+   * @param {RequestCredentials} [options.credentials] `same-origin` (default), `include`, `omit`
+   * @param {typeof fetch} [options.fetch] the fetch to use (tests, other runtimes)
+   */
+  constructor({ url = defaultUrl(), headers = {}, credentials = "same-origin", fetch: doFetch } = {}) {
+    this.#url = url === undefined ? undefined : String(url).replace(/\/+$/, "");
+    this.#headers = { ...headers };
+    this.#credentials = credentials;
+    this.#fetch = doFetch;
+  }
+
+  /** The server's prefix this client calls. */
+  get url() {
+    return this.#url;
+  }
+
+  /** A client that sends these headers too (e.g. a bearer token), sharing everything else. */
+  withHeaders(headers) {
+    return new Client({
+      url: this.#url,
+      headers: { ...this.#headers, ...headers },
+      credentials: this.#credentials,
+      fetch: this.#fetch,
+    });
+  }
+
+  /** Calls the server function `name` with positional arguments, or runs `fn(...args)`
+   * without waiting when given a function. */
+  callAsync(nameOrFn, ...args) {
+    if (typeof nameOrFn === "function") {
+      return new AsyncCall(nameOrFn.name ? `${nameOrFn.name}()` : "a function", () => nameOrFn(...args));
+    }
+    return this.#call(nameOrFn, args);
+  }
+
+  /** Calls the server function `name` with keyword arguments: `{ item, quantity: 2 }`. */
+  callAsyncNamed(name, kwargs = {}) {
+    if (kwargs === null || typeof kwargs !== "object" || Array.isArray(kwargs)) {
+      throw new TypeError("callAsyncNamed takes the keyword arguments as an object");
+    }
+    return this.#call(name, kwargs);
+  }
+
+  #call(name, body) {
+    if (typeof name !== "string" || name === "") throw new TypeError("a server function's name is a non-empty string");
+    const label = `server function \`${name}\``;
+    return new AsyncCall(label, async (signal) => {
+      if (this.#url === undefined) {
+        throw new NonBlockingError(
+          "transport",
+          "no server URL: pass `new Client({ url })` or call `configure({ url })` first",
+        );
+      }
+      const doFetch = this.#fetch ?? globalThis.fetch;
+      let response;
+      try {
+        response = await doFetch(`${this.#url}/${encodeURIComponent(name)}`, {
+          method: "POST",
+          headers: { ...this.#headers, "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+          credentials: this.#credentials,
+          signal,
+        });
+      } catch (error) {
+        if (signal.aborted) throw signal.reason ?? asError(error);
+        throw new NonBlockingError("transport", `could not reach the server at ${this.#url}: ${error?.message ?? error}`, {
+          cause: error,
+        });
+      }
+      const text = await response.text();
+      let json;
+      try {
+        json = text === "" ? null : JSON.parse(text);
+      } catch (error) {
+        throw new NonBlockingError(
+          "transport",
+          `the server at ${this.#url} answered ${response.status} with a body that is not JSON: is this a nonblocking server?`,
+          { status: response.status, cause: error },
+        );
+      }
+      if (response.ok) return json;
+      if (json && typeof json === "object" && typeof json.code === "string") {
+        throw new NonBlockingError(json.code, String(json.message ?? json.code), {
+          status: response.status,
+          details: json.details ?? null,
+        });
+      }
+      throw new NonBlockingError("transport", `the server answered ${response.status} without an error object`, {
+        status: response.status,
+      });
+    });
+  }
+}
+
+function defaultUrl() {
+  // Served by the server at `<prefix>/nonblocking.js`: the prefix is this module's folder.
+  try {
+    const here = new URL(".", import.meta.url);
+    return here.protocol === "http:" || here.protocol === "https:" ? here.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let shared = new Client();
+
+/** Sets the options of the module-level `callAsync` and `callAsyncNamed`. */
+export function configure(options) {
+  shared = new Client(options);
+  return shared;
+}
+
+/** `callAsync(name, ...args)` on the configured client; `callAsync(fn, ...args)` runs `fn`. */
+export function callAsync(nameOrFn, ...args) {
+  return shared.callAsync(nameOrFn, ...args);
+}
+
+/** `callAsyncNamed(name, { ...kwargs })` on the configured client. */
+export function callAsyncNamed(name, kwargs) {
+  return shared.callAsyncNamed(name, kwargs);
+}
+
+/**
+ * Typed stubs: `stubs(client).todo.add(item)` is `client.callAsync("todo.add", item)`. Without
+ * a client, each call uses the one `configure` set up at the time of the call. `api.d.ts`
+ * (served by the server) gives them their types. `then` is never a stub, so that awaiting the
+ * object is harmless: call a function named `then` with `callAsync`.
+ */
+export function stubs(client) {
+  return stub([], client);
+}
+
+function stub(path, client) {
+  const call = (...args) => (client ?? shared).callAsync(path.join("."), ...args);
+  return new Proxy(call, {
+    get(_, key) {
+      if (typeof key !== "string" || key === "then") return undefined;
+      return stub([...path, key], client);
+    },
+  });
+}
+
+// ---- timers ----------------------------------------------------------------------------
+
+function runBody(fn, what) {
+  try {
+    return Promise.resolve(fn()).catch((error) => console.error(`nonblocking: a ${what} body failed:`, error));
+  } catch (error) {
+    console.error(`nonblocking: a ${what} body threw:`, error);
+    return Promise.resolve();
+  }
+}
+
+/** A running `repeat`. */
+export class RepeatRef {
+  #cancelled = false;
+  #calls = 0;
+  #stop = null;
+
+  /** @internal */
+  constructor(fn, seconds) {
+    // Zero means once per timer tick (a millisecond), never a busy loop.
+    const interval = Math.max(milliseconds(seconds, "the interval"), 1);
+    const start = now();
+    let due = 0; // the grid index of the next call
+    const schedule = () => {
+      if (this.#cancelled) return;
+      // The next tick on the grid start + k × interval: no drift, and ticks missed while the
+      // body ran (or the tab slept) are skipped, not run in a burst. Counting by index, not
+      // by the clock alone, keeps a timer that fires a little early from running twice.
+      const elapsed = now() - start;
+      due = Math.max(due + 1, Math.floor(elapsed / interval) + 1);
+      this.#stop = after(due * interval - elapsed, tick);
+    };
+    const tick = () => {
+      if (this.#cancelled) return;
+      this.#calls += 1;
+      // A body that returns a promise is awaited: the next call never overlaps it.
+      runBody(fn, "repeat").then(schedule);
+    };
+    schedule();
+  }
+
+  /** How many times the body has been called. */
+  get calls() {
+    return this.#calls;
+  }
+
+  get isCancelled() {
+    return this.#cancelled;
+  }
+
+  /** Stops the next call from running (one already running finishes). Idempotent. */
+  cancel() {
+    this.#cancelled = true;
+    if (this.#stop) this.#stop();
+  }
+}
+
+/** A pending `defer`. */
+export class DeferRef {
+  #fn;
+  #seconds;
+  #stop = null;
+  #pending = true;
+
+  /** @internal */
+  constructor(fn, seconds) {
+    this.#fn = fn;
+    this.#seconds = seconds;
+    this.#arm(milliseconds(seconds, "the delay"));
+  }
+
+  #arm(ms) {
+    this.#stop = after(ms, () => {
+      this.#pending = false;
+      runBody(this.#fn, "defer");
+    });
+  }
+
+  /** Whether it has neither fired nor been cancelled. */
+  get isPending() {
+    return this.#pending;
+  }
+
+  /** Moves a pending defer to fire `seconds` from now (by default its first delay): the way
+   * to debounce. Returns `false`, doing nothing, if it already fired or was cancelled. */
+  reset(seconds = this.#seconds) {
+    const ms = milliseconds(seconds, "the delay");
+    if (!this.#pending) return false;
+    this.#stop?.();
+    this.#arm(ms);
+    return true;
+  }
+
+  /** Stops it from firing. Idempotent. */
+  cancel() {
+    this.#pending = false;
+    this.#stop?.();
+  }
+}
+
+/** Calls `fn` every `seconds`. */
+export function repeat(fn, seconds) {
+  if (typeof fn !== "function") throw new TypeError("repeat needs a function");
+  return new RepeatRef(fn, seconds);
+}
+
+/** Calls `fn` once, `seconds` from now. */
+export function defer(fn, seconds) {
+  if (typeof fn !== "function") throw new TypeError("defer needs a function");
+  return new DeferRef(fn, seconds);
+}
+
+/** `ref.cancel()`, or nothing for `null` / `undefined`: start with `let save = null`. */
+export function cancel(ref) {
+  if (ref !== null && ref !== undefined) ref.cancel();
+}
