@@ -9,7 +9,9 @@
 
 pub use inventory;
 
-pub use crate::registry::{Arg, Arguments, Invocation, Param, ServerFunction, ServerFunctionParts};
+pub use crate::registry::arguments::{Arg, Arguments, Invocation};
+pub use crate::registry::function::ServerFunctionParts;
+pub use crate::registry::{Param, ServerFunction};
 pub use crate::{
     AsyncCall, CallError, call_async, call_blocking, try_call_async, try_call_blocking,
 };

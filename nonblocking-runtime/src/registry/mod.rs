@@ -1,22 +1,31 @@
 //! Server functions: the entries `#[server_function]` submits, the registry built from them,
 //! and calls by name.
+//!
+//! What only the generated code uses is not public here:
+//!
+//! ```compile_fail
+//! use nonblocking_runtime::registry::Arguments;
+//! ```
+//!
+//! ```compile_fail
+//! use nonblocking_runtime::registry::ServerFunctionParts;
+//! ```
 
-mod arguments;
+// Public items only the generated code uses: reachable as `__private::...`, never here.
+pub(crate) mod arguments;
 mod by_name;
 mod depth;
-mod function;
+pub(crate) mod function;
 // Only the HTTP transport reads arguments straight from a body.
 #[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
 mod raw;
 mod suggest;
 mod table;
 
-#[doc(hidden)]
-pub use self::arguments::{Arg, Arguments, Invocation};
 #[cfg(any(feature = "http", feature = "nats"))]
 pub(crate) use self::by_name::invoke_raw;
 #[cfg(any(feature = "http", feature = "nats"))]
 pub(crate) use self::raw::{RawArgs, RawError};
 pub use self::by_name::call_async_by_name;
-pub use self::function::{Param, ServerFunction, ServerFunctionParts};
+pub use self::function::{Param, ServerFunction};
 pub use self::table::{Registry, register, registry};
