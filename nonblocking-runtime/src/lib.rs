@@ -26,7 +26,10 @@
 //! | [`timers`] | [`repeat`], [`repeat_with`], [`repeat_async`], [`defer`] |
 //! | [`registry`](mod@registry) | [`registry()`], [`call_async_by_name`], the entries of `#[server_function]`s |
 //! | [`errors`] | [`CallError`] and the details of its variants; how unobserved failures are reported |
+//! | [`ui`] | `UiContext`: handlers, repeats and defers that run on a GUI's UI thread (`on_result_ui`, `pump`) |
+//! | `remote` | what every transport shares: the typed stubs' `Transport`, `Caller`, `Refusal`, `Expose`, `InvalidPrefix` (features `http`, `nats`) |
 //! | `http` | `Server` and `Remote` (feature `http`; `https` adds TLS to the client) |
+//! | `nats` | `Worker`, `NatsRemote` and `Connect`: the registry as a NATS service (feature `nats`) |
 //! | `schema` | `ApiSchema`: JSON Schemas of every server function, TypeScript stubs, and the OpenAPI document an `http` server publishes (feature `schema`) |
 //!
 //! The common items are re-exported here, at the root.

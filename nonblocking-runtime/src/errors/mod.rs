@@ -46,7 +46,11 @@ pub type SharedError = std::sync::Arc<dyn StdError + Send + Sync + 'static>;
 ///   [`WouldDeadlock`](Self::WouldDeadlock);
 /// * calls by name: [`NotFound`](Self::NotFound), [`InvalidArguments`](Self::InvalidArguments),
 ///   [`InvalidResult`](Self::InvalidResult), [`DuplicateName`](Self::DuplicateName) and
-///   [`RegistryBuilt`](Self::RegistryBuilt).
+///   [`RegistryBuilt`](Self::RegistryBuilt);
+/// * the runtime it runs on: [`NoTimeDriver`](Self::NoTimeDriver) (built without timers);
+/// * a remote call's transport (features `http`, `nats`): [`Rejected`](Self::Rejected) (the
+///   server refused it), [`Transport`](Self::Transport) (no answer of ours) and
+///   [`NoResponders`](Self::NoResponders) (no worker serves it).
 ///
 /// New variants may be added in minor releases, so matches need a wildcard arm.
 ///
@@ -463,5 +467,33 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "Box<dyn Any>".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod variant_list {
+    /// The grouped list in `CallError`'s docs names every variant, once.
+    #[test]
+    fn the_docs_list_every_variant() {
+        let source = include_str!("mod.rs");
+        let start = source.find("pub enum CallError {").expect("the enum");
+        let body = &source[start..start + source[start..].find("\n}\n").expect("its end")];
+        let variants: Vec<&str> = body
+            .lines()
+            .filter_map(|line| line.strip_prefix("    "))
+            .filter(|line| line.starts_with(|c: char| c.is_ascii_uppercase()))
+            .map(|line| line.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap())
+            .collect();
+        let docs = &source[source.find("/// The variants are grouped").expect("the list")..start];
+        let mut listed: Vec<&str> = docs
+            .split("(Self::")
+            .skip(1)
+            .map(|rest| rest.split(')').next().unwrap())
+            .collect();
+        listed.sort_unstable();
+        let mut expected = variants.clone();
+        expected.sort_unstable();
+        assert_eq!(listed, expected, "the grouped list in CallError's docs");
+        assert!(variants.len() >= 15, "{variants:?}");
     }
 }
