@@ -164,6 +164,7 @@ pub struct NotFoundError {
 /// The details of [`CallError::InvalidArguments`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid arguments for server function `{function}`{}: {reason}", parameter_suffix(.parameter.as_deref()))]
+#[non_exhaustive]
 pub struct InvalidArgumentsError {
     /// The registered name of the function.
     pub function: String,
@@ -176,6 +177,7 @@ pub struct InvalidArgumentsError {
 /// The details of [`CallError::InvalidResult`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the result of server function `{function}` does not fit the requested type: {reason}")]
+#[non_exhaustive]
 pub struct InvalidResultError {
     /// The registered name of the function.
     pub function: String,
@@ -186,6 +188,7 @@ pub struct InvalidResultError {
 /// The details of [`CallError::DuplicateName`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("server function name `{name}` is registered more than once: {}", .definitions.join("; "))]
+#[non_exhaustive]
 pub struct DuplicateNameError {
     /// The contested name.
     pub name: String,
@@ -207,6 +210,7 @@ pub struct NoRespondersError {
 /// The details of [`CallError::Rejected`]: the HTTP status and the server's code and message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the server refused the call ({status} {code}): {message}")]
+#[non_exhaustive]
 pub struct RejectedError {
     /// The HTTP status, such as 401 or 503.
     pub status: u16,
@@ -279,6 +283,7 @@ impl TransportError {
 /// `error.downcast_ref::<RemoteFailure>()`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
+#[non_exhaustive]
 pub struct RemoteFailure {
     /// The function's error message.
     pub message: String,

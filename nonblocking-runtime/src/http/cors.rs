@@ -38,6 +38,7 @@ pub struct Cors {
 /// A CORS setting that a browser could never match, named with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{value:?} {reason}")]
+#[non_exhaustive]
 pub struct InvalidCors {
     /// The value given.
     pub value: String,

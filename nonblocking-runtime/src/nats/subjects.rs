@@ -45,6 +45,7 @@ pub(crate) struct Route {
 
 /// The functions a worker could not serve, each with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InvalidNames(pub Vec<String>);
 
 impl fmt::Display for InvalidNames {

@@ -31,6 +31,7 @@ impl Expose {
 /// Why an [`Authorize`] hook refused a call: `unauthorized` (401) or `forbidden` (403) with
 /// this message.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Refusal {
     /// No (valid) credentials: 401 `unauthorized` (Anvil's `AuthenticationFailed`).
     Unauthorized(String),
