@@ -47,7 +47,7 @@ impl ServerFn {
         let mut errors = Errors::default();
         let sig = &item.sig;
 
-        if let Some(unsafety) = &sig.unsafety {
+        if let syn::Safety::Unsafe(unsafety) = &sig.safety {
             errors.push(syn::Error::new(
                 unsafety.span,
                 "a server function cannot be `unsafe`: calling it by name would bypass the `unsafe` block its callers need",

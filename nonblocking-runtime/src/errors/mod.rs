@@ -487,9 +487,15 @@ mod variant_list {
             .lines()
             .filter_map(|line| line.strip_prefix("    "))
             .filter(|line| line.starts_with(|c: char| c.is_ascii_uppercase()))
-            .map(|line| line.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap())
+            .map(|line| {
+                line.split(|c: char| !c.is_ascii_alphanumeric())
+                    .next()
+                    .unwrap()
+            })
             .collect();
-        let docs = &source[source.find("/// The variants are grouped").expect("the list")..start];
+        let docs = &source[source
+            .find("/// The variants are grouped")
+            .expect("the list")..start];
         let mut listed: Vec<&str> = docs
             .split("(Self::")
             .skip(1)
