@@ -132,11 +132,15 @@ macro_rules! __nonblocking_signature {
     };
 }
 
-// Every Rust block of the README is compiled and run as a doctest, so the front door cannot
-// rot. (Its HTTP example needs the `http` feature; the README's test command enables all.)
+// Every Rust block of the README and of the guide is compiled and run as a doctest, so neither
+// can rot. (Their HTTP examples need the `http` feature; the README's test command enables all.)
 #[cfg(all(doctest, feature = "http"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(all(doctest, feature = "http"))]
+#[doc = include_str!("../../docs/guide.md")]
+pub struct GuideDoctests;
 
 /// Compiles its items except under `--cfg nonblocking_loom`.
 macro_rules! not_under_loom {
@@ -236,7 +240,7 @@ pub use crate::timers::{DeferRef, RepeatRef, defer, repeat, repeat_async, repeat
 ///   the registered name, Rust path, file, line, parameters, return type and a handler for calls
 ///   by name, submitted to the [`registry()`] through `inventory`.
 ///
-/// Run `cargo expand -p your-crate` to read it all (see the README).
+/// Run `cargo expand -p your-crate` to read it all.
 ///
 /// # Where it runs
 ///

@@ -1,6 +1,6 @@
 //! Every interleaving of completing, cancelling, attaching handlers, lending and awaiting,
 //! under loom. Run with `RUSTFLAGS="--cfg nonblocking_loom" cargo test -p nonblocking-runtime
-//! --lib --release --target-dir target-loom` (see the README's testing section).
+//! --lib --release --target-dir target-loom` (see CONTRIBUTING.md's testing section).
 //!
 //! The handle's side (`Local`: attach, lend, take) is one thread, as the API makes it: handlers
 //! are attached through an owned `AsyncCall`. Finishers (the task, a `cancel()` from a thread

@@ -300,7 +300,7 @@ impl fmt::Debug for Server {
 }
 
 impl Server {
-    /// A builder with the defaults (the README lists them all): everything exposed, 1 MiB
+    /// A builder with the defaults (the guide lists them all): everything exposed, 1 MiB
     /// bodies arriving within 30 s, 30 s per call, 1,024 calls at once, 2,048 connections, 30 s
     /// to send a request head.
     pub fn builder() -> ServerBuilder {

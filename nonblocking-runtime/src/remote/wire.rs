@@ -31,7 +31,7 @@ impl Code {
     }
 }
 
-/// The table: the one place statuses and codes are written. (The module docs and the README
+/// The table: the one place statuses and codes are written. (The module docs and the guide
 /// show it to users; `every_code_is_documented` keeps them in step.)
 pub(crate) mod codes {
     use super::Code;
@@ -210,15 +210,15 @@ mod tests {
     use super::codes;
 
     /// The docs' table is the code's table: every row appears in the module docs and the
-    /// README with its status.
+    /// guide with its status.
     #[test]
     fn every_code_is_documented() {
         let module = include_str!("../http/mod.rs");
-        let readme = include_str!("../../../README.md");
+        let readme = include_str!("../../../docs/guide.md");
         for code in codes::ALL {
             let row = format!("| {} | `{}` |", code.status, code.code);
             assert!(module.contains(&row), "http/mod.rs lacks the row {row}");
-            assert!(readme.contains(&row), "the README lacks the row {row}");
+            assert!(readme.contains(&row), "docs/guide.md lacks the row {row}");
         }
     }
 }
