@@ -12,7 +12,7 @@ mod functions;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use nonblocking_runtime::nats::{Connect, NatsRemote};
+use nonblocking_runtime::nats::{Connect, Remote};
 use serde_json::Value;
 
 #[tokio::main]
@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if servers.is_empty() {
         servers.push("nats://127.0.0.1:4222".into());
     }
-    let remote = NatsRemote::builder()
+    let remote = Remote::builder()
         .prefix("rpc")
         .timeout(Duration::from_secs(5))
         .connect(&Connect::new(servers))

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use nonblocking_runtime::nats::{Connect, NatsRemote, Worker, WorkerBuilder, WorkerError};
+use nonblocking_runtime::nats::{Connect, Remote, Worker, WorkerBuilder, WorkerError};
 use nonblocking_runtime::remote::{Refusal, Via};
 use nonblocking_runtime::{CallError, server_function};
 use serde::{Deserialize, Serialize};
@@ -139,8 +139,8 @@ fn worker(prefix: &str) -> WorkerBuilder {
         })
 }
 
-async fn remote(server: &NatsServer, prefix: &str) -> NatsRemote {
-    NatsRemote::builder()
+async fn remote(server: &NatsServer, prefix: &str) -> Remote {
+    Remote::builder()
         .prefix(prefix)
         .timeout(Duration::from_secs(5))
         .connect(&Connect::new([server.url()]))
@@ -557,7 +557,7 @@ async fn credentials_go_through_the_connect_options() {
     let login = Connect::new([server.url()])
         .options(|| ConnectOptions::new().user_and_password("svc".into(), "s3cret".into()));
     let worker = worker("login").start(&login).await.unwrap();
-    let remote = NatsRemote::builder()
+    let remote = Remote::builder()
         .prefix("login")
         .connect(&login)
         .await
@@ -566,7 +566,7 @@ async fn credentials_go_through_the_connect_options() {
     // Without them the server refuses the connection, with a clear error.
     let anonymous =
         Connect::new([server.url()]).options(|| ConnectOptions::new().max_reconnects(1));
-    let error = NatsRemote::builder()
+    let error = Remote::builder()
         .prefix("login")
         .connect(&anonymous)
         .await

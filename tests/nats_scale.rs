@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use nonblocking_runtime::CallError;
 use nonblocking_runtime::nats::async_nats::ConnectOptions;
-use nonblocking_runtime::nats::{Connect, NatsRemote};
+use nonblocking_runtime::nats::{Connect, Remote};
 use support::nats_server::NatsServer;
 use support::{build_example, target_dir};
 
@@ -89,7 +89,7 @@ fn record(test: &str, worker: usize) -> PathBuf {
 }
 
 /// How many workers answer `$SRV.PING` within a moment.
-async fn workers_answering(remote: &NatsRemote) -> usize {
+async fn workers_answering(remote: &Remote) -> usize {
     let client = remote.client();
     let inbox = client.new_inbox();
     let mut answers = client.subscribe(inbox.clone()).await.unwrap();
@@ -104,7 +104,7 @@ async fn workers_answering(remote: &NatsRemote) -> usize {
     count
 }
 
-async fn wait_for_workers(remote: &NatsRemote, expected: usize) {
+async fn wait_for_workers(remote: &Remote, expected: usize) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let answering = workers_answering(remote).await;
@@ -120,7 +120,7 @@ async fn wait_for_workers(remote: &NatsRemote, expected: usize) {
 
 /// `work.echo(id)` for every id, `in_flight` at once: each outcome with how long it took.
 async fn load(
-    remote: &NatsRemote,
+    remote: &Remote,
     ids: std::ops::Range<u64>,
     in_flight: usize,
     done: &AtomicUsize,
@@ -151,8 +151,8 @@ fn three_workers(test: &str) -> (NatsServer, Vec<WorkerProcess>) {
     (server, workers)
 }
 
-async fn caller(servers: &[String], timeout: Duration) -> NatsRemote {
-    NatsRemote::builder()
+async fn caller(servers: &[String], timeout: Duration) -> Remote {
+    Remote::builder()
         .prefix("rpc")
         .timeout(timeout)
         .connect(&Connect::new(servers.to_vec()))
@@ -281,7 +281,7 @@ async fn a_caller_fails_over_when_its_cluster_node_dies() {
     let _worker = WorkerProcess::start(&binary, &urls[1..], record("cluster", 0), &[]);
     let connect =
         Connect::new(urls.clone()).options(|| ConnectOptions::new().retain_servers_order());
-    let remote = NatsRemote::builder()
+    let remote = Remote::builder()
         .prefix("rpc")
         .timeout(Duration::from_millis(500))
         .connect(&connect)

@@ -29,7 +29,7 @@
 //! | [`ui`] | `UiContext`: handlers, repeats and defers that run on a GUI's UI thread (`on_result_ui`, `pump`) |
 //! | `remote` | what every transport shares: the typed stubs' `Transport`, `Caller`, `Refusal`, `Expose`, `InvalidPrefix` (features `http`, `nats`) |
 //! | `http` | `Server` and `Remote` (feature `http`; `https` adds TLS to the client) |
-//! | `nats` | `Worker`, `NatsRemote` and `Connect`: the registry as a NATS service (feature `nats`) |
+//! | `nats` | `Worker`, `nats::Remote` and `Connect`: the registry as a NATS service (feature `nats`) |
 //! | `schema` | `ApiSchema`: JSON Schemas of every server function, TypeScript stubs, and the OpenAPI document an `http` server publishes (feature `schema`) |
 //!
 //! The common items are re-exported here, at the root.

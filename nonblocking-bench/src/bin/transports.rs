@@ -2,7 +2,7 @@
 //! /usr/sbin, started here on a free loopback port):
 //!
 //! 1. a trivial function (`add`, from this crate) called closed-loop with 32 calls in flight,
-//!    over HTTP (`Server` + `Remote`) and over NATS (one `Worker` + `NatsRemote`), in ABBA
+//!    over HTTP (`Server` + `Remote`) and over NATS (one `Worker` + `nats::Remote`), in ABBA
 //!    rounds: calls per second, p50 and p99 latency;
 //! 2. a function that sleeps 10 ms, each worker capped at 8 calls at once and the caller
 //!    keeping 48 in flight, with 1 and then 3 workers: the throughput scales with the workers
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use nonblocking_runtime::http::{Remote, Server};
-use nonblocking_runtime::nats::{Connect, NatsRemote, Worker};
+use nonblocking_runtime::nats::{self, Connect, Worker};
 use nonblocking_runtime::remote::Transport;
 use nonblocking_runtime::server_function;
 
@@ -123,7 +123,7 @@ fn main() {
         // Links this crate's library, whose `add` the rows call.
         assert_eq!(nonblocking_bench::ADD_SERVER_FUNCTION.name(), "add");
         let worker = Worker::builder().start(&connect).await.expect("a worker");
-        let nats = NatsRemote::builder()
+        let nats = nats::Remote::builder()
             .connect(&connect)
             .await
             .expect("a caller");
@@ -142,7 +142,7 @@ fn main() {
         }
         let seconds = 2.0 * ROUND.as_secs_f64();
         let http_rate = summary("HTTP (Server + Remote)", over_http, seconds);
-        let nats_rate = summary("NATS (1 Worker + NatsRemote)", over_nats, seconds);
+        let nats_rate = summary("NATS (1 Worker + nats::Remote)", over_nats, seconds);
         println!("NATS / HTTP throughput: {:.2}", nats_rate / http_rate);
         worker.stop().await.unwrap();
 

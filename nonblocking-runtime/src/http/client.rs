@@ -210,10 +210,14 @@ impl Remote {
         &self.base
     }
 
-    /// The same client with a default timeout of `timeout`; see [`RemoteBuilder::timeout`].
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
+    /// A client sharing this one's connections with a default timeout of `timeout`; see
+    /// [`RemoteBuilder::timeout`]. Like every `with_*` method of both transports' clients, it
+    /// leaves `self` as it is.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Remote {
+            timeout: Some(timeout),
+            ..self.clone()
+        }
     }
 
     /// A client sharing this one's connections that also sends the header `name: value`:

@@ -1,4 +1,4 @@
-//! [`NatsRemote`]: calls the server functions that workers serve over NATS, by name or through
+//! [`Remote`]: calls the server functions that workers serve over NATS, by name or through
 //! the typed `call_remote_<name>` stubs, without knowing where any worker is.
 
 use std::fmt;
@@ -44,11 +44,11 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use nonblocking_runtime::nats::{Connect, NatsRemote};
+/// use nonblocking_runtime::nats::{Connect, Remote};
 ///
 /// # #[tokio::main]
 /// # async fn main() -> Result<(), nonblocking_runtime::CallError> {
-/// let remote = NatsRemote::builder()
+/// let remote = Remote::builder()
 ///     .prefix("rpc")
 ///     .timeout(Duration::from_secs(5))
 ///     .connect(&Connect::new(["nats://127.0.0.1:4222"]))
@@ -58,18 +58,18 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
 /// # }
 /// ```
 #[derive(Clone)]
-pub struct NatsRemote {
+pub struct Remote {
     client: async_nats::Client,
     prefix: Arc<str>,
     headers: Arc<HeaderMap>,
     timeout: Duration,
 }
 
-impl fmt::Debug for NatsRemote {
+impl fmt::Debug for Remote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Header values may be credentials: show only their names.
         let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_ref()).collect();
-        f.debug_struct("NatsRemote")
+        f.debug_struct("Remote")
             .field("prefix", &self.prefix)
             .field("headers", &names)
             .field("timeout", &self.timeout)
@@ -77,16 +77,16 @@ impl fmt::Debug for NatsRemote {
     }
 }
 
-/// Builds a [`NatsRemote`].
+/// Builds a [`Remote`].
 #[must_use = "a builder does nothing until `connect()` or `client()`"]
 #[derive(Debug)]
-pub struct NatsRemoteBuilder {
+pub struct RemoteBuilder {
     prefix: String,
     headers: Vec<(String, String)>,
     timeout: Duration,
 }
 
-impl NatsRemoteBuilder {
+impl RemoteBuilder {
     /// The workers' subject prefix. Default `rpc`.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
@@ -107,13 +107,13 @@ impl NatsRemoteBuilder {
 
     /// Connects to the servers of `connect` (every node of a cluster: the connection fails over
     /// and reconnects by itself).
-    pub async fn connect(self, connect: &Connect) -> Result<NatsRemote, CallError> {
+    pub async fn connect(self, connect: &Connect) -> Result<Remote, CallError> {
         let client = connect.open("nonblocking caller").await?;
         self.client(client)
     }
 
     /// Calls over a connection you already have.
-    pub fn client(self, client: async_nats::Client) -> Result<NatsRemote, CallError> {
+    pub fn client(self, client: async_nats::Client) -> Result<Remote, CallError> {
         if !super::subjects::valid_tokens(&self.prefix) {
             return Err(TransportError::plain(
                 format!("nats:{}", self.prefix),
@@ -130,14 +130,14 @@ impl NatsRemoteBuilder {
             }
             headers.append(name.as_str(), value.as_str());
         }
-        Ok(NatsRemote { client, prefix: self.prefix.into(), headers: Arc::new(headers), timeout: self.timeout })
+        Ok(Remote { client, prefix: self.prefix.into(), headers: Arc::new(headers), timeout: self.timeout })
     }
 }
 
-impl NatsRemote {
+impl Remote {
     /// A builder: prefix `rpc`, no headers, 30 s per call.
-    pub fn builder() -> NatsRemoteBuilder {
-        NatsRemoteBuilder { prefix: "rpc".into(), headers: Vec::new(), timeout: Duration::from_secs(30) }
+    pub fn builder() -> RemoteBuilder {
+        RemoteBuilder { prefix: "rpc".into(), headers: Vec::new(), timeout: Duration::from_secs(30) }
     }
 
     /// The subject prefix it calls under.
@@ -150,15 +150,18 @@ impl NatsRemote {
         &self.client
     }
 
-    /// The same remote with every call's deadline at `timeout`.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
+    /// A remote sharing this connection with every call's deadline at `timeout`. Like every
+    /// `with_*` method of both transports' clients, it leaves `self` as it is.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Remote {
+            timeout,
+            ..self.clone()
+        }
     }
 
     /// A remote sharing this connection that also sends the header `name: value`.
-    pub fn with_header(&self, name: &str, value: &str) -> Result<NatsRemote, CallError> {
-        let mut builder = NatsRemote::builder().prefix(&*self.prefix).timeout(self.timeout);
+    pub fn with_header(&self, name: &str, value: &str) -> Result<Remote, CallError> {
+        let mut builder = Remote::builder().prefix(&*self.prefix).timeout(self.timeout);
         for (known, values) in self.headers.iter() {
             for existing in values {
                 builder = builder.header(<_ as AsRef<str>>::as_ref(known), existing.as_str());
@@ -249,9 +252,9 @@ impl NatsRemote {
     }
 }
 
-impl sealed::Sealed for NatsRemote {}
+impl sealed::Sealed for Remote {}
 
-impl Transport for NatsRemote {
+impl Transport for Remote {
     fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>) -> AsyncCall<R> {
         let remote = self.clone();
         let name = name.to_owned();

@@ -1,5 +1,10 @@
 //! Server functions over NATS (feature `nats`): many [`Worker`]s serve the registry, callers
-//! ([`NatsRemote`]) need no addresses, and the NATS servers spread the calls.
+//! ([`Remote`]) need no addresses, and the NATS servers spread the calls.
+//!
+//! The names follow the HTTP transport's (`http::Remote` and `nats::Remote`, each with its
+//! `RemoteBuilder`), except where the roles differ: an HTTP [`Server`](crate::http::Server)
+//! listens on an address and callers connect to it, while a `Worker` listens on nothing and
+//! takes its share of calls from a queue group, beside any number of others.
 //!
 //! A worker serves each exposed function as one endpoint of a NATS *service* (the protocol
 //! `nats micro` reads), on the subject `<prefix>.<name>`, in one queue group: start three
@@ -16,7 +21,7 @@
 //! its body. On top of HTTP's errors a caller may get [`CallError::NoResponders`] (no worker
 //! serves the subject).
 //!
-//! The typed stubs `call_remote_<name>(&remote, ..)` take a [`NatsRemote`] as they take an HTTP
+//! The typed stubs `call_remote_<name>(&remote, ..)` take a [`Remote`] as they take an HTTP
 //! [`Remote`](crate::http::Remote).
 //!
 //! [`CallError::NoResponders`]: crate::CallError::NoResponders
@@ -31,7 +36,7 @@ mod worker;
 
 pub use async_nats;
 
-pub use self::client::{NatsRemote, NatsRemoteBuilder};
+pub use self::client::{Remote, RemoteBuilder};
 pub use self::connect::Connect;
 pub use self::subjects::InvalidNames;
 pub use self::worker::{Worker, WorkerBuilder, WorkerError};

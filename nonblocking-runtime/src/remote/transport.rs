@@ -1,6 +1,6 @@
 //! [`Transport`]: what the typed `call_remote_<name>` stubs call through, so one set of stubs
 //! serves every transport (HTTP's [`Remote`](crate::http::Remote), NATS's
-//! [`NatsRemote`](crate::nats::NatsRemote)).
+//! [`nats::Remote`](crate::nats::Remote)).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
