@@ -601,3 +601,26 @@ async fn a_call_still_running_when_the_grace_ends_is_answered_shutting_down() {
     // Accepted, then stopped by the shutdown: a clear refusal, not retried, not a timeout.
     assert_eq!(rejected(&call.await.unwrap_err()), (503, "shutting_down"));
 }
+
+/// A worker asked to stop while NATS is unreachable leaves within its grace (plus the second
+/// it allows for answering what it stopped), however long the outage lasts: its drain and its
+/// final flush cannot complete, and are not waited for past the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stops_within_its_grace_while_nats_is_unreachable() {
+    let mut server = NatsServer::start("");
+    let worker = worker("outage")
+        .shutdown_grace(Duration::from_secs(2))
+        .start(&Connect::new([server.url()]))
+        .await
+        .unwrap();
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let stopped = tokio::time::timeout(Duration::from_secs(20), worker.stop()).await;
+    let took = started.elapsed();
+    assert!(stopped.is_ok(), "stop() still running after {took:?}");
+    assert!(
+        took < Duration::from_millis(3_500),
+        "stop() took {took:?} with a 2 s grace"
+    );
+}

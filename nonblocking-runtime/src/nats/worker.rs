@@ -202,6 +202,10 @@ impl WorkerBuilder {
 
     /// On [`Worker::stop`], how long accepted calls may take to finish; calls still running
     /// then are stopped and answered `shutting_down`. Default 10 s.
+    ///
+    /// `stop()` returns within the grace plus one second (for those answers and the last
+    /// flush) in every state of the connection: with NATS unreachable, the drain and the flush
+    /// that cannot complete are given up at that deadline, and `stop()` says so in its error.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
         self
@@ -292,20 +296,33 @@ impl WorkerBuilder {
         let task = tokio::spawn(async move {
             // A dropped `Worker` (no `stop()`) leaves the same way.
             let _ = stopped.await;
+            // Every step below is bounded by one deadline, whatever state the connection is
+            // in: with NATS unreachable a drain or a flush never completes, and a worker that
+            // cannot leave cannot be rolled during an outage.
+            let deadline = tokio::time::Instant::now() + grace;
             // Draining unsubscribes every endpoint (and `$SRV`), then takes in what the server
             // sent before it saw that: no accepted request is lost.
-            let _ = serving.drain().await;
-            for endpoint in loops {
-                let _ = endpoint.await;
+            let drained = tokio::time::timeout_at(deadline, serving.drain()).await.is_ok();
+            let aborts: Vec<_> = loops.iter().map(JoinHandle::abort_handle).collect();
+            if !drained || tokio::time::timeout_at(deadline, futures_util::future::join_all(loops)).await.is_err() {
+                // Still waiting for requests that cannot come: stop taking them.
+                aborts.iter().for_each(tokio::task::AbortHandle::abort);
             }
             drop(service);
             tracker.close();
-            if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            // After the grace, one more moment for the calls stopped now to answer
+            // `shutting_down` and for the last replies to reach NATS.
+            let last = deadline + ANSWER_STOPPED;
+            if tokio::time::timeout_at(deadline, tracker.wait()).await.is_err() {
                 served.stop_now.notify_waiters();
-                tracker.wait().await;
+                let _ = tokio::time::timeout_at(last, tracker.wait()).await;
             }
             listener.abort();
-            replying.flush().await.map_err(|error| WorkerError::Nats(error.to_string()))
+            let flushed = tokio::time::timeout_at(last, replying.flush()).await;
+            match flushed {
+                Ok(result) => result.map_err(|error| WorkerError::Nats(error.to_string())),
+                Err(_) => Err(WorkerError::Nats("the last replies could not be sent before the shutdown grace ended: NATS did not take them".into())),
+            }
         });
         Ok(Worker { id, stop: Some(stop), task })
     }
@@ -350,6 +367,10 @@ fn metadata(route: &Route) -> HashMap<String, String> {
         ("require".to_owned(), function.require().unwrap_or_default().to_owned()),
     ])
 }
+
+/// How long a stopping worker gives the calls it stopped at the end of its grace to answer
+/// `shutting_down`, and its last replies to reach NATS.
+const ANSWER_STOPPED: Duration = Duration::from_secs(1);
 
 /// Takes one endpoint's requests until it is drained: a slot or an `overloaded` refusal, then a
 /// task per call.
