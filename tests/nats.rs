@@ -109,8 +109,9 @@ fn twin_dot() {}
 #[server_function(name = "nats.twin_a")]
 fn twin_underscore() {}
 
-const SERVED: [&str; 9] = [
+const SERVED: [&str; 10] = [
     "nats.add",
+    "nats.length",
     "nats.order",
     "nats.panics",
     "nats.sleep",
@@ -623,4 +624,41 @@ async fn a_worker_stops_within_its_grace_while_nats_is_unreachable() {
         took < Duration::from_millis(3_500),
         "stop() took {took:?} with a 2 s grace"
     );
+}
+
+/// The length of a text, to send payloads of a chosen size.
+#[server_function(name = "nats.length")]
+fn length(text: String) -> usize {
+    text.len()
+}
+
+/// The worker enforces its own payload limit, whatever the NATS server's `max_payload` lets
+/// through (8 MiB here): a larger call is refused `413 payload_too_large` and never runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_over_the_workers_limit_is_refused_before_it_runs() {
+    let server = NatsServer::start("max_payload: 8388608");
+    let worker = worker("limits")
+        .body_limit(64 * 1024)
+        .start(&Connect::new([server.url()]))
+        .await
+        .unwrap();
+    let remote = remote(&server, "limits").await;
+    let under = "x".repeat(60 * 1024);
+    assert_eq!(
+        remote
+            .call_async_by_name::<usize>("nats.length", (under,))
+            .await
+            .unwrap(),
+        60 * 1024
+    );
+    let over = "x".repeat(2 * 1024 * 1024);
+    let error = remote
+        .call_async_by_name::<usize>("nats.length", (over,))
+        .await
+        .unwrap_err();
+    assert_eq!(rejected(&error), (413, "payload_too_large"));
+    assert!(error.to_string().contains("65536"), "{error}");
+    // The default is the HTTP server's: 1 MiB.
+    assert!(format!("{:?}", Worker::builder()).contains("body_limit: 1048576"));
+    worker.stop().await.unwrap();
 }

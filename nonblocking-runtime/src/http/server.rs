@@ -71,7 +71,7 @@ impl Default for ServerBuilder {
             prefix: String::new(),
             expose: Expose::All,
             authorize: None,
-            body_limit: 1024 * 1024,
+            body_limit: crate::remote::DEFAULT_BODY_LIMIT,
             body_timeout: Duration::from_secs(30),
             drain: Drain { bytes: 8 * 1024 * 1024, within: Duration::from_secs(5) },
             timeout: Duration::from_secs(30),

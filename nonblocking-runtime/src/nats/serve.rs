@@ -24,6 +24,8 @@ pub(crate) struct Served {
     pub(crate) authorize: Option<Authorize>,
     pub(crate) timeout: Duration,
     pub(crate) show_panics: bool,
+    /// The largest payload a call may carry.
+    pub(crate) body_limit: usize,
     pub(crate) slots: Arc<Slots>,
     pub(crate) cancels: Cancels,
     /// Wakes calls still running when the shutdown grace is over.
@@ -34,6 +36,12 @@ pub(crate) struct Served {
 pub(crate) async fn answer_overloaded(served: Arc<Served>, reply: Subject) {
     let body = codes::OVERLOADED.body("this worker is at its concurrency limit; try again");
     send_error(&served, reply, codes::OVERLOADED.status, body).await;
+}
+
+/// Refuses a call whose payload is over the body limit: not decoded, not executed.
+pub(crate) async fn answer_too_large(served: Arc<Served>, reply: Subject) {
+    let message = format!("the payload is over the limit of {} bytes", served.body_limit);
+    send_error(&served, reply, codes::PAYLOAD_TOO_LARGE.status, codes::PAYLOAD_TOO_LARGE.body(message)).await;
 }
 
 pub(crate) async fn handle(

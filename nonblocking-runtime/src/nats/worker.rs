@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 
 use super::cancels::Cancels;
 use super::connect::Connect;
-use super::serve::{Served, answer_overloaded, handle};
+use super::serve::{Served, answer_overloaded, answer_too_large, handle};
 use super::subjects::{InvalidNames, Route, cancel_subject, routes};
 use crate::errors::CallError;
 use crate::registry::{ServerFunction, registry};
@@ -87,6 +87,7 @@ pub struct WorkerBuilder {
     authorize: Option<Authorize>,
     timeout: Duration,
     concurrency_limit: usize,
+    body_limit: usize,
     show_panics: bool,
     name: String,
     version: String,
@@ -102,6 +103,7 @@ impl fmt::Debug for WorkerBuilder {
             .field("expose", &self.expose)
             .field("timeout", &self.timeout)
             .field("concurrency_limit", &self.concurrency_limit)
+            .field("body_limit", &self.body_limit)
             .field("service", &(&self.name, &self.version))
             .field("queue_group", &self.queue_group)
             .finish_non_exhaustive()
@@ -116,6 +118,7 @@ impl Default for WorkerBuilder {
             authorize: None,
             timeout: Duration::from_secs(30),
             concurrency_limit: 1024,
+            body_limit: crate::remote::DEFAULT_BODY_LIMIT,
             show_panics: false,
             name: "nonblocking".into(),
             version: "0.1.0".into(),
@@ -170,6 +173,14 @@ impl WorkerBuilder {
     /// executed), which callers retry, so an idle worker of the group takes it. Default 1,024.
     pub fn concurrency_limit(mut self, calls: usize) -> Self {
         self.concurrency_limit = calls.max(1);
+        self
+    }
+
+    /// The largest payload a call may carry; a larger one is refused with `413
+    /// payload_too_large`, not executed, whatever the NATS server's own `max_payload` lets
+    /// through. Default 1 MiB, the HTTP server's default body limit.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
         self
     }
 
@@ -257,6 +268,7 @@ impl WorkerBuilder {
             authorize: self.authorize,
             timeout: self.timeout,
             show_panics: self.show_panics,
+            body_limit: self.body_limit,
             slots: Arc::new(Slots::new(self.concurrency_limit)),
             cancels: Cancels::default(),
             stop_now: Notify::new(),
@@ -387,6 +399,10 @@ async fn serve_endpoint(
             // Published without a reply subject: nobody waits for an answer.
             continue;
         };
+        if message.payload.len() > served.body_limit {
+            tracker.spawn(answer_too_large(Arc::clone(&served), reply));
+            continue;
+        }
         let Some(slot) = served.slots.try_take_owned() else {
             tracker.spawn(answer_overloaded(Arc::clone(&served), reply));
             continue;

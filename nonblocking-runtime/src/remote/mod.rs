@@ -10,6 +10,10 @@ mod transport;
 pub(crate) mod wire;
 
 pub use self::prefix::InvalidPrefix;
+
+/// The largest body (HTTP) or payload (NATS) a server takes by default, the same for every
+/// transport: larger ones are refused with `413 payload_too_large` before anything is decoded.
+pub(crate) const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 pub(crate) use self::prefix::segments as prefix_segments;
 pub use self::policy::{Authorize, Caller, Expose, HeaderText, NotText, Refusal, Via};
 pub use self::transport::{Decode, Transport};
