@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use nonblocking_runtime::errors::RemoteFailure;
 use nonblocking_runtime::http::{Refusal, Remote, Server, ServerBuilder};
+use nonblocking_runtime::remote::InvalidPolicy;
 use nonblocking_runtime::{CallError, server_function};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -862,7 +863,24 @@ async fn a_prefix_is_checked_by_the_rule_every_transport_shares_when_the_server_
             Ok(_) => panic!("{bad:?} was accepted"),
             Err(error) => error,
         };
-        assert_eq!(error.given, bad);
+        let InvalidPolicy::Prefix(invalid) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(invalid.given, bad);
         assert!(error.to_string().contains(bad), "{error}");
     }
+}
+
+#[test]
+fn an_exposed_name_that_is_not_registered_is_refused_when_the_server_is_built() {
+    // As a NATS worker refuses it: a typo in `expose` would otherwise hide a function.
+    let error = match Server::builder().expose(["add", "ad", "sub_typo"]).build() {
+        Ok(_) => panic!("unregistered names were accepted"),
+        Err(error) => error,
+    };
+    assert_eq!(
+        error,
+        InvalidPolicy::NotRegistered(vec!["ad".into(), "sub_typo".into()])
+    );
+    assert!(error.to_string().contains("`ad`, `sub_typo`"), "{error}");
 }

@@ -9,7 +9,8 @@
 
 pub use inventory;
 
-pub use crate::registry::arguments::{Arg, Arguments, Invocation};
+pub use crate::registry::arguments::{Arg, Arguments};
+pub use crate::registry::run::Invocation;
 pub use crate::registry::function::ServerFunctionParts;
 pub use crate::registry::{Param, ServerFunction};
 pub use crate::{

@@ -332,7 +332,7 @@ impl<T: Send + 'static> AsyncCall<T> {
             return self;
         }
         let runtime = crate::runtime::handle();
-        if !crate::timers::driver_check::has_time_driver(&runtime) {
+        if !crate::runtime::has_time_driver(&runtime) {
             // No timer can keep the deadline: the call fails now, naming the fix.
             let state = self.state();
             if let Some(delivery) = CallState::finish(Arc::clone(&state), Err(CallError::NoTimeDriver)) {

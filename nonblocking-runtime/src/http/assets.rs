@@ -12,8 +12,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use super::handlers::{last_segment, method_not_allowed_on_call};
-use super::server::ServerState;
+use super::respond::{last_segment, method_not_allowed_on_call};
+use super::state::ServerState;
 
 /// The client's files: copies, inside this crate so that the published crate builds, of the
 /// npm package's in `clients/js` (a workspace test keeps them identical).
@@ -62,7 +62,7 @@ pub(super) async fn asset(State(state): State<Arc<ServerState>>, request: Reques
 /// request: it depends on the caller's headers (the authorize hook), and is rarely asked for.
 #[cfg(feature = "schema")]
 fn description(state: &ServerState, name: &str, request: &Request) -> Response {
-    let caller = crate::remote::Caller::http(request.headers(), super::handlers::peer(request.extensions()));
+    let caller = crate::remote::Caller::http(request.headers(), super::respond::peer(request.extensions()));
     let api = crate::schema::ApiSchema::of(state.callable(&caller));
     // Per caller: never shared by a cache.
     let cache = "private, no-cache";

@@ -1,46 +1,25 @@
 //! The request handlers behind [`Server::router`](super::Server::router): a call by name, the
 //! listing, and the JSON refusals for unmatched paths and methods.
 
-use std::future::{Future, poll_fn};
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Request};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use hyper::body::Body as _;
 use serde_json::{Value, json};
 
-use super::server::{Drain, ServerState};
-use crate::remote::wire::{Code, codes, refuse_arguments, to_wire};
-use crate::remote::{Caller, Refusal};
+use super::respond::{self, http_status, last_segment, peer, reply, wrong_method};
+use super::state::{Drain, ServerState};
 use crate::errors::CallError;
-use crate::panic::catching_async;
-use crate::registry::{RawArgs, ServerFunction, invoke_raw, registry};
-
-impl ServerState {
-    fn exposes(&self, name: &str) -> bool {
-        self.expose.allows(name)
-    }
-
-    /// The functions a caller with these headers may call: exposed, and allowed by the
-    /// authorize hook. What the listing, the OpenAPI document and the stubs show.
-    pub(super) fn callable<'a>(&'a self, caller: &'a Caller<'a>) -> impl Iterator<Item = &'static ServerFunction> + 'a {
-        registry().iter().filter(|function| self.callable_one(caller, function))
-    }
-
-    /// Whether the caller may call `function`: exposed, and allowed by the authorize hook.
-    fn callable_one(&self, caller: &Caller<'_>, function: &ServerFunction) -> bool {
-        self.exposes(function.name())
-            && self.authorize.as_ref().is_none_or(|authorize| authorize(caller, function).is_ok())
-    }
-}
+use crate::registry::registry;
+use crate::remote::Caller;
+use crate::remote::dispatch::{dispatch, ready_now};
+use crate::remote::wire::{codes, to_wire};
 
 pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request) -> Response {
     // The request whole, not a `HeaderMap` extractor: that one clones every header.
@@ -65,84 +44,54 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
     // A declared oversize body is refused from its header: before reading it (so hyper sends
     // no `100 Continue`) and before taking a slot. hyper has parsed `Content-Length` already:
     // it is the body's lower size bound.
-    if body.size_hint().lower() > state.body_limit as u64 {
+    if state.policy.refuse_size(body.size_hint().lower()).is_some() {
         // With `Expect: 100-continue` the body is never sent: nothing to drain.
         if !expects_continue(headers) {
             drain(body, state.drain);
         }
         return too_large(&state);
     }
+    let caller = Caller::http(headers, peer(&parts.extensions));
     let function = match registry().lookup(name) {
-        Ok(function) if state.exposes(name) => function,
+        Ok(function) if state.policy.expose.allows(name) => function,
         // Unexposed answers exactly like missing.
         Ok(_) | Err(CallError::NotFound(_)) => {
             // A suggestion is a piece of the listing: only for a caller who may see it, and
             // only among the functions it shows this caller.
             let suggestion = if state.listing {
-                let caller = Caller::http(headers, peer(&parts.extensions));
-                registry().suggest(name, |close| state.callable_one(&caller, close))
+                registry().suggest(name, |close| state.policy.callable(&caller, close))
             } else {
                 None
             };
-            return error(&CallError::not_found_remote(name, suggestion, &state.listing_path), &state, None);
+            let missing = CallError::not_found_remote(name, suggestion, &state.listing_path);
+            let (status, body) = to_wire(&missing, state.policy.show_panics, None);
+            return respond::error(status, &body);
         }
-        Err(other) => return error(&other, &state, None),
-    };
-    if let Some(authorize) = &state.authorize {
-        match authorize(&Caller::http(headers, peer(&parts.extensions)), function) {
-            Ok(()) => {}
-            Err(Refusal::Unauthorized(message)) => return reply(codes::UNAUTHORIZED, message),
-            Err(Refusal::Forbidden(message)) => return reply(codes::FORBIDDEN, message),
-        }
-    }
-    // Every call is JSON, even one without arguments: a cross-site "simple" request (a form,
-    // `text/plain`) gets no CORS preflight, so it must not be able to call anything.
-    if !is_json(headers) {
-        return reply(
-            codes::UNSUPPORTED_MEDIA_TYPE,
-            "a call must be sent as Content-Type: application/json (an empty body for no arguments)",
-        );
-    }
-    let body = match read_body(body, &state).await {
-        Ok(body) => body,
-        Err(refusal) => return refusal,
-    };
-    if state.shutting_down.load(Ordering::Acquire) {
-        return reply(codes::SHUTTING_DOWN, "the server is shutting down");
-    }
-    // Only running calls count against the limit: taken once the body is in.
-    let Some(_running) = state.running.try_take() else {
-        return reply(codes::OVERLOADED, "the server is at its concurrency limit; try again");
-    };
-    // The arguments are read straight from the body, one raw slice per parameter: no `Value`
-    // tree is built on the way to the function's own types.
-    let args = match RawArgs::parse(&body) {
-        Ok(args) => args,
-        Err(refused) => {
-            let (status, body) = refuse_arguments(function, refused, state.show_panics);
-            return (http_status(status), Json(body)).into_response();
+        Err(other) => {
+            let (status, body) = to_wire(&other, state.policy.show_panics, None);
+            return respond::error(status, &body);
         }
     };
-    // The call runs inside this handler's own task: no second task, and dropping the handler
-    // (the client went away, shutdown ran out of grace) drops the call with it.
-    let invocation = match invoke_raw(function, args) {
-        Ok(invocation) => invocation,
-        Err(failure) => return error(&failure, &state, Some(function)),
+    // Read only for an authorized caller: the dispatch awaits it after the hook said yes.
+    let body = async {
+        // Every call is JSON, even one without arguments: a cross-site "simple" request (a
+        // form, `text/plain`) gets no CORS preflight, so it must not be able to call anything.
+        if !is_json(headers) {
+            return Err(reply(
+                codes::UNSUPPORTED_MEDIA_TYPE,
+                "a call must be sent as Content-Type: application/json (an empty body for no arguments)",
+            ));
+        }
+        let body = read_body(body, &state).await?;
+        if state.shutting_down.load(Ordering::Acquire) {
+            return Err(reply(codes::SHUTTING_DOWN, "the server is shutting down"));
+        }
+        Ok(body)
     };
-    // Most calls finish in their first poll: only one that does not gets a timer.
-    let mut running = pin!(catching_async(invocation));
-    let finished = match ready_now(running.as_mut()).await {
-        Some(finished) => Ok(finished),
-        None => tokio::time::timeout(state.timeout, running).await,
-    };
-    let outcome = match finished {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(panic)) => Err(CallError::Panicked(panic)),
-        Err(_) => Err(CallError::TimedOut(state.timeout)),
-    };
-    match outcome {
-        Ok(value) => Json(value).into_response(),
-        Err(failure) => error(&failure, &state, Some(function)),
+    // HTTP stops a call by dropping this handler (the client went away, the grace ran out).
+    match dispatch(&state.policy, function, &caller, body, std::future::pending()).await {
+        Ok(answer) => respond::answer(answer),
+        Err(refusal) => refusal,
     }
 }
 
@@ -193,7 +142,7 @@ async fn read_body(mut body: Body, state: &ServerState) -> Result<Bytes, Respons
         };
         let Ok(data) = frame.into_data() else { continue };
         let length = joined.as_ref().map_or(first.len(), Vec::len);
-        if length + data.len() > state.body_limit {
+        if length + data.len() > state.policy.body_limit {
             drain(body, state.drain);
             return Err(too_large(state));
         }
@@ -211,23 +160,10 @@ async fn read_body(mut body: Body, state: &ServerState) -> Result<Bytes, Respons
     Ok(joined.map_or(first, Bytes::from))
 }
 
-/// The output of `future` if it is ready at its first poll; `None` (dropping it) if not.
-async fn ready_now<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = pin!(future);
-    poll_fn(|context| Poll::Ready(match future.as_mut().poll(context) {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
-    }))
-    .await
-}
-
 /// The 413 for a body over the limit. The connection closes after it: the rest of the body
 /// is still on its way (or, with `Expect: 100-continue`, was never sent).
 fn too_large(state: &ServerState) -> Response {
-    let mut response = reply(
-        codes::PAYLOAD_TOO_LARGE,
-        format!("the body is over the limit of {} bytes", state.body_limit),
-    );
+    let mut response = respond::error(codes::PAYLOAD_TOO_LARGE.status, &state.policy.too_large());
     response
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -271,14 +207,6 @@ pub(super) async fn no_route(uri: Uri) -> Response {
     (http_status(codes::NOT_FOUND.status), Json(body)).into_response()
 }
 
-/// A `GET` (or `HEAD`) of a name that is not one of the client's files: a function's path
-/// takes only `POST`.
-pub(super) fn method_not_allowed_on_call(method: &Method) -> Response {
-    let mut response = wrong_method(method);
-    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
-    response
-}
-
 /// A method the route does not take, with the methods its path does take: `GET` for a file
 /// or a description, `POST` for a function (axum's own `Allow` would say `POST,GET,HEAD` for
 /// every name under the prefix; it adds one only where this sets none: the listing).
@@ -289,15 +217,6 @@ pub(super) async fn method_not_allowed(State(state): State<Arc<ServerState>>, me
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
     }
     response
-}
-
-fn wrong_method(method: &Method) -> Response {
-    reply(codes::METHOD_NOT_ALLOWED, format!("{method} is not allowed here: call a function with POST, list them with GET on the prefix"))
-}
-
-/// The last segment of a path: under `<prefix>/{name}`, the name (or an asset's file name).
-pub(super) fn last_segment(path: &str) -> &str {
-    path.rfind('/').map_or(path, |slash| &path[slash + 1..])
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -318,22 +237,3 @@ fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
-fn error(error: &CallError, state: &ServerState, function: Option<&ServerFunction>) -> Response {
-    let (status, body) = to_wire(error, state.show_panics, function);
-    (http_status(status), Json(body)).into_response()
-}
-
-fn reply(code: Code, message: impl Into<String>) -> Response {
-    (http_status(code.status), Json(code.body(message))).into_response()
-}
-
-/// A status of the wire table as HTTP's (every row is a valid status).
-pub(super) fn http_status(status: u16) -> StatusCode {
-    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-/// The client's address, which [`Server::serve`](super::Server::serve) (or axum's
-/// `into_make_service_with_connect_info`) records on each request.
-pub(super) fn peer(extensions: &axum::http::Extensions) -> Option<std::net::SocketAddr> {
-    extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0)
-}

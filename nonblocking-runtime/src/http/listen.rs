@@ -26,7 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::server::ServerState;
+use super::state::ServerState;
 use crate::remote::wire::codes;
 
 /// The connection-level limits of [`Server::serve`](super::Server::serve).
@@ -77,7 +77,7 @@ pub(super) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         // Only an authorize hook reads the peer: without one, no extension per request.
-        let peer = state.authorize.is_some().then_some(peer);
+        let peer = state.policy.authorize.is_some().then_some(peer);
         let service = WithPeer { inner: TowerToHyperService::new(router.clone()), peer };
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         connections.spawn(async move {

@@ -45,10 +45,12 @@ mod client;
 mod connector;
 mod cors;
 mod handlers;
+mod respond;
 mod listen;
 #[cfg(feature = "schema")]
 mod openapi;
 mod server;
+mod state;
 
 pub use self::client::{Remote, RemoteBuilder};
 pub use self::cors::{Cors, InvalidCors};

@@ -14,12 +14,11 @@ use axum::routing::{get, post};
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 use super::assets::asset;
-use super::handlers::{call, list, method_not_allowed, no_route};
 use super::cors::Cors;
-use crate::remote::slots::Slots;
-use crate::remote::{Authorize, Caller, Expose, InvalidPrefix, Refusal};
+use super::handlers::{call, list, method_not_allowed, no_route};
 use super::listen::{self, ConnectionLimits};
-use crate::registry::ServerFunction;
+use super::state::{Drain, ServerState};
+use crate::remote::{InvalidPolicy, Settings, policy_setters};
 
 /// Builds a [`Server`]; every limit has a default.
 ///
@@ -28,10 +27,17 @@ use crate::registry::ServerFunction;
 /// ```
 /// use std::time::Duration;
 /// use nonblocking_runtime::http::{Refusal, Server};
+/// use nonblocking_runtime::server_function;
+///
+/// #[server_function(name = "items.rename", require = "editor")]
+/// fn rename(id: u32, title: String) {}
+///
+/// #[server_function(name = "stats.count")]
+/// fn count() -> u64 { 0 }
 ///
 /// let server = Server::builder()
 ///     .prefix("/rpc")
-///     .expose(["update", "stats.count"])
+///     .expose(["items.rename", "stats.count"]) // each must be registered: `build` checks
 ///     .authorize(|headers, function| match (function.require(), headers.get("x-user")) {
 ///         (None, _) => Ok(()),
 ///         (Some(_), None) => Err(Refusal::Unauthorized("log in first".into())),
@@ -43,22 +49,16 @@ use crate::registry::ServerFunction;
 ///     .concurrency_limit(256)
 ///     .build()?;
 /// let app: axum::Router = server.router(); // mount it into your own app, or `server.serve(..)`
-/// # Ok::<(), nonblocking_runtime::remote::InvalidPrefix>(())
+/// # Ok::<(), nonblocking_runtime::remote::InvalidPolicy>(())
 /// ```
 #[must_use = "a builder does nothing until `build()`"]
 pub struct ServerBuilder {
-    prefix: String,
-    expose: Expose,
-    authorize: Option<Authorize>,
-    body_limit: usize,
+    /// What every transport shares (its setters are written once, for both builders).
+    policy: Settings,
     body_timeout: Duration,
     drain: Drain,
-    timeout: Duration,
-    concurrency_limit: usize,
     max_connections: usize,
     header_read_timeout: Duration,
-    shutdown_grace: Duration,
-    show_panics: bool,
     listing: bool,
     cors: Option<Cors>,
     #[cfg(feature = "schema")]
@@ -68,18 +68,11 @@ pub struct ServerBuilder {
 impl Default for ServerBuilder {
     fn default() -> Self {
         ServerBuilder {
-            prefix: String::new(),
-            expose: Expose::All,
-            authorize: None,
-            body_limit: crate::remote::DEFAULT_BODY_LIMIT,
+            policy: Settings::with_prefix(""),
             body_timeout: Duration::from_secs(30),
             drain: Drain { bytes: 8 * 1024 * 1024, within: Duration::from_secs(5) },
-            timeout: Duration::from_secs(30),
-            concurrency_limit: 1024,
             max_connections: 2048,
             header_read_timeout: Duration::from_secs(30),
-            shutdown_grace: Duration::from_secs(10),
-            show_panics: false,
             listing: true,
             cors: None,
             #[cfg(feature = "schema")]
@@ -93,43 +86,13 @@ impl ServerBuilder {
     ///
     /// The rule every transport shares: segments of `[A-Za-z0-9_-]`, separated by `/` (or
     /// `.`); `rpc`, `/rpc` and `/rpc/` are one prefix. [`build`](Self::build) refuses any
-    /// other with [`InvalidPrefix`].
+    /// other with [`InvalidPolicy::Prefix`].
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
+        self.policy.prefix = prefix.into();
         self
     }
 
-    /// Serves every registered function (the default).
-    pub fn expose_all(mut self) -> Self {
-        self.expose = Expose::All;
-        self
-    }
-
-    /// Serves only these names.
-    pub fn expose<I>(mut self, names: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: Into<String>,
-    {
-        self.expose = Expose::Only(names.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// Sets the authorization hook: it sees the request's headers (through [`Caller`], the
-    /// view every transport gives it) and the function's registry entry.
-    pub fn authorize(
-        mut self,
-        hook: impl Fn(&Caller<'_>, &ServerFunction) -> Result<(), Refusal> + Send + Sync + 'static,
-    ) -> Self {
-        self.authorize = Some(Arc::new(hook));
-        self
-    }
-
-    /// The largest request body, in bytes; larger ones get 413. Default 1 MiB.
-    pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = bytes;
-        self
-    }
+    policy_setters!();
 
     /// How long a request body may take to arrive; a slower one gets 408 `body_timeout`, so a
     /// client that stalls mid-body holds its connection for this long at most. Default 30 s.
@@ -165,33 +128,6 @@ impl ServerBuilder {
         self
     }
 
-    /// How long one call may run before it is stopped with 504. Default 30 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// How many calls may run at once; more get 503 `overloaded` at once, never a queue.
-    /// Only running calls count: a request whose body is still arriving holds no slot.
-    /// Default 1,024.
-    pub fn concurrency_limit(mut self, calls: usize) -> Self {
-        self.concurrency_limit = calls.max(1);
-        self
-    }
-
-    /// How long [`Server::serve`] lets in-flight calls finish after the shutdown signal.
-    /// Default 10 s.
-    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
-        self.shutdown_grace = grace;
-        self
-    }
-
-    /// Sends a panic's message to the client (off by default: it may reveal internals).
-    pub fn show_panics(mut self, show: bool) -> Self {
-        self.show_panics = show;
-        self
-    }
-
     /// The title and version of the OpenAPI document at `GET <prefix>/openapi.json`. Default:
     /// "nonblocking server functions", "0.0.0".
     #[cfg(feature = "schema")]
@@ -217,34 +153,29 @@ impl ServerBuilder {
         self
     }
 
-    /// The server, or [`InvalidPrefix`] naming a prefix that breaks the rule (see
-    /// [`prefix`](Self::prefix)).
-    pub fn build(mut self) -> Result<Server, InvalidPrefix> {
-        let segments = crate::remote::prefix_segments(&self.prefix)?;
-        self.prefix = segments.iter().map(|segment| format!("/{segment}")).collect();
+    /// The server, or [`InvalidPolicy`] naming what breaks the rules every transport shares:
+    /// a [`prefix`](Self::prefix) outside the rule, or an [`expose`](Self::expose)d name that
+    /// is not registered.
+    pub fn build(self) -> Result<Server, InvalidPolicy> {
+        let policy = self.policy.check()?;
+        let prefix: String = policy.prefix.iter().map(|segment| format!("/{segment}")).collect();
         Ok(Server {
+            prefix: prefix.clone(),
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout,
+            listing: self.listing,
+            cors: self.cors,
             state: Arc::new(ServerState {
-                running: Slots::new(self.concurrency_limit),
-                body_limit: self.body_limit,
+                policy,
                 body_timeout: self.body_timeout,
                 drain: self.drain,
-                listing_path: if self.prefix.is_empty() { "/".to_owned() } else { self.prefix.clone() },
-                expose: self.expose,
-                authorize: self.authorize,
-                timeout: self.timeout,
-                show_panics: self.show_panics,
-                shutting_down: AtomicBool::new(false),
-                prefix: self.prefix.clone(),
+                listing_path: if prefix.is_empty() { "/".to_owned() } else { prefix.clone() },
+                prefix,
                 listing: self.listing,
+                shutting_down: AtomicBool::new(false),
                 #[cfg(feature = "schema")]
                 api_info: self.api_info,
             }),
-            prefix: self.prefix,
-            max_connections: self.max_connections,
-            header_read_timeout: self.header_read_timeout,
-            shutdown_grace: self.shutdown_grace,
-            listing: self.listing,
-            cors: self.cors,
         })
     }
 }
@@ -255,43 +186,17 @@ pub struct Server {
     prefix: String,
     max_connections: usize,
     header_read_timeout: Duration,
-    shutdown_grace: Duration,
     listing: bool,
     cors: Option<Cors>,
-}
-
-/// What the request handlers share: the request-level limits and the server's policy.
-pub(super) struct ServerState {
-    /// One permit per running call: the concurrency limit.
-    pub(super) running: Slots,
-    pub(super) body_limit: usize,
-    pub(super) body_timeout: Duration,
-    pub(super) drain: Drain,
-    /// `GET` of this path lists the functions (named in not-found messages).
-    pub(super) listing_path: String,
-    pub(super) expose: Expose,
-    pub(super) authorize: Option<Authorize>,
-    pub(super) timeout: Duration,
-    pub(super) show_panics: bool,
-    pub(super) shutting_down: AtomicBool,
-    /// The prefix as configured (the OpenAPI document's paths start with it).
-    #[cfg_attr(not(feature = "schema"), allow(dead_code))]
-    pub(super) prefix: String,
-    /// Whether the listing and the descriptions are served.
-    pub(super) listing: bool,
-    #[cfg(feature = "schema")]
-    pub(super) api_info: super::openapi::ApiInfo,
 }
 
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
             .field("prefix", &self.prefix)
-            .field("expose", &self.state.expose)
-            .field("body_limit", &self.state.body_limit)
+            .field("policy", &self.state.policy)
             .field("body_timeout", &self.state.body_timeout)
             .field("drain_oversize", &self.state.drain)
-            .field("timeout", &self.state.timeout)
             .field("max_connections", &self.max_connections)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("cors", &self.cors)
@@ -345,7 +250,7 @@ impl Server {
         let limits = ConnectionLimits {
             max_connections: self.max_connections,
             header_read_timeout: self.header_read_timeout,
-            shutdown_grace: self.shutdown_grace,
+            shutdown_grace: self.state.policy.shutdown_grace,
         };
         listen::serve(self.router(), Arc::clone(&self.state), listener, shutdown, limits).await
     }
@@ -363,11 +268,4 @@ pub async fn serve(addr: impl ToSocketAddrs) -> io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     let server = Server::builder().build().map_err(io::Error::other)?;
     server.serve(listener, std::future::pending()).await
-}
-
-/// How much of a refused oversize body is read and thrown away before the connection closes.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Drain {
-    pub(super) bytes: u64,
-    pub(super) within: Duration,
 }

@@ -10,11 +10,13 @@ use async_nats::client::RequestErrorKind;
 use async_nats::{HeaderMap, Message};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use super::connect::Connect;
-use super::headers::{CALL_ID, SERVICE_ERROR_CODE};
-use super::subjects::{cancel_subject, subject};
+use super::headers::{CALL_ID, NOTIFY, SERVICE_ERROR_CODE};
+use super::notices::{Notice, Notices};
+use super::subjects::subject;
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::{CallError, NoRespondersError, RejectedError, TransportError};
 use crate::remote::wire::{codes, from_wire};
@@ -28,6 +30,9 @@ const MAX_BACKOFF: Duration = Duration::from_millis(100);
 /// Retries stop this long before the deadline, so that the last refusal is reported rather
 /// than lost to the call's timeout firing in the same timer tick.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
+/// How long a dropped call waits for its worker's accepted notice (sent once a call has run
+/// for a moment) to learn where to send its cancel.
+const NOTICE_WAIT: Duration = Duration::from_secs(5);
 
 /// The workers serving under one subject prefix, called over NATS. Cloning shares the
 /// connection; [`with_header`](Self::with_header) makes a variant for some calls.
@@ -63,6 +68,7 @@ pub struct Remote {
     prefix: Arc<str>,
     headers: Arc<HeaderMap>,
     timeout: Duration,
+    notices: Arc<OnceCell<Arc<Notices>>>,
 }
 
 impl fmt::Debug for Remote {
@@ -130,7 +136,13 @@ impl RemoteBuilder {
             }
             headers.append(name.as_str(), value.as_str());
         }
-        Ok(Remote { client, prefix: self.prefix.into(), headers: Arc::new(headers), timeout: self.timeout })
+        Ok(Remote {
+            client,
+            prefix: self.prefix.into(),
+            headers: Arc::new(headers),
+            timeout: self.timeout,
+            notices: Arc::default(),
+        })
     }
 }
 
@@ -167,7 +179,8 @@ impl Remote {
                 builder = builder.header(<_ as AsRef<str>>::as_ref(known), existing.as_str());
             }
         }
-        builder.header(name, value).client(self.client.clone())
+        let variant = builder.header(name, value).client(self.client.clone())?;
+        Ok(Remote { notices: Arc::clone(&self.notices), ..variant })
     }
 
     /// Calls the server function `name` without waiting; see [`Transport::call_async_by_name`].
@@ -176,6 +189,17 @@ impl Remote {
         R: DeserializeOwned + Send + 'static,
     {
         Transport::call_async_by_name(self, name, args)
+    }
+
+    /// The routing of this remote's accepted notices, subscribed on first use.
+    async fn notices(&self) -> Result<&Arc<Notices>, CallError> {
+        self.notices
+            .get_or_try_init(|| async {
+                Notices::open(&self.client).await.map(Arc::new).map_err(|error| {
+                    TransportError::caused(format!("nats:{}", self.prefix), "the notice subscription could not be made", Box::new(error))
+                })
+            })
+            .await
     }
 
     async fn run<R>(self, name: String, body: Vec<u8>, decode: Decode<R>, deadline: Instant) -> Result<R, CallError> {
@@ -190,13 +214,15 @@ impl Remote {
                 message: format!("the arguments are {} bytes, over the NATS servers' max_payload of {max_payload} bytes", body.len()),
             })));
         }
-        let id = self.client.new_inbox();
+        let notice = self.notices().await?.expect();
+        let id = call_id().map_err(|error| TransportError::caused(subject.clone(), "no random call id", Box::new(error)))?;
         let mut headers = HeaderMap::clone(&self.headers);
         headers.insert(CALL_ID, id.as_str());
+        headers.insert(NOTIFY, notice.subject.as_str());
         let payload = bytes::Bytes::from(body);
-        // Armed until a worker answers: a call dropped before then (cancel, timeout) is
-        // cancelled on the worker too.
-        let mut guard = CancelOnDrop { client: self.client.clone(), subject: cancel_subject(&self.prefix), id, armed: true };
+        // Armed until the call's outcome is known: a call dropped before then (cancel,
+        // timeout) is cancelled on the worker running it.
+        let mut call = Pending { remote: self.clone(), id, notice: Some(notice), armed: true };
         let mut retries = 0u32;
         let mut no_responders = 0u32;
         loop {
@@ -211,13 +237,13 @@ impl Remote {
             let retry = match self.client.send_request(subject.clone(), request).await {
                 Ok(message) => match error_status(&message) {
                     None => {
-                        guard.armed = false;
+                        call.armed = false;
                         return decode(&message.payload).map_err(|error| CallError::invalid_result(&name, error.to_string()));
                     }
                     Some(status) => {
                         let error = from_wire(&format!("nats:{}", self.prefix), &subject, &name, status, &message.payload);
                         if !is_overloaded(&error) {
-                            guard.armed = false;
+                            call.armed = false;
                             return Err(error);
                         }
                         error
@@ -229,11 +255,12 @@ impl Remote {
                         CallError::NoResponders(Box::new(NoRespondersError { function: name.clone(), subject: subject.clone() }))
                     }
                     RequestErrorKind::NoResponders => {
-                        guard.armed = false;
+                        call.armed = false;
                         return Err(CallError::NoResponders(Box::new(NoRespondersError { function: name, subject })));
                     }
                     RequestErrorKind::TimedOut => return Err(CallError::TimedOut(self.timeout)),
                     RequestErrorKind::Other => {
+                        call.armed = false;
                         return Err(TransportError::caused(subject, "the request could not be sent", Box::new(error)));
                     }
                 },
@@ -244,7 +271,7 @@ impl Remote {
             let pause = backoff(retries);
             retries += 1;
             if Instant::now() + pause + DEADLINE_MARGIN >= deadline {
-                guard.armed = false;
+                call.armed = false;
                 return Err(retry);
             }
             tokio::time::sleep(pause).await;
@@ -263,6 +290,14 @@ impl Transport for Remote {
         let deadline = Instant::now() + timeout;
         call_with_outcome(async move { remote.run(name, body?, decode, deadline).await }).timeout(timeout)
     }
+}
+
+/// A call id nobody can guess: a cancel must name it, and only the caller and the worker see
+/// it (and whoever may read the prefix's subjects on the NATS servers).
+fn call_id() -> Result<String, getrandom::Error> {
+    let mut random = [0u8; 16];
+    getrandom::getrandom(&mut random)?;
+    Ok(random.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
 /// The wire status of an error reply (the services protocol's header), `None` for a value.
@@ -285,27 +320,36 @@ fn backoff(retry: u32) -> Duration {
     ceiling / 2 + ceiling / 2 * fraction / 1_000
 }
 
-/// Publishes the call's cancel message when dropped while armed.
-struct CancelOnDrop {
-    client: async_nats::Client,
-    subject: String,
+/// A call in flight: what it needs to cancel itself on the worker running it when it is
+/// dropped while still armed.
+struct Pending {
+    remote: Remote,
     id: String,
+    /// Always `Some` until dropped.
+    notice: Option<Notice>,
     armed: bool,
 }
 
-impl Drop for CancelOnDrop {
+impl Drop for Pending {
     fn drop(&mut self) {
+        let Some(notice) = self.notice.take() else { return };
         if !self.armed {
             return;
         }
-        let (client, subject, id) = (self.client.clone(), std::mem::take(&mut self.subject), std::mem::take(&mut self.id));
         // Dropped by the runtime that ran the call; without one there is no connection either.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let _ = client.publish(subject, id.into()).await;
-                let _ = client.flush().await;
-            });
-        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let (remote, id) = (self.remote.clone(), std::mem::take(&mut self.id));
+        runtime.spawn(async move {
+            // No notice yet: the call is queued, just started, or already answered. Only a
+            // notice says it runs, and where.
+            let Notice { receiver, .. } = &mut { notice };
+            let Ok(Ok(cancel_to)) = tokio::time::timeout(NOTICE_WAIT, receiver).await else { return };
+            // The remote's headers go with it: the worker's authorize hook decides whether they
+            // may cancel this function's calls.
+            let headers = HeaderMap::clone(&remote.headers);
+            let _ = remote.client.publish_with_headers(cancel_to, headers, id.into()).await;
+            let _ = remote.client.flush().await;
+        });
     }
 }
 

@@ -1,7 +1,13 @@
 //! The message headers the NATS transport reads and writes.
 
-/// The caller's id for a call: what a cancel message names.
+/// The caller's id for a call: secret between the caller and the worker, it is what a cancel
+/// names. Only this crate's callers send it (with [`NOTIFY`]); a request without one cannot
+/// be cancelled, and gets exactly one reply like any NATS request.
 pub(crate) const CALL_ID: &str = "Nonblocking-Call-Id";
+/// Where the caller takes the worker's accepted notice for this call.
+pub(crate) const NOTIFY: &str = "Nonblocking-Notify";
+/// On a worker's accepted notice: the subject that takes cancels for the call.
+pub(crate) const ACCEPTED: &str = "Nonblocking-Accepted";
 /// The services protocol's error code header: the wire table's status.
 pub(crate) const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
 /// The services protocol's error message header.

@@ -11,7 +11,8 @@
 //! workers and each takes about a third of the calls; stop one (deploys, crashes) and the
 //! others take its share. `$SRV.PING`, `$SRV.INFO` and `$SRV.STATS` describe what runs: every
 //! endpoint's metadata names its function, parameters, return type and `require` value, and
-//! its stats count the calls it executed.
+//! its stats count the requests it answered, the errors among them, their processing time and
+//! the last error.
 //!
 //! The wire is the HTTP transport's: the same arguments rule, the same JSON, the same
 //! [exposure](WorkerBuilder::expose) and [authorization hook](WorkerBuilder::authorize) (which
@@ -30,7 +31,9 @@ mod cancels;
 mod client;
 mod connect;
 mod headers;
+mod notices;
 mod serve;
+mod service;
 mod subjects;
 mod worker;
 

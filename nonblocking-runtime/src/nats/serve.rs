@@ -1,141 +1,114 @@
-//! One call arriving at a worker: authorize, read the arguments, run the function under the
-//! timeout (cancellable by the caller), answer with the value or the error object.
+//! One call arriving at a worker: the shared dispatch runs it; this frames its answer as a
+//! NATS reply (the services protocol's error headers, the error object as the body), counts it
+//! for `$SRV.STATS`, and tells the caller of a call still running after a moment where to send
+//! a cancel.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::{HeaderMap, Message, Subject};
-use tokio::sync::Notify;
-
-use super::headers::{CALL_ID, SERVICE_ERROR, SERVICE_ERROR_CODE};
-use crate::errors::CallError;
-use crate::panic::catching_async;
-use crate::registry::{RawArgs, ServerFunction, invoke_raw};
-use crate::remote::slots::{OwnedSlot, Slots};
-use crate::remote::wire::{ErrorBody, codes, refuse_arguments, to_wire};
-use crate::remote::{Authorize, Caller, Refusal};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::cancels::Cancels;
+use super::headers::{ACCEPTED, CALL_ID, NOTIFY, SERVICE_ERROR, SERVICE_ERROR_CODE};
+use super::service::Service;
+use crate::registry::ServerFunction;
+use crate::remote::dispatch::{Answer, Interrupt, dispatch, first_of};
+use crate::remote::wire::{ErrorBody, codes};
+use crate::remote::{Caller, Policy};
+
+/// How long a call runs before its caller is told where to cancel it. Most calls answer
+/// sooner and cost one reply; a cancel sent before the notice waits for it on the caller's
+/// side, so no cancel is lost and none is broadcast.
+pub(crate) const ACCEPTED_AFTER: Duration = Duration::from_millis(20);
 
 /// What a worker's calls share.
 pub(crate) struct Served {
     /// The connection replies go out on: it stays open while the serving one drains.
     pub(crate) reply: async_nats::Client,
-    pub(crate) authorize: Option<Authorize>,
-    pub(crate) timeout: Duration,
-    pub(crate) show_panics: bool,
-    /// The largest payload a call may carry.
-    pub(crate) body_limit: usize,
-    pub(crate) slots: Arc<Slots>,
+    pub(crate) policy: Policy,
+    pub(crate) service: Arc<Service>,
     pub(crate) cancels: Cancels,
-    /// Wakes calls still running when the shutdown grace is over.
-    pub(crate) stop_now: Notify,
+    /// Where this worker takes cancels (its accepted notices name it).
+    pub(crate) cancel_subject: String,
+    /// Stops the calls still running when the shutdown grace is over.
+    pub(crate) stop_now: CancellationToken,
 }
 
-/// Refuses a call at the concurrency limit: not executed, so the caller may retry elsewhere.
-pub(crate) async fn answer_overloaded(served: Arc<Served>, reply: Subject) {
-    let body = codes::OVERLOADED.body("this worker is at its concurrency limit; try again");
-    send_error(&served, reply, codes::OVERLOADED.status, body).await;
-}
-
-/// Refuses a call whose payload is over the body limit: not decoded, not executed.
-pub(crate) async fn answer_too_large(served: Arc<Served>, reply: Subject) {
-    let message = format!("the payload is over the limit of {} bytes", served.body_limit);
-    send_error(&served, reply, codes::PAYLOAD_TOO_LARGE.status, codes::PAYLOAD_TOO_LARGE.body(message)).await;
-}
-
-pub(crate) async fn handle(
-    served: Arc<Served>,
-    function: &'static ServerFunction,
-    message: Message,
-    reply: Subject,
-    slot: OwnedSlot,
-    started: impl FnOnce(),
-) {
-    let _slot = slot;
-    let headers = message.headers.as_ref();
-    if let Some(authorize) = &served.authorize {
-        let refused = match authorize(&Caller::nats(headers), function) {
-            Ok(()) => None,
-            Err(Refusal::Unauthorized(message)) => Some((codes::UNAUTHORIZED, message)),
-            Err(Refusal::Forbidden(message)) => Some((codes::FORBIDDEN, message)),
-        };
-        if let Some((code, message)) = refused {
-            return send_error(&served, reply, code.status, code.body(message)).await;
-        }
-    }
-    let args = match RawArgs::parse(&message.payload) {
-        Ok(args) => args,
-        Err(refused) => {
-            let (status, body) = refuse_arguments(function, refused, served.show_panics);
-            return send_error(&served, reply, status, body).await;
-        }
+/// Runs the request `message` for `function` (served by endpoint number `endpoint`) and
+/// answers it on `reply`.
+pub(crate) async fn handle(served: Arc<Served>, endpoint: usize, function: &'static ServerFunction, message: Message, reply: Subject) {
+    let arrived = Instant::now();
+    let caller = Caller::nats(message.headers.as_ref());
+    let header = |name: &str| message.headers.as_ref().and_then(|headers| headers.get(name)).map(|value| value.as_str());
+    let cancellable = header(CALL_ID).zip(header(NOTIFY));
+    let body = std::future::ready(Ok::<_, Infallible>(message.payload.clone()));
+    let interrupt = interrupt(&served, cancellable, function);
+    let answer = match dispatch(&served.policy, function, &caller, body, interrupt).await {
+        Ok(answer) => answer,
+        Err(never) => match never {},
     };
-    let id = headers.and_then(|headers| headers.get(CALL_ID)).map(|id| id.as_str().to_owned());
-    let registration = match &id {
-        Some(id) => match served.cancels.start(id) {
-            Some(registration) => Some(registration),
-            // Cancelled before it arrived: the caller is gone.
-            None => return,
-        },
-        None => None,
-    };
-    let invocation = match invoke_raw(function, args) {
-        Ok(invocation) => invocation,
-        Err(error) => return send_call_error(&served, reply, &error, function).await,
-    };
-    started();
-    let cancelled = async {
-        match registration {
-            Some((_running, cancelled)) => {
-                let _ = cancelled.await;
+    let error = match answer {
+        Answer::Value(bytes) => {
+            let max_payload = served.reply.server_info().max_payload;
+            if bytes.len() > max_payload {
+                let body = codes::PAYLOAD_TOO_LARGE.body(format!(
+                    "the result is {} bytes, over the NATS servers' max_payload of {max_payload} bytes",
+                    bytes.len()
+                ));
+                send_error(&served, reply, codes::PAYLOAD_TOO_LARGE.status, &body).await;
+                Some((codes::PAYLOAD_TOO_LARGE.status, body.message))
+            } else {
+                // A reply that cannot be sent has nobody to tell: the caller times out.
+                let _ = served.reply.publish(reply, bytes.into()).await;
+                None
             }
-            None => std::future::pending().await,
         }
+        Answer::Error(status, body) => {
+            send_error(&served, reply, status, &body).await;
+            Some((status, body.message))
+        }
+        // Cancelled by its caller, who waits for nothing: a request, not an error.
+        Answer::Dropped => None,
     };
-    let outcome = tokio::select! {
-        finished = tokio::time::timeout(served.timeout, catching_async(invocation)) => match finished {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(panic)) => Err(CallError::Panicked(panic)),
-            Err(_) => Err(CallError::TimedOut(served.timeout)),
-        },
-        // The caller cancelled: the function is dropped here, and nobody waits for an answer.
-        () = cancelled => return,
-        () = served.stop_now.notified() => {
-            let body = codes::SHUTTING_DOWN.body("the worker shut down before the call finished");
-            return send_error(&served, reply, codes::SHUTTING_DOWN.status, body).await;
-        }
-    };
-    match outcome.and_then(|value| serde_json::to_vec(&value).map_err(|error| CallError::invalid_result(function.name(), error.to_string()))) {
-        Ok(bytes) if bytes.len() as u64 > served.reply.server_info().max_payload as u64 => {
-            let body = codes::PAYLOAD_TOO_LARGE.body(format!(
-                "the result is {} bytes, over the NATS servers' max_payload of {} bytes",
-                bytes.len(),
-                served.reply.server_info().max_payload
-            ));
-            send_error(&served, reply, codes::PAYLOAD_TOO_LARGE.status, body).await;
-        }
-        Ok(bytes) => {
-            // A reply that cannot be sent has nobody to tell: the caller times out.
-            let _ = served.reply.publish(reply, bytes.into()).await;
-        }
-        Err(error) => send_call_error(&served, reply, &error, function).await,
-    }
+    let error = error.as_ref().map(|(status, message)| (*status, message.as_str()));
+    served.service.endpoints[endpoint].record(arrived.elapsed(), error);
 }
 
-async fn send_call_error(served: &Served, reply: Subject, error: &CallError, function: &ServerFunction) {
-    let (status, body) = to_wire(error, served.show_panics, Some(function));
-    send_error(served, reply, status, body).await;
+/// What stops a running call on a worker: the end of the shutdown grace, or (for a call sent
+/// with an id and a notice subject, by this crate's callers) a cancel from its caller, routed
+/// here by the accepted notice this sends once the call has run for [`ACCEPTED_AFTER`].
+async fn interrupt(served: &Served, cancellable: Option<(&str, &str)>, function: &'static ServerFunction) -> Interrupt {
+    let stopped = served.stop_now.cancelled();
+    let cancelled = async {
+        let Some((id, notify)) = cancellable else { return std::future::pending().await };
+        tokio::time::sleep(ACCEPTED_AFTER).await;
+        // A second request with the id of a running one is not the caller's to cancel.
+        let Some((_running, cancelled)) = served.cancels.register(id, function) else {
+            return std::future::pending().await;
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPTED, served.cancel_subject.as_str());
+        let _ = served.reply.publish_with_headers(notify.to_owned(), headers, bytes::Bytes::new()).await;
+        // Only a cancel sends on it; the registration (and its sender) lives as long as this.
+        let _ = cancelled.await;
+    };
+    match first_of(stopped, cancelled).await {
+        Ok(()) => Interrupt::ShutDown,
+        Err(()) => Interrupt::Cancelled,
+    }
 }
 
 /// An error reply: the services protocol's headers, and the error object as the body (the
-/// library's own error reply would send an empty one).
-async fn send_error(served: &Served, reply: Subject, status: u16, body: ErrorBody) {
+/// protocol's own error reply has an empty one).
+async fn send_error(served: &Served, reply: Subject, status: u16, body: &ErrorBody) {
     let mut headers = HeaderMap::new();
     headers.insert(SERVICE_ERROR_CODE, status.to_string().as_str());
     // A header value is one line.
     let one_line: String = body.message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     headers.insert(SERVICE_ERROR, one_line.as_str());
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
     let _ = served.reply.publish_with_headers(reply, headers, bytes.into()).await;
 }

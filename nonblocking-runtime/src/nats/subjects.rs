@@ -11,10 +11,10 @@ use std::fmt;
 
 use crate::registry::ServerFunction;
 
-/// Where cancel messages for calls under `prefix` go: every worker listens there. Outside the
-/// prefix, so no function's subject can collide with it.
-pub(crate) fn cancel_subject(prefix: &str) -> String {
-    format!("_nonblocking.cancel.{prefix}")
+/// Where the worker `id` serving under `prefix` takes cancels for the calls it runs (only
+/// that worker listens there). Outside the prefix, so no function's subject can collide.
+pub(crate) fn cancel_subject(prefix: &str, id: &str) -> String {
+    format!("_nonblocking.cancel.{prefix}.{id}")
 }
 
 /// The subject of the function `name` under `prefix`, if `name` makes valid subject tokens.
@@ -94,6 +94,6 @@ mod tests {
         }
         assert_eq!(endpoint_name("todo.add"), "todo_add");
         assert!(valid_tokens("rpc.v1") && !valid_tokens("rpc.*") && !valid_tokens("rpc >") && !valid_tokens("rpc."));
-        assert_eq!(cancel_subject("rpc"), "_nonblocking.cancel.rpc");
+        assert_eq!(cancel_subject("rpc", "ID"), "_nonblocking.cancel.rpc.ID");
     }
 }

@@ -5,7 +5,8 @@ use serde::de::DeserializeOwned;
 
 use serde_json::Value;
 
-use super::arguments::{Arguments, Invocation};
+use super::arguments::Arguments;
+use super::run::Invocation;
 #[cfg(any(feature = "http", feature = "nats"))]
 use super::raw::RawArgs;
 use super::function::ServerFunction;
@@ -79,12 +80,12 @@ fn start(name: &str, args: &impl Serialize) -> Result<(&'static str, Invocation)
 /// Decodes `args` for `function` and creates (but does not poll) its future: a call by name
 /// without a task of its own, for callers that already run in one (the HTTP server).
 pub(crate) fn invoke(function: &'static ServerFunction, args: Value) -> Result<Invocation, CallError> {
-    (function.handler())(Arguments::new(function, args)?)
+    (function.handler())(Arguments::new(function.name(), function.params(), args)?)
 }
 
 /// [`invoke`] with the arguments read straight from a JSON body (no `Value` tree built). The
 /// body has already been split: an argument can fail here only on its type.
 #[cfg(any(feature = "http", feature = "nats"))]
 pub(crate) fn invoke_raw(function: &'static ServerFunction, args: RawArgs<'_>) -> Result<Invocation, CallError> {
-    (function.handler())(Arguments::from_raw(function, args)?)
+    (function.handler())(Arguments::from_raw(function.name(), function.params(), args)?)
 }

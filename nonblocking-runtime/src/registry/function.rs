@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use super::arguments::{Arguments, Invocation};
+use super::arguments::{Arguments, Param};
+use super::run::Invocation;
 use crate::errors::CallError;
 
 /// The registry entry of one server function: its registered name, where it is defined, its
@@ -34,30 +35,6 @@ use crate::errors::CallError;
 /// ```
 pub struct ServerFunction {
     parts: ServerFunctionParts,
-}
-
-/// One parameter of a server function, as written in its signature.
-///
-/// # Examples
-///
-/// ```
-/// use nonblocking_runtime::registry::Param;
-/// use nonblocking_runtime::server_function;
-///
-/// #[server_function]
-/// fn tag(items: Vec<String>, label: Option<String>) {}
-///
-/// assert_eq!(TAG_SERVER_FUNCTION.params(), [
-///     Param { name: "items", ty: "Vec<String>" },
-///     Param { name: "label", ty: "Option<String>" },
-/// ]);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Param {
-    /// The parameter's name, which is also its keyword in calls by name.
-    pub name: &'static str,
-    /// The parameter's type, as written (`stringify!` of the source tokens).
-    pub ty: &'static str,
 }
 
 /// Decodes arguments, starts the function and returns the future of its encoded result.
@@ -301,3 +278,26 @@ impl fmt::Display for ServerFunction {
 }
 
 inventory::collect!(ServerFunction);
+
+/// A registry entry for unit tests of code that only passes entries around: its handler and
+/// schema are never called.
+#[cfg(all(test, feature = "nats"))]
+pub(crate) fn test_function(name: &'static str) -> &'static ServerFunction {
+    Box::leak(Box::new(ServerFunction::from_parts(ServerFunctionParts {
+        name,
+        rust_path: name,
+        file: file!(),
+        line: line!(),
+        params: &[],
+        returns: "()",
+        is_async: true,
+        require: None,
+        handler: |_| unreachable!("a test entry is never called"),
+        error_value: |_| None,
+        doc: "",
+        #[cfg(feature = "schema")]
+        signature: |_| unreachable!("a test entry has no schema"),
+        #[cfg(not(feature = "schema"))]
+        signature: (),
+    })))
+}

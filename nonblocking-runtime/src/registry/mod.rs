@@ -19,6 +19,7 @@ pub(crate) mod function;
 // Only the HTTP transport reads arguments straight from a body.
 #[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
 mod raw;
+pub(crate) mod run;
 mod suggest;
 mod table;
 
@@ -27,5 +28,6 @@ pub(crate) use self::by_name::invoke_raw;
 #[cfg(any(feature = "http", feature = "nats"))]
 pub(crate) use self::raw::{RawArgs, RawError};
 pub use self::by_name::call_async_by_name;
-pub use self::function::{Param, ServerFunction};
+pub use self::arguments::Param;
+pub use self::function::ServerFunction;
 pub use self::table::{Registry, register, registry};

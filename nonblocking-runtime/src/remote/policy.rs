@@ -1,12 +1,17 @@
-//! What a server lets callers do, the same for every transport: which functions it exposes,
-//! and the authorization hook, which sees a transport-neutral view of the request.
+//! What a server lets callers do, the same for every transport: one settings type that both
+//! builders embed ([`Settings`]), checked by one rule when the server or worker is built, into
+//! the [`Policy`] that [`dispatch`](super::dispatch) applies to every call.
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::registry::ServerFunction;
+use super::caller::Caller;
+use super::prefix::{InvalidPrefix, segments};
+use super::slots::Slots;
+use super::wire::{Code, ErrorBody, codes};
+use crate::registry::{ServerFunction, registry};
 
 /// Which registered functions a server lets clients call. Unexposed functions answer
 /// `not_found` exactly like missing ones, so exposure cannot be probed.
@@ -41,162 +46,247 @@ pub enum Refusal {
 
 /// The authorization hook: sees the request (its headers, its transport, the peer where known)
 /// and the function's registry entry (its [`require`](ServerFunction::require) value among it)
-/// before the call starts. One hook serves every transport.
+/// before the call starts. One hook serves every transport, and over NATS it also decides who
+/// may cancel a running call.
 pub type Authorize = Arc<dyn Fn(&Caller<'_>, &ServerFunction) -> Result<(), Refusal> + Send + Sync>;
 
-/// The transport a call arrived by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Settings a server or worker was built with that break the rules every transport shares.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Via {
-    /// `POST <prefix>/<name>` over HTTP.
-    Http,
-    /// A request on `<prefix>.<name>` over NATS.
-    Nats,
+pub enum InvalidPolicy {
+    /// The prefix breaks the rule (see `prefix` on either builder).
+    #[error(transparent)]
+    Prefix(#[from] InvalidPrefix),
+    /// `expose` names functions that are not registered, sorted.
+    #[error("`expose` names functions that are not registered: {}", quoted(.0))]
+    NotRegistered(Vec<String>),
 }
 
-/// What an [`Authorize`] hook sees of a call's request, whatever its transport: its headers
-/// (HTTP headers, NATS message headers), the transport, and the peer's address where the
-/// transport knows it (HTTP's connection; NATS hides the publisher behind its server).
-///
-/// # Examples
-///
-/// ```
-/// use nonblocking_runtime::remote::{Caller, Refusal};
-/// use nonblocking_runtime::registry::ServerFunction;
-///
-/// fn bearer_only(caller: &Caller<'_>, function: &ServerFunction) -> Result<(), Refusal> {
-///     match (function.require(), caller.get("authorization").and_then(|v| v.to_str().ok())) {
-///         (None, _) => Ok(()),
-///         (Some(role), Some(token)) if token == format!("Bearer {role}-token") => Ok(()),
-///         (Some(_), Some(_)) => Err(Refusal::Forbidden("wrong token".into())),
-///         (Some(_), None) => Err(Refusal::Unauthorized(format!("{} needs a token", function.name()))),
-///     }
-/// }
-/// ```
-pub struct Caller<'a> {
-    headers: Headers<'a>,
-    via: Via,
-    peer: Option<SocketAddr>,
+fn quoted(names: &[String]) -> String {
+    names.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
 }
 
-enum Headers<'a> {
-    #[cfg(feature = "http")]
-    Http(&'a axum::http::HeaderMap),
-    #[cfg(feature = "nats")]
-    Nats(Option<&'a async_nats::HeaderMap>),
+/// The settings both builders embed, as given; [`Settings::check`] makes them a [`Policy`].
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) prefix: String,
+    pub(crate) expose: Expose,
+    pub(crate) authorize: Option<Authorize>,
+    pub(crate) timeout: Duration,
+    pub(crate) concurrency_limit: usize,
+    pub(crate) body_limit: usize,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) show_panics: bool,
 }
 
-impl<'a> Caller<'a> {
-    #[cfg(feature = "http")]
-    pub(crate) fn http(headers: &'a axum::http::HeaderMap, peer: Option<SocketAddr>) -> Self {
-        Caller { headers: Headers::Http(headers), via: Via::Http, peer }
-    }
+/// The largest body (HTTP) or payload (NATS) a server takes by default, the same for every
+/// transport: larger ones are refused with `413 payload_too_large` before anything is decoded.
+const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
-    #[cfg(feature = "nats")]
-    pub(crate) fn nats(headers: Option<&'a async_nats::HeaderMap>) -> Self {
-        Caller { headers: Headers::Nats(headers), via: Via::Nats, peer: None }
-    }
-
-    /// The first value of the header `name` (case-insensitive), if the request has one.
-    pub fn get(&self, name: &str) -> Option<HeaderText<'a>> {
-        match &self.headers {
-            #[cfg(feature = "http")]
-            Headers::Http(headers) => headers.get(name).map(|value| HeaderText(value.as_bytes())),
-            #[cfg(feature = "nats")]
-            Headers::Nats(headers) => (*headers)?
-                .iter()
-                .find(|(key, _)| <_ as AsRef<str>>::as_ref(*key).eq_ignore_ascii_case(name))
-                .and_then(|(_, values)| values.first())
-                .map(|value| HeaderText(value.as_str().as_bytes())),
+impl Settings {
+    /// The defaults both transports start from; only the prefix differs.
+    pub(crate) fn with_prefix(prefix: &str) -> Self {
+        Settings {
+            prefix: prefix.to_owned(),
+            expose: Expose::All,
+            authorize: None,
+            timeout: Duration::from_secs(30),
+            concurrency_limit: 1024,
+            body_limit: DEFAULT_BODY_LIMIT,
+            shutdown_grace: Duration::from_secs(10),
+            show_panics: false,
         }
     }
 
-    /// Every header as a name and a value, a name once per value, in no set order.
-    pub fn headers(&self) -> Vec<(&'a str, HeaderText<'a>)> {
-        match &self.headers {
-            #[cfg(feature = "http")]
-            Headers::Http(headers) => {
-                headers.iter().map(|(name, value)| (name.as_str(), HeaderText(value.as_bytes()))).collect()
+    /// The policy, or every way the settings break the shared rules.
+    pub(crate) fn check(self) -> Result<Policy, InvalidPolicy> {
+        let prefix = segments(&self.prefix)?.into_iter().map(str::to_owned).collect();
+        if let Expose::Only(names) = &self.expose {
+            let registry = registry();
+            // A name defined twice is registered: each transport reports it its own way (HTTP
+            // answers `duplicate_name`, a NATS worker cannot make two endpoints and refuses).
+            let mut missing: Vec<String> = names
+                .iter()
+                .filter(|name| matches!(registry.get(name), Err(crate::errors::CallError::NotFound(_))))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                missing.sort();
+                return Err(InvalidPolicy::NotRegistered(missing));
             }
-            #[cfg(feature = "nats")]
-            Headers::Nats(headers) => headers
-                .iter()
-                .flat_map(|headers| headers.iter())
-                .flat_map(|(name, values)| {
-                    values.iter().map(move |value| (name.as_ref(), HeaderText(value.as_str().as_bytes())))
-                })
-                .collect(),
+        }
+        Ok(Policy {
+            prefix,
+            expose: self.expose,
+            authorize: self.authorize,
+            timeout: self.timeout,
+            slots: Slots::new(self.concurrency_limit.max(1)),
+            body_limit: self.body_limit,
+            shutdown_grace: self.shutdown_grace,
+            show_panics: self.show_panics,
+        })
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("prefix", &self.prefix)
+            .field("expose", &self.expose)
+            .field("authorize", &self.authorize.as_ref().map(|_| "Fn"))
+            .field("timeout", &self.timeout)
+            .field("concurrency_limit", &self.concurrency_limit)
+            .field("body_limit", &self.body_limit)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("show_panics", &self.show_panics)
+            .finish()
+    }
+}
+
+/// The checked settings a server or worker applies to every call, whatever its transport.
+pub(crate) struct Policy {
+    /// The prefix's segments (a transport joins them with its own separator).
+    pub(crate) prefix: Vec<String>,
+    pub(crate) expose: Expose,
+    pub(crate) authorize: Option<Authorize>,
+    pub(crate) timeout: Duration,
+    /// One per running call: the concurrency limit.
+    pub(crate) slots: Slots,
+    pub(crate) body_limit: usize,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) show_panics: bool,
+}
+
+impl Policy {
+    /// Whether `caller` may call `function`: the authorize hook's word, as the wire's refusal.
+    pub(crate) fn authorize(&self, caller: &Caller<'_>, function: &ServerFunction) -> Result<(), (Code, String)> {
+        match self.authorize.as_ref().map(|authorize| authorize(caller, function)) {
+            None | Some(Ok(())) => Ok(()),
+            Some(Err(Refusal::Unauthorized(message))) => Err((codes::UNAUTHORIZED, message)),
+            Some(Err(Refusal::Forbidden(message))) => Err((codes::FORBIDDEN, message)),
         }
     }
 
-    /// The transport the call arrived by.
-    pub fn via(&self) -> Via {
-        self.via
+    /// Whether `caller` may see and call `function`: exposed, and allowed by the hook. What a
+    /// listing, a description or a not-found suggestion shows (HTTP's).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn callable(&self, caller: &Caller<'_>, function: &ServerFunction) -> bool {
+        self.expose.allows(function.name()) && self.authorize(caller, function).is_ok()
     }
 
-    /// The peer's address, where the transport knows it: the HTTP client's (as seen by
-    /// [`Server::serve`](crate::http::Server::serve); behind a proxy, the proxy's), never for
-    /// NATS.
-    pub fn peer(&self) -> Option<SocketAddr> {
-        self.peer
+    /// The refusal of a body (or payload) of `bytes` bytes, if it is over the limit.
+    pub(crate) fn refuse_size(&self, bytes: u64) -> Option<ErrorBody> {
+        (bytes > self.body_limit as u64).then(|| self.too_large())
+    }
+
+    /// The `413 payload_too_large` error object, naming the limit.
+    pub(crate) fn too_large(&self) -> ErrorBody {
+        codes::PAYLOAD_TOO_LARGE.body(format!("the body is over the limit of {} bytes", self.body_limit))
     }
 }
 
-impl fmt::Debug for Caller<'_> {
+impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Header values may be credentials: show only their names.
-        let names: Vec<&str> = self.headers().into_iter().map(|(name, _)| name).collect();
-        f.debug_struct("Caller").field("via", &self.via).field("peer", &self.peer).field("headers", &names).finish()
+        f.debug_struct("Policy")
+            .field("prefix", &self.prefix)
+            .field("expose", &self.expose)
+            .field("timeout", &self.timeout)
+            .field("body_limit", &self.body_limit)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .finish_non_exhaustive()
     }
 }
 
-/// A header's value as the request carried it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct HeaderText<'a>(&'a [u8]);
-
-impl<'a> HeaderText<'a> {
-    /// The value as text; fails for bytes that are not visible ASCII (as `http`'s
-    /// `HeaderValue::to_str` does).
-    pub fn to_str(&self) -> Result<&'a str, NotText> {
-        if self.0.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) {
-            // Visible ASCII is UTF-8.
-            std::str::from_utf8(self.0).map_err(|_| NotText)
-        } else {
-            Err(NotText)
+/// The builder methods of the shared settings, written once for both builders (each has a
+/// `policy: Settings` field): the same names, defaults and documentation on either transport.
+macro_rules! policy_setters {
+    () => {
+        /// Serves every registered function (the default).
+        pub fn expose_all(mut self) -> Self {
+            self.policy.expose = $crate::remote::Expose::All;
+            self
         }
-    }
 
-    /// The value's bytes.
-    pub fn as_bytes(&self) -> &'a [u8] {
-        self.0
-    }
+        /// Serves only these names. Building refuses a name that is not registered with [`InvalidPolicy::NotRegistered`](crate::remote::InvalidPolicy).
+        /// An unexposed function answers `not_found` exactly like a missing one.
+        pub fn expose<I>(mut self, names: I) -> Self
+        where
+            I: IntoIterator,
+            I::Item: Into<String>,
+        {
+            self.policy.expose = $crate::remote::Expose::Only(names.into_iter().map(Into::into).collect());
+            self
+        }
+
+        /// The authorization hook, one for every transport: it sees the request through
+        /// [`Caller`](crate::remote::Caller) (headers, transport, peer where known) and the
+        /// function's registry entry, and refuses with `unauthorized` or `forbidden`. Over NATS
+        /// it also decides who may cancel a running call: a cancel is applied only when the
+        /// hook allows its sender to call the function.
+        pub fn authorize(
+            mut self,
+            hook: impl Fn(&$crate::remote::Caller<'_>, &$crate::registry::ServerFunction) -> Result<(), $crate::remote::Refusal>
+                + Send
+                + Sync
+                + 'static,
+        ) -> Self {
+            self.policy.authorize = Some(std::sync::Arc::new(hook));
+            self
+        }
+
+        /// How long one call may run before it is stopped and answered `504 timed_out`.
+        /// Default 30 s.
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.policy.timeout = timeout;
+            self
+        }
+
+        /// How many calls may run at once; one more is refused with `503 overloaded` at once
+        /// (never queued, never executed), which clients may retry. Only running calls count.
+        /// Default 1,024.
+        pub fn concurrency_limit(mut self, calls: usize) -> Self {
+            self.policy.concurrency_limit = calls.max(1);
+            self
+        }
+
+        /// The largest body (HTTP) or payload (NATS) a call may carry; a larger one is refused
+        /// with `413 payload_too_large` before anything is decoded. Default 1 MiB.
+        pub fn body_limit(mut self, bytes: usize) -> Self {
+            self.policy.body_limit = bytes;
+            self
+        }
+
+        /// After the shutdown signal, how long calls already accepted may take to finish; calls
+        /// still running then are stopped. Default 10 s.
+        pub fn shutdown_grace(mut self, grace: std::time::Duration) -> Self {
+            self.policy.shutdown_grace = grace;
+            self
+        }
+
+        /// Sends a panic's message to the caller (off by default: it may reveal internals).
+        pub fn show_panics(mut self, show: bool) -> Self {
+            self.policy.show_panics = show;
+            self
+        }
+    };
 }
 
-impl fmt::Debug for HeaderText<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&String::from_utf8_lossy(self.0), f)
+pub(crate) use policy_setters;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_check_for_every_transport() {
+        let checked = Settings::with_prefix("/api/v1/").check().unwrap();
+        assert_eq!(checked.prefix, ["api", "v1"]);
+        let bad = Settings { prefix: "rpc:x".into(), ..Settings::with_prefix("") }.check().unwrap_err();
+        assert!(matches!(bad, InvalidPolicy::Prefix(_)), "{bad}");
+        let names = ["zz_not_registered", "aa_not_registered"].map(String::from);
+        let unexposable = Settings { expose: Expose::Only(names.into()), ..Settings::with_prefix("") };
+        let error = unexposable.check().unwrap_err();
+        assert_eq!(error, InvalidPolicy::NotRegistered(vec!["aa_not_registered".into(), "zz_not_registered".into()]));
+        assert!(error.to_string().contains("`expose` names functions that are not registered: `aa_not_registered`"), "{error}");
     }
 }
-
-impl PartialEq<str> for HeaderText<'_> {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other.as_bytes()
-    }
-}
-
-impl PartialEq<&str> for HeaderText<'_> {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == other.as_bytes()
-    }
-}
-
-impl PartialEq<String> for HeaderText<'_> {
-    fn eq(&self, other: &String) -> bool {
-        self.0 == other.as_bytes()
-    }
-}
-
-/// A header value that is not text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the header value is not visible ASCII text")]
-pub struct NotText;

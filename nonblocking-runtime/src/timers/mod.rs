@@ -12,7 +12,6 @@
 //! [`call_blocking`](crate::call_blocking).
 
 mod defer;
-pub(crate) mod driver_check;
 pub(crate) mod queue;
 mod repeat;
 

@@ -125,7 +125,7 @@ impl TimerQueue {
         if let Some(queue) = queues.iter().find(|queue| queue.runtime.id() == id) {
             return Arc::clone(queue);
         }
-        let has_time_driver = super::driver_check::has_time_driver(runtime);
+        let has_time_driver = crate::runtime::has_time_driver(runtime);
         let queue = {
             // The queue reads the runtime's clock, which may be a paused test clock.
             let _clock = runtime.enter();

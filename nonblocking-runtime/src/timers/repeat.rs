@@ -277,7 +277,7 @@ where
         }),
     };
     let runtime = runtime::handle();
-    if !super::driver_check::has_time_driver(&runtime) {
+    if !crate::runtime::has_time_driver(&runtime) {
         // No tick could ever come: the repeat ends at once (the misuse is reported).
         me.cancel();
         return me;

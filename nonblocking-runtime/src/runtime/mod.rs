@@ -3,6 +3,10 @@
 //! Inside a runtime, the current one. Outside any (a plain `fn main`, a GUI thread), the runtime
 //! pinned with [`set_runtime`], or else one shared background runtime started on first use.
 
+mod driver_check;
+
+pub(crate) use self::driver_check::has_time_driver;
+
 use std::cell::Cell;
 use std::sync::OnceLock;
 

@@ -1,0 +1,114 @@
+//! Where a server function runs once its arguments are read: an async function in the
+//! caller's task, a sync one on the blocking pool (or, opted in with `inline`, on the async
+//! worker), each giving the same [`Invocation`]: its value encoded as JSON, or the call's
+//! error.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::Value;
+
+use super::arguments::Arguments;
+use crate::errors::{BoxError, CallError};
+use crate::panic::catching;
+
+/// The future of one started call by name: the function's result encoded as JSON.
+pub type Invocation = Pin<Box<dyn Future<Output = Result<Value, CallError>> + Send>>;
+
+impl Arguments<'_> {
+    /// Runs an async function's future; `encode` encodes its value (the return type's
+    /// `ReturnValue::encode`, named by the generated code for the same reason as in `next`).
+    pub fn run_async<F>(self, future: F, encode: Encode<F::Output>) -> Invocation
+    where
+        F: Future + Send + 'static,
+    {
+        let name = self.name();
+        Box::pin(async move { encoded(name, encode(&future.await)) })
+    }
+
+    /// Runs an async function's future whose `Err` is the call's failure.
+    pub fn run_try_async<F, T>(self, future: F, encode: Encode<T>) -> Invocation
+    where
+        F: Future<Output = Result<T, BoxError>> + Send + 'static,
+        T: 'static,
+    {
+        let name = self.name();
+        Box::pin(async move {
+            match future.await {
+                Ok(value) => encoded(name, encode(&value)),
+                Err(error) => Err(CallError::Failed(error.into())),
+            }
+        })
+    }
+
+    /// Runs a sync function on the async worker (`#[server_function(inline)]`): no thread hop,
+    /// but a run cannot be preempted or timed out, and while it blocks, every other call on
+    /// that worker waits.
+    pub fn run_inline<F, R>(self, f: F, encode: Encode<R>) -> Invocation
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: 'static,
+    {
+        let name = self.name();
+        Box::pin(async move { encoded(name, encode(&f())) })
+    }
+
+    /// Runs a sync function on the async worker, its `Err` being the call's failure.
+    pub fn run_try_inline<F, T>(self, f: F, encode: Encode<T>) -> Invocation
+    where
+        F: FnOnce() -> Result<T, BoxError> + Send + 'static,
+        T: 'static,
+    {
+        self.run_try_async(async move { f() }, encode)
+    }
+
+    /// Runs a sync function on the blocking pool, so that however long it blocks, it never
+    /// holds up an async worker and the caller's timeout still answers at its deadline.
+    pub fn run_blocking<F, R>(self, f: F, encode: Encode<R>) -> Invocation
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let name = self.name();
+        Box::pin(async move { encoded(name, encode(&on_blocking_pool(f).await?)) })
+    }
+
+    /// [`run_blocking`](Self::run_blocking) for a function whose `Err` is the call's failure.
+    pub fn run_try_blocking<F, T>(self, f: F, encode: Encode<T>) -> Invocation
+    where
+        F: FnOnce() -> Result<T, BoxError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let name = self.name();
+        Box::pin(async move {
+            match on_blocking_pool(f).await? {
+                Ok(value) => encoded(name, encode(&value)),
+                Err(error) => Err(CallError::Failed(error.into())),
+            }
+        })
+    }
+}
+
+/// Encodes a function's value as JSON.
+pub type Encode<T> = fn(&T) -> Result<Value, serde_json::Error>;
+
+/// Runs `f` on the blocking pool. Dropping the future (a timeout, a cancel) leaves a run
+/// that already started to finish there in the background: a thread cannot be stopped.
+async fn on_blocking_pool<F, R>(f: F) -> Result<R, CallError>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    match crate::runtime::spawn_blocking(move || catching(f)).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(message)) => Err(CallError::Panicked(message)),
+        // The blocking task never ran: its runtime is shutting down.
+        Err(_) => Err(CallError::Cancelled),
+    }
+}
+
+fn encoded(name: &str, value: Result<Value, serde_json::Error>) -> Result<Value, CallError> {
+    value.map_err(|error| {
+        CallError::invalid_result(name, format!("its value could not be encoded as JSON: {error}"))
+    })
+}

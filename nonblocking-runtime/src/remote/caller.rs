@@ -1,0 +1,162 @@
+//! [`Caller`]: what the authorization hook (and, through it, the call) sees of a request,
+//! whatever transport brought it.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// The transport a call arrived by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Via {
+    /// `POST <prefix>/<name>` over HTTP.
+    Http,
+    /// A request on `<prefix>.<name>` over NATS.
+    Nats,
+}
+
+/// What an [`Authorize`](super::Authorize) hook sees of a call's request, whatever its transport: its headers
+/// (HTTP headers, NATS message headers), the transport, and the peer's address where the
+/// transport knows it (HTTP's connection; NATS hides the publisher behind its server).
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::remote::{Caller, Refusal};
+/// use nonblocking_runtime::registry::ServerFunction;
+///
+/// fn bearer_only(caller: &Caller<'_>, function: &ServerFunction) -> Result<(), Refusal> {
+///     match (function.require(), caller.get("authorization").and_then(|v| v.to_str().ok())) {
+///         (None, _) => Ok(()),
+///         (Some(role), Some(token)) if token == format!("Bearer {role}-token") => Ok(()),
+///         (Some(_), Some(_)) => Err(Refusal::Forbidden("wrong token".into())),
+///         (Some(_), None) => Err(Refusal::Unauthorized(format!("{} needs a token", function.name()))),
+///     }
+/// }
+/// ```
+pub struct Caller<'a> {
+    headers: Headers<'a>,
+    via: Via,
+    peer: Option<SocketAddr>,
+}
+
+enum Headers<'a> {
+    #[cfg(feature = "http")]
+    Http(&'a axum::http::HeaderMap),
+    #[cfg(feature = "nats")]
+    Nats(Option<&'a async_nats::HeaderMap>),
+}
+
+impl<'a> Caller<'a> {
+    #[cfg(feature = "http")]
+    pub(crate) fn http(headers: &'a axum::http::HeaderMap, peer: Option<SocketAddr>) -> Self {
+        Caller { headers: Headers::Http(headers), via: Via::Http, peer }
+    }
+
+    #[cfg(feature = "nats")]
+    pub(crate) fn nats(headers: Option<&'a async_nats::HeaderMap>) -> Self {
+        Caller { headers: Headers::Nats(headers), via: Via::Nats, peer: None }
+    }
+
+    /// The first value of the header `name` (case-insensitive), if the request has one.
+    pub fn get(&self, name: &str) -> Option<HeaderText<'a>> {
+        match &self.headers {
+            #[cfg(feature = "http")]
+            Headers::Http(headers) => headers.get(name).map(|value| HeaderText(value.as_bytes())),
+            #[cfg(feature = "nats")]
+            Headers::Nats(headers) => (*headers)?
+                .iter()
+                .find(|(key, _)| <_ as AsRef<str>>::as_ref(*key).eq_ignore_ascii_case(name))
+                .and_then(|(_, values)| values.first())
+                .map(|value| HeaderText(value.as_str().as_bytes())),
+        }
+    }
+
+    /// Every header as a name and a value, a name once per value, in no set order.
+    pub fn headers(&self) -> Vec<(&'a str, HeaderText<'a>)> {
+        match &self.headers {
+            #[cfg(feature = "http")]
+            Headers::Http(headers) => {
+                headers.iter().map(|(name, value)| (name.as_str(), HeaderText(value.as_bytes()))).collect()
+            }
+            #[cfg(feature = "nats")]
+            Headers::Nats(headers) => headers
+                .iter()
+                .flat_map(|headers| headers.iter())
+                .flat_map(|(name, values)| {
+                    values.iter().map(move |value| (name.as_ref(), HeaderText(value.as_str().as_bytes())))
+                })
+                .collect(),
+        }
+    }
+
+    /// The transport the call arrived by.
+    pub fn via(&self) -> Via {
+        self.via
+    }
+
+    /// The peer's address, where the transport knows it: the HTTP client's (as seen by
+    /// [`Server::serve`](crate::http::Server::serve); behind a proxy, the proxy's), never for
+    /// NATS.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+}
+
+impl fmt::Debug for Caller<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values may be credentials: show only their names.
+        let names: Vec<&str> = self.headers().into_iter().map(|(name, _)| name).collect();
+        f.debug_struct("Caller").field("via", &self.via).field("peer", &self.peer).field("headers", &names).finish()
+    }
+}
+
+/// A header's value as the request carried it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HeaderText<'a>(&'a [u8]);
+
+impl<'a> HeaderText<'a> {
+    /// The value as text; fails for bytes that are not visible ASCII (as `http`'s
+    /// `HeaderValue::to_str` does).
+    pub fn to_str(&self) -> Result<&'a str, NotText> {
+        if self.0.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+            // Visible ASCII is UTF-8.
+            std::str::from_utf8(self.0).map_err(|_| NotText)
+        } else {
+            Err(NotText)
+        }
+    }
+
+    /// The value's bytes.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+}
+
+impl fmt::Debug for HeaderText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&String::from_utf8_lossy(self.0), f)
+    }
+}
+
+impl PartialEq<str> for HeaderText<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for HeaderText<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<String> for HeaderText<'_> {
+    fn eq(&self, other: &String) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+/// A header value that is not text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the header value is not visible ASCII text")]
+pub struct NotText;

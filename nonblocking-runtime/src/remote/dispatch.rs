@@ -1,0 +1,144 @@
+//! The one pipeline every transport runs a call through: authorize, take the body, take a
+//! slot, read the arguments, run the function under the timeout (catching a panic), and
+//! answer with the value or the error object. A transport only frames what goes in (the body,
+//! as a future, so it can refuse before reading it) and what comes out ([`Answer`]).
+
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::Poll;
+
+use super::caller::Caller;
+use super::policy::Policy;
+use super::wire::{ErrorBody, codes, refuse_arguments, to_wire};
+use crate::errors::CallError;
+use crate::panic::catching_async;
+use crate::registry::{RawArgs, ServerFunction, invoke_raw};
+
+/// What a call answers, for the transport to frame.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// The function's value, as JSON.
+    Value(Vec<u8>),
+    /// An error object, with its status in the wire's table.
+    Error(u16, ErrorBody),
+    /// The transport stopped the call for its caller (a cancel): nobody waits for an answer.
+    Dropped,
+}
+
+impl Answer {
+    pub(crate) fn refusal(code: super::wire::Code, message: impl Into<String>) -> Self {
+        Answer::Error(code.status, code.body(message))
+    }
+
+    fn failure(error: &CallError, policy: &Policy, function: &ServerFunction) -> Self {
+        let (status, body) = to_wire(error, policy.show_panics, Some(function));
+        Answer::Error(status, body)
+    }
+}
+
+/// Why a transport stops a call before it finishes. (Only NATS sends these: HTTP stops a
+/// call by dropping its handler.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
+pub(crate) enum Interrupt {
+    /// Its caller cancelled it: no answer is sent.
+    Cancelled,
+    /// The server's shutdown grace ran out: answered `shutting_down`.
+    ShutDown,
+}
+
+/// Runs one call of `function` for `caller`, the same way on every transport.
+///
+/// `body` yields the request's bytes, or the transport's own refusal (a body that did not
+/// arrive in time, a wrong content type), which is returned as it is; it is awaited only once
+/// the caller is authorized, so an unauthorized request is never read. `interrupt` is polled only while the function is running (not for a
+/// call that finishes in its first poll), and stops it when it resolves.
+pub(crate) async fn dispatch<B, E, I>(
+    policy: &Policy,
+    function: &'static ServerFunction,
+    caller: &Caller<'_>,
+    body: B,
+    interrupt: I,
+) -> Result<Answer, E>
+where
+    B: Future<Output = Result<bytes::Bytes, E>>,
+    I: Future<Output = Interrupt>,
+{
+    if let Err((code, message)) = policy.authorize(caller, function) {
+        return Ok(Answer::refusal(code, message));
+    }
+    let body = body.await?;
+    Ok(run(policy, function, &body, interrupt).await)
+}
+
+/// The rest of [`dispatch`], once the body is in.
+async fn run(policy: &Policy, function: &'static ServerFunction, body: &[u8], interrupt: impl Future<Output = Interrupt>) -> Answer {
+    if let Some(refusal) = policy.refuse_size(body.len() as u64) {
+        return Answer::Error(codes::PAYLOAD_TOO_LARGE.status, refusal);
+    }
+    // Only running calls count against the limit: taken once the body is in.
+    let Some(_slot) = policy.slots.try_take() else {
+        return Answer::refusal(codes::OVERLOADED, "the server is at its concurrency limit; try again");
+    };
+    // The arguments are read straight from the body, one raw slice per parameter: no `Value`
+    // tree is built on the way to the function's own types.
+    let args = match RawArgs::parse(body) {
+        Ok(args) => args,
+        Err(refused) => {
+            let (status, body) = refuse_arguments(function, refused, policy.show_panics);
+            return Answer::Error(status, body);
+        }
+    };
+    // The call runs inside the transport's own task: dropping that task (a client gone, a
+    // shutdown out of grace) drops the call with it.
+    let invocation = match invoke_raw(function, args) {
+        Ok(invocation) => invocation,
+        Err(failure) => return Answer::failure(&failure, policy, function),
+    };
+    let mut running = pin!(catching_async(invocation));
+    // Most calls finish in their first poll: only one that does not gets a timer.
+    let finished = match ready_now(running.as_mut()).await {
+        Some(finished) => finished,
+        None => match first_of(tokio::time::timeout(policy.timeout, running), interrupt).await {
+            Ok(Ok(finished)) => finished,
+            Ok(Err(_elapsed)) => Ok(Err(CallError::TimedOut(policy.timeout))),
+            Err(Interrupt::Cancelled) => return Answer::Dropped,
+            Err(Interrupt::ShutDown) => {
+                return Answer::refusal(codes::SHUTTING_DOWN, "the server shut down before the call finished");
+            }
+        },
+    };
+    let value = match finished {
+        Ok(Ok(value)) => value,
+        Ok(Err(failure)) => return Answer::failure(&failure, policy, function),
+        Err(panic) => return Answer::failure(&CallError::Panicked(panic), policy, function),
+    };
+    match serde_json::to_vec(&value) {
+        Ok(bytes) => Answer::Value(bytes),
+        Err(error) => Answer::failure(&CallError::invalid_result(function.name(), error.to_string()), policy, function),
+    }
+}
+
+/// The output of `future` if it is ready at its first poll; `None` (dropping it) if not.
+pub(crate) async fn ready_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    poll_fn(|context| {
+        Poll::Ready(match future.as_mut().poll(context) {
+            Poll::Ready(output) => Some(output),
+            Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+/// The first of two futures to finish (`main` first when both are ready).
+pub(crate) async fn first_of<A: Future, B: Future>(main: A, other: B) -> Result<A::Output, B::Output> {
+    let (mut main, mut other) = (pin!(main), pin!(other));
+    poll_fn(|context| {
+        if let Poll::Ready(output) = main.as_mut().poll(context) {
+            return Poll::Ready(Ok(output));
+        }
+        other.as_mut().poll(context).map(Err)
+    })
+    .await
+}
