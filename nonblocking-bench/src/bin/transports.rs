@@ -4,7 +4,10 @@
 //! 1. a trivial function (`add`, from this crate) called closed-loop with 32 calls in flight,
 //!    over HTTP (`Server` + `Remote`) and over NATS (one `Worker` + `nats::Remote`), in ABBA
 //!    rounds: calls per second, p50 and p99 latency;
-//! 2. a function that sleeps 10 ms, each worker capped at 8 calls at once and the caller
+//! 2. the same `add` over NATS against the peer a user would write by hand: a bare async-nats
+//!    service (`service_builder`, one endpoint, `serde_json` in and out, answered in its loop)
+//!    called with `Client::request`, 32 in flight, ABBA rounds: calls per second and p99;
+//! 3. a function that sleeps 10 ms, each worker capped at 8 calls at once and the caller
 //!    keeping 48 in flight, with 1 and then 3 workers: the throughput scales with the workers
 //!    because the cap, not this 2-core machine, is the bottleneck.
 //!
@@ -15,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use nonblocking_runtime::http::{Remote, Server};
+use nonblocking_runtime::nats::async_nats;
+use nonblocking_runtime::nats::async_nats::service::ServiceExt;
 use nonblocking_runtime::nats::{self, Connect, Worker};
 use nonblocking_runtime::remote::Transport;
 use nonblocking_runtime::server_function;
@@ -83,6 +88,63 @@ async fn closed_loop<T: Transport + Clone + Send + Sync + 'static>(
         .await
 }
 
+/// The bare peer's caller: `Client::request` closed-loop with `in_flight` requests for
+/// `ROUND`, decoding each answer as the transport does.
+async fn bare_loop(client: &async_nats::Client, in_flight: usize) -> Vec<Duration> {
+    let deadline = Instant::now() + ROUND;
+    let payload = bytes_of(&(40, 2));
+    let workers = (0..in_flight).map(|_| {
+        let client = client.clone();
+        let payload = payload.clone();
+        async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                let reply = client
+                    .request("bare.add", payload.clone())
+                    .await
+                    .expect("the bare service answers");
+                let sum: i64 = serde_json::from_slice(&reply.payload).expect("a number");
+                assert_eq!(sum, 42);
+                latencies.push(started.elapsed());
+            }
+            latencies
+        }
+    });
+    futures_util::stream::iter(workers)
+        .buffer_unordered(in_flight)
+        .concat()
+        .await
+}
+
+fn bytes_of(value: &impl serde::Serialize) -> axum::body::Bytes {
+    serde_json::to_vec(value).expect("JSON").into()
+}
+
+/// The service a user writes by hand with async-nats: one endpoint, arguments and result as
+/// JSON, answered in the endpoint's loop (the work is an addition).
+async fn bare_service(client: async_nats::Client) -> async_nats::service::Service {
+    let service = client
+        .service_builder()
+        .start("bare", "1.0.0")
+        .await
+        .expect("a service");
+    let mut endpoint = service.endpoint("bare.add").await.expect("an endpoint");
+    tokio::spawn(async move {
+        while let Some(request) = endpoint.next().await {
+            let answer = match serde_json::from_slice::<(i64, i64)>(&request.message.payload) {
+                Ok((a, b)) => Ok(bytes_of(&(a + b))),
+                Err(error) => Err(async_nats::service::error::Error {
+                    status: error.to_string(),
+                    code: 400,
+                }),
+            };
+            let _ = request.respond(answer).await;
+        }
+    });
+    service
+}
+
 fn summary(label: &str, mut latencies: Vec<Duration>, seconds: f64) -> f64 {
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
@@ -144,9 +206,26 @@ fn main() {
         let http_rate = summary("HTTP (Server + Remote)", over_http, seconds);
         let nats_rate = summary("NATS (1 Worker + nats::Remote)", over_nats, seconds);
         println!("NATS / HTTP throughput: {:.2}", nats_rate / http_rate);
+
+        println!("\n2. `add` over NATS: this transport against a bare async-nats service, 32 in flight, ABBA");
+        let bare_client = async_nats::connect(format!("nats://127.0.0.1:{port}")).await.expect("a connection");
+        let bare = bare_service(bare_client.clone()).await;
+        bare_client.flush().await.unwrap();
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for round in 0..4 {
+            if round == 0 || round == 3 {
+                ours.extend(closed_loop(&nats, "add", args.clone(), 32).await);
+            } else {
+                theirs.extend(bare_loop(&bare_client, 32).await);
+            }
+        }
+        let ours_rate = summary("nonblocking (Worker + nats::Remote)", ours, seconds);
+        let bare_rate = summary("bare async-nats service + Client::request", theirs, seconds);
+        println!("nonblocking / bare throughput: {:.2} (target >= 0.9)", ours_rate / bare_rate);
+        bare.stop().await.unwrap();
         worker.stop().await.unwrap();
 
-        println!("\n2. `bench.sleep10` (10 ms), each worker capped at 8 calls, 48 in flight");
+        println!("\n3. `bench.sleep10` (10 ms), each worker capped at 8 calls, 48 in flight");
         let mut rates = Vec::new();
         for count in [1, 3] {
             let mut workers = Vec::new();
