@@ -255,8 +255,10 @@ pub use crate::timers::{DeferRef, RepeatRef, defer, repeat, repeat_async, repeat
 /// `#[server_function(inline)]` runs a sync function on the async worker instead, inside the
 /// call's own task, with no hop. That is the author's promise that the function never blocks
 /// (no I/O, no locks held for long, no `sleep`): a run on the worker cannot be preempted or
-/// timed out, and while it runs every other call on that worker waits. Use it for functions
-/// that only compute from their arguments, such as a validation or a conversion.
+/// timed out, and while it runs every other call on that worker waits (over HTTP, the next
+/// requests on its connection; over NATS, the next requests to the same function, which a
+/// worker starts in order). Use it for functions that only compute from their arguments, such
+/// as a validation or a conversion.
 ///
 /// # Free functions only
 ///

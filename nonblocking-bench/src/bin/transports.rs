@@ -5,13 +5,16 @@
 //!    over HTTP (`Server` + `Remote`) and over NATS (one `Worker` + `nats::Remote`), in ABBA
 //!    rounds: calls per second, p50 and p99 latency;
 //! 2. the same `add` over NATS against the peer a user would write by hand: a bare async-nats
-//!    service (`service_builder`, one endpoint, `serde_json` in and out, answered in its loop)
-//!    called with `Client::request`, 32 in flight, ABBA rounds: calls per second and p99;
+//!    service (`service_builder`, one endpoint, `serde_json` in and out, answered in its loop),
+//!    called by this crate's `nats::Remote` (the worker's cost alone) and by hand with
+//!    `Client::request` (both sides by hand), 32 in flight, rounds ABCCBA: calls per second
+//!    and p99;
 //! 3. a function that sleeps 10 ms, each worker capped at 8 calls at once and the caller
 //!    keeping 48 in flight, with 1 and then 3 workers: the throughput scales with the workers
 //!    because the cap, not this 2-core machine, is the bottleneck.
 //!
-//! `cargo run --release -p nonblocking-bench --features nats --bin transports`
+//! `cargo run --release -p nonblocking-bench --features nats --bin transports` (add `-- peer` for
+//! the second section alone, to profile it).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -190,40 +193,65 @@ fn main() {
             .await
             .expect("a caller");
 
-        println!(
-            "1. a trivial function (`add`), 32 calls in flight, {ROUND:?} rounds in ABBA order"
-        );
+        let only_peer = std::env::args().any(|arg| arg == "peer");
         let args = serde_json::json!([40, 2]);
-        let (mut over_http, mut over_nats) = (Vec::new(), Vec::new());
-        for round in 0..4 {
-            if round == 0 || round == 3 {
-                over_http.extend(closed_loop(&http, "add", args.clone(), 32).await);
-            } else {
-                over_nats.extend(closed_loop(&nats, "add", args.clone(), 32).await);
-            }
-        }
         let seconds = 2.0 * ROUND.as_secs_f64();
-        let http_rate = summary("HTTP (Server + Remote)", over_http, seconds);
-        let nats_rate = summary("NATS (1 Worker + nats::Remote)", over_nats, seconds);
-        println!("NATS / HTTP throughput: {:.2}", nats_rate / http_rate);
+        if !only_peer {
+            println!(
+                "1. a trivial function (`add`), 32 calls in flight, {ROUND:?} rounds in ABBA order"
+            );
+            let (mut over_http, mut over_nats) = (Vec::new(), Vec::new());
+            for round in 0..4 {
+                if round == 0 || round == 3 {
+                    over_http.extend(closed_loop(&http, "add", args.clone(), 32).await);
+                } else {
+                    over_nats.extend(closed_loop(&nats, "add", args.clone(), 32).await);
+                }
+            }
+            let http_rate = summary("HTTP (Server + Remote)", over_http, seconds);
+            let nats_rate = summary("NATS (1 Worker + nats::Remote)", over_nats, seconds);
+            println!("NATS / HTTP throughput: {:.2}", nats_rate / http_rate);
+        }
 
-        println!("\n2. `add` over NATS: this transport against a bare async-nats service, 32 in flight, ABBA");
-        let bare_client = async_nats::connect(format!("nats://127.0.0.1:{port}")).await.expect("a connection");
+        println!(
+            "\n2. `add` over NATS against a bare async-nats service, 32 in flight, rounds ABCCBA"
+        );
+        let bare_client = async_nats::connect(format!("nats://127.0.0.1:{port}"))
+            .await
+            .expect("a connection");
         let bare = bare_service(bare_client.clone()).await;
         bare_client.flush().await.unwrap();
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        for round in 0..4 {
-            if round == 0 || round == 3 {
-                ours.extend(closed_loop(&nats, "add", args.clone(), 32).await);
-            } else {
-                theirs.extend(bare_loop(&bare_client, 32).await);
+        // The same caller (this crate's) against the bare service: what the worker costs.
+        let to_bare = nats::Remote::builder()
+            .prefix("bare")
+            .connect(&connect)
+            .await
+            .expect("a caller");
+        let (mut ours, mut remote_to_bare, mut by_hand) = (Vec::new(), Vec::new(), Vec::new());
+        for round in ["A", "B", "C", "C", "B", "A"] {
+            match round {
+                "A" => ours.extend(closed_loop(&nats, "add", args.clone(), 32).await),
+                "B" => remote_to_bare.extend(closed_loop(&to_bare, "add", args.clone(), 32).await),
+                _ => by_hand.extend(bare_loop(&bare_client, 32).await),
             }
         }
-        let ours_rate = summary("nonblocking (Worker + nats::Remote)", ours, seconds);
-        let bare_rate = summary("bare async-nats service + Client::request", theirs, seconds);
-        println!("nonblocking / bare throughput: {:.2} (target >= 0.9)", ours_rate / bare_rate);
+        let ours_rate = summary("A. nats::Remote -> Worker", ours, seconds);
+        let served_rate = summary("B. nats::Remote -> bare service", remote_to_bare, seconds);
+        let bare_rate = summary("C. Client::request -> bare service", by_hand, seconds);
+        println!(
+            "the worker against the bare service, same caller (A / B): {:.2} (target >= 0.9)",
+            ours_rate / served_rate
+        );
+        println!(
+            "end to end, both sides by hand (A / C): {:.2}; the caller alone (B / C): {:.2}",
+            ours_rate / bare_rate,
+            served_rate / bare_rate
+        );
         bare.stop().await.unwrap();
         worker.stop().await.unwrap();
+        if only_peer {
+            return;
+        }
 
         println!("\n3. `bench.sleep10` (10 ms), each worker capped at 8 calls, 48 in flight");
         let mut rates = Vec::new();

@@ -286,9 +286,11 @@ impl Transport for Remote {
         let remote = self.clone();
         let name = name.to_owned();
         let timeout = self.timeout;
-        // One deadline for the retries inside and the call's own timeout outside.
+        // One deadline for every step inside (the request's own timeout, the retries' pauses):
+        // `run` ends with `TimedOut` by it, so the call needs no timer of its own on top (nor the
+        // task that would watch it).
         let deadline = Instant::now() + timeout;
-        call_with_outcome(async move { remote.run(name, body?, decode, deadline).await }).timeout(timeout)
+        call_with_outcome(async move { remote.run(name, body?, decode, deadline).await })
     }
 }
 

@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::client::PublishErrorKind;
 use async_nats::{HeaderMap, Message, Subject};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -52,18 +53,20 @@ pub(crate) async fn handle(served: Arc<Served>, endpoint: usize, function: &'sta
     };
     let error = match answer {
         Answer::Value(bytes) => {
-            let max_payload = served.reply.server_info().max_payload;
-            if bytes.len() > max_payload {
-                let body = codes::PAYLOAD_TOO_LARGE.body(format!(
-                    "the result is {} bytes, over the NATS servers' max_payload of {max_payload} bytes",
-                    bytes.len()
-                ));
-                send_error(&served, reply, codes::PAYLOAD_TOO_LARGE.status, &body).await;
-                Some((codes::PAYLOAD_TOO_LARGE.status, body.message))
-            } else {
-                // A reply that cannot be sent has nobody to tell: the caller times out.
-                let _ = served.reply.publish(reply, bytes.into()).await;
-                None
+            let length = bytes.len();
+            // async-nats checks the servers' `max_payload` itself (reading it here would copy
+            // the whole server info per call).
+            match served.reply.publish(reply.clone(), bytes.into()).await {
+                Err(error) if error.kind() == PublishErrorKind::MaxPayloadExceeded => {
+                    let max_payload = served.reply.server_info().max_payload;
+                    let body = codes::PAYLOAD_TOO_LARGE.body(format!(
+                        "the result is {length} bytes, over the NATS servers' max_payload of {max_payload} bytes"
+                    ));
+                    send_error(&served, reply, codes::PAYLOAD_TOO_LARGE.status, &body).await;
+                    Some((codes::PAYLOAD_TOO_LARGE.status, body.message))
+                }
+                // Any other reply that cannot be sent has nobody to tell: the caller times out.
+                _ => None,
             }
         }
         Answer::Error(status, body) => {

@@ -20,6 +20,7 @@ use super::service::{Endpoint, Service, answer_discovery};
 use super::subjects::{InvalidNames, Route, cancel_subject, routes};
 use crate::errors::CallError;
 use crate::registry::{ServerFunction, registry};
+use crate::remote::dispatch::ready_now;
 use crate::remote::{Caller, InvalidPolicy, InvalidPrefix, Settings, policy_setters};
 
 /// Serves the registry over NATS: start any number of workers with the same prefix (on any
@@ -287,8 +288,8 @@ fn is_semver(version: &str) -> bool {
         && numbers.iter().all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n.len() == 1 || !n.starts_with('0')))
 }
 
-/// Takes one endpoint's requests until it is drained: a task per call, which the shared
-/// dispatch admits or refuses.
+/// Takes one endpoint's requests until it is drained, each through the shared dispatch: in
+/// this loop while it is ready at once, in a task of its own once it waits.
 async fn serve_endpoint(
     mut requests: async_nats::Subscriber,
     endpoint: usize,
@@ -301,7 +302,12 @@ async fn serve_endpoint(
             // Published without a reply subject: nobody waits for an answer.
             continue;
         };
-        tracker.spawn(handle(Arc::clone(&served), endpoint, function, message, reply));
+        let mut call = Box::pin(handle(Arc::clone(&served), endpoint, function, message, reply));
+        // Most calls finish, answer included, at their first poll: they need no task of their
+        // own (the hop to one costs more than the call). Only one still running gets a task.
+        if ready_now(call.as_mut()).await.is_none() {
+            tracker.spawn(call);
+        }
     }
 }
 
