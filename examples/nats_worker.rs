@@ -12,12 +12,15 @@
 //! Flags: `--server nats://host:port` (repeatable: every node of a cluster; default
 //! `nats://127.0.0.1:4222`), `--prefix rpc`, `--concurrency N` (calls at once; more are refused
 //! `overloaded` and callers retry them elsewhere), `--record FILE` (append each executed
-//! `work.echo` id, for the scale-out tests). The first line printed is `ready <service id>`.
+//! `work.echo` id, for the scale-out tests), `--only-given-servers` (never fail over to the
+//! cluster's other nodes, which NATS announces: a test uses it to lose a worker with its node).
+//! The first line printed is `ready <service id>`.
 //! SIGTERM or Ctrl-C leaves gracefully: no new calls, the accepted ones finish.
 
 #[path = "nats_shared/functions.rs"]
 mod functions;
 
+use nonblocking_runtime::nats::async_nats::ConnectOptions;
 use nonblocking_runtime::nats::{Connect, Worker};
 
 #[tokio::main]
@@ -49,7 +52,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(calls) = flag("--concurrency").pop() {
         builder = builder.concurrency_limit(calls.parse()?);
     }
-    let worker = builder.start(&Connect::new(servers)).await?;
+    let mut connect = Connect::new(servers);
+    if args.iter().any(|arg| arg == "--only-given-servers") {
+        connect = connect.options(|| ConnectOptions::new().ignore_discovered_servers());
+    }
+    let worker = builder.start(&connect).await?;
     println!("ready {}", worker.id());
     shutdown_signal().await;
     eprintln!("leaving: finishing the accepted calls");

@@ -1,7 +1,8 @@
 //! Scale-out over NATS with separate worker processes (`examples/nats_worker`) and a real
 //! `nats-server`: three workers share 10,000 calls; a worker killed with SIGKILL mid-load costs
-//! only calls it held (none runs twice, none hangs); one leaving on SIGTERM costs none; and a
-//! caller survives the loss of the cluster node it is connected to.
+//! only calls it held (none runs twice, none hangs); one leaving on SIGTERM costs none; a
+//! caller survives the loss of the cluster node it is connected to; and the loss of a
+//! worker's node costs only the calls that worker held, new calls going to the others.
 
 mod support;
 
@@ -331,4 +332,79 @@ async fn a_caller_fails_over_when_its_cluster_node_dies() {
             id
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workers_node_dying_fails_its_calls_by_the_deadline_and_new_ones_go_elsewhere() {
+    let mut nodes = NatsServer::cluster();
+    let binary = build_example("nats_worker");
+    let urls: Vec<String> = nodes.iter().map(NatsServer::url).collect();
+    // One worker on the node that dies, kept from failing over to the others (or it would
+    // reconnect and still answer); one on another node; the caller on the third.
+    let only = ["--only-given-servers"];
+    let doomed = WorkerProcess::start(&binary, &urls[1..2], record("worker-node", 0), &only);
+    let survivor = WorkerProcess::start(&binary, &urls[2..3], record("worker-node", 1), &only);
+    let deadline = Duration::from_millis(1_500);
+    let remote = Remote::builder()
+        .prefix("rpc")
+        .timeout(deadline)
+        .connect(&Connect::new(urls[..1].to_vec()))
+        .await
+        .unwrap();
+    // The routes form in the background: wait until both workers have answered.
+    let settle = Instant::now() + Duration::from_secs(15);
+    let mut id = 0;
+    while doomed.executed().is_empty() || survivor.executed().is_empty() {
+        id += 1;
+        let _ = remote.call_async_by_name::<u64>("work.echo", (id,)).await;
+        assert!(
+            Instant::now() < settle,
+            "the cluster never routed calls to both workers"
+        );
+    }
+
+    // 40 calls of 600 ms in flight, spread over both workers; the doomed worker's node dies
+    // under them.
+    let calls: Vec<_> = (0..40)
+        .map(|_| {
+            remote
+                .call_async_by_name::<u64>("work.sleep", (600,))
+                .into_future()
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let killed = Instant::now();
+    nodes[1].kill();
+    let outcomes = futures_util::future::join_all(calls).await;
+    let ended = killed.elapsed();
+    let failed: Vec<&CallError> = outcomes
+        .iter()
+        .filter_map(|outcome| outcome.as_ref().err())
+        .collect();
+    println!(
+        "{} of 40 calls failed with the worker's node, all ended {ended:?} after the kill",
+        failed.len()
+    );
+    // Every call ended by its deadline (plus a margin for a loaded machine), none hung.
+    assert!(ended < deadline + Duration::from_secs(1), "took {ended:?}");
+    // The doomed worker's calls are lost, and say so by timing out; the survivor's answered.
+    assert!(
+        failed
+            .iter()
+            .all(|error| matches!(error, CallError::TimedOut(_))),
+        "{failed:?}"
+    );
+    assert!(
+        !failed.is_empty() && failed.len() < 40,
+        "{} failed: the calls were not spread over both workers",
+        failed.len()
+    );
+
+    // New calls go to the surviving worker (the cluster forgets the dead node's interest).
+    let before = survivor.executed().len();
+    for id in 10_000..10_100u64 {
+        let answered = remote.call_async_by_name::<u64>("work.echo", (id,)).await;
+        assert_eq!(answered.unwrap(), id, "call {id} after the node died");
+    }
+    assert_eq!(survivor.executed().len(), before + 100);
 }
