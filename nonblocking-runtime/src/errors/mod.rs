@@ -12,7 +12,12 @@ use std::time::Duration;
 mod unobserved;
 
 pub use self::unobserved::report_unobserved_to_stderr;
+// What only a remote call can fail with lives with the transports' shared code.
 pub(crate) use self::unobserved::{report_misuse, report_unobserved};
+#[cfg(any(feature = "http", feature = "nats"))]
+pub use crate::remote::failures::{
+    NoRespondersError, RejectedError, RemoteFailure, TransportError,
+};
 
 /// A boxed error as produced by a failing call: anything `Into<BoxError>` works,
 /// from `std::io::Error` to `String` and `anyhow::Error`.
@@ -48,9 +53,12 @@ pub type SharedError = std::sync::Arc<dyn StdError + Send + Sync + 'static>;
 ///   [`InvalidResult`](Self::InvalidResult), [`DuplicateName`](Self::DuplicateName) and
 ///   [`RegistryBuilt`](Self::RegistryBuilt);
 /// * the runtime it runs on: [`NoTimeDriver`](Self::NoTimeDriver) (built without timers);
-/// * a remote call's transport (features `http`, `nats`): [`Rejected`](Self::Rejected) (the
-///   server refused it), [`Transport`](Self::Transport) (no answer of ours) and
-///   [`NoResponders`](Self::NoResponders) (no worker serves it).
+#[cfg_attr(
+    any(feature = "http", feature = "nats"),
+    doc = "* a remote call's transport (features `http`, `nats`): [`Rejected`](Self::Rejected) \
+           (the server refused it), [`Transport`](Self::Transport) (no answer of ours) and \
+           [`NoResponders`](Self::NoResponders) (no worker serves it)."
+)]
 ///
 /// New variants may be added in minor releases, so matches need a wildcard arm.
 ///
@@ -116,19 +124,24 @@ pub enum CallError {
     #[error("{0}")]
     DuplicateName(Box<DuplicateNameError>),
 
-    /// A remote server refused the call for a reason only HTTP has (unauthorized, forbidden,
-    /// payload too large, overloaded, shutting down, bad request); see [`RejectedError`].
+    /// A remote server refused the call for a reason only a transport has (unauthorized,
+    /// forbidden, payload too large, overloaded, shutting down, bad request); see
+    /// [`RejectedError`]. Features `http`, `nats`.
+    #[cfg(any(feature = "http", feature = "nats"))]
     #[error("{0}")]
     Rejected(Box<RejectedError>),
 
     /// A remote call could not reach the server, or its reply was not one of ours; see
-    /// [`TransportError`] for the URL and the cause.
+    /// [`TransportError`] for the URL and the cause. Features `http`, `nats`.
+    #[cfg(any(feature = "http", feature = "nats"))]
     #[error(transparent)]
     Transport(Box<TransportError>),
 
     /// No worker serves the function: over NATS, nothing subscribes to its subject (every
     /// worker is gone, or none exposes it). Unlike [`NotFound`](Self::NotFound), no server was
-    /// asked, so nothing says the function does not exist.
+    /// asked, so nothing says the function does not exist. Feature `nats` (the variant exists
+    /// with `http` too, which never produces it).
+    #[cfg(any(feature = "http", feature = "nats"))]
     #[error("{0}")]
     NoResponders(Box<NoRespondersError>),
 
@@ -196,121 +209,12 @@ pub struct DuplicateNameError {
     pub definitions: Vec<String>,
 }
 
-/// The details of [`CallError::NoResponders`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no worker is serving `{function}`: nothing subscribes to `{subject}` on the NATS servers")]
-#[non_exhaustive]
-pub struct NoRespondersError {
-    /// The function's name.
-    pub function: String,
-    /// The subject the call was sent to.
-    pub subject: String,
-}
-
-/// The details of [`CallError::Rejected`]: the HTTP status and the server's code and message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the server refused the call ({status} {code}): {message}")]
-#[non_exhaustive]
-pub struct RejectedError {
-    /// The HTTP status, such as 401 or 503.
-    pub status: u16,
-    /// The machine-readable code, such as `unauthorized` or `overloaded`.
-    pub code: String,
-    /// The server's message.
-    pub message: String,
-}
-
-/// The details of [`CallError::Transport`]: which URL could not be reached or answered
-/// something that is not ours, why, and the underlying error as the
-/// [`source`](StdError::source).
-///
-/// # Examples
-///
-/// ```
-/// # #[cfg(feature = "http")] {
-/// use nonblocking_runtime::{CallError, http::Remote};
-///
-/// // Nothing listens on port 9 here.
-/// let remote = Remote::new("http://127.0.0.1:9/rpc").unwrap();
-/// let error = remote.call_async_by_name::<i64>("add", (1, 2)).wait().unwrap_err();
-/// let CallError::Transport(transport) = &error else { panic!("{error:?}") };
-/// assert_eq!(transport.url, "http://127.0.0.1:9/rpc/add");
-/// assert!(error.to_string().contains("http://127.0.0.1:9/rpc/add"));
-/// # }
-/// ```
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message} ({url})")]
-#[non_exhaustive]
-pub struct TransportError {
-    /// The URL of the request.
-    pub url: String,
-    /// What went wrong, ending with the innermost cause where there is one.
-    pub message: String,
-    /// The error of the HTTP stack, if one caused this.
-    #[source]
-    pub source: Option<SharedError>,
-}
-
-#[cfg(any(feature = "http", feature = "nats"))]
-impl TransportError {
-    /// A transport error for `url`, caused by `source` (its innermost cause is added to the
-    /// message, so a one-line report still says "connection refused").
-    pub(crate) fn caused(url: String, what: &str, source: BoxError) -> CallError {
-        let mut root: &(dyn StdError + 'static) = &*source;
-        while let Some(next) = root.source() {
-            root = next;
-        }
-        let message = format!("{what}: {root}");
-        CallError::Transport(Box::new(TransportError {
-            url,
-            message,
-            source: Some(source.into()),
-        }))
-    }
-
-    /// A transport error for `url` with no underlying error.
-    pub(crate) fn plain(url: String, message: String) -> CallError {
-        CallError::Transport(Box::new(TransportError {
-            url,
-            message,
-            source: None,
-        }))
-    }
-}
-
-/// The error a remote server function returned, as [`CallError::Failed`] carries it on the
-/// client: its message, and its JSON value when the error type is `Serialize`. Get it with
-/// `error.downcast_ref::<RemoteFailure>()`.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-#[non_exhaustive]
-pub struct RemoteFailure {
-    /// The function's error message.
-    pub message: String,
-    /// The error itself as JSON, when its type is `Serialize` (decode it with `serde_json`).
-    pub value: Option<serde_json::Value>,
-}
-
 impl CallError {
     pub(crate) fn not_found(name: &str, suggestion: Option<&str>) -> CallError {
         CallError::NotFound(Box::new(NotFoundError {
             name: name.to_owned(),
             suggestion: suggestion.map(str::to_owned),
             server: None,
-        }))
-    }
-
-    /// A function the server at `server` (its base URL) does not offer to this caller.
-    #[cfg(any(feature = "http", feature = "nats"))]
-    pub(crate) fn not_found_remote(
-        name: &str,
-        suggestion: Option<&str>,
-        server: &str,
-    ) -> CallError {
-        CallError::NotFound(Box::new(NotFoundError {
-            name: name.to_owned(),
-            suggestion: suggestion.map(str::to_owned),
-            server: Some(server.to_owned()),
         }))
     }
 
@@ -457,8 +361,11 @@ impl CallError {
             CallError::DuplicateName(_) => "DuplicateName",
             CallError::RegistryBuilt(_) => "RegistryBuilt",
             CallError::NoTimeDriver => "NoTimeDriver",
+            #[cfg(any(feature = "http", feature = "nats"))]
             CallError::Rejected(_) => "Rejected",
+            #[cfg(any(feature = "http", feature = "nats"))]
             CallError::Transport(_) => "Transport",
+            #[cfg(any(feature = "http", feature = "nats"))]
             CallError::NoResponders(_) => "NoResponders",
         }
     }

@@ -6,6 +6,7 @@
 
 mod caller;
 pub(crate) mod dispatch;
+pub(crate) mod failures;
 mod policy;
 mod prefix;
 pub(crate) mod slots;
