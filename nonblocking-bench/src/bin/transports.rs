@@ -62,24 +62,20 @@ fn nats_server(port: u16) -> NatsServer {
     NatsServer(child)
 }
 
-/// Calls `name` closed-loop with `in_flight` calls for `ROUND`: every latency.
-async fn closed_loop<T: Transport + Clone + Send + Sync + 'static>(
-    remote: &T,
-    name: &'static str,
-    args: serde_json::Value,
-    in_flight: usize,
-) -> Vec<Duration> {
+/// Runs `call` closed-loop with `in_flight` calls at a time for `ROUND`: every latency.
+async fn closed_loop_of<F, C>(in_flight: usize, call: F) -> Vec<Duration>
+where
+    F: Fn() -> C,
+    C: std::future::Future<Output = ()>,
+{
     let deadline = Instant::now() + ROUND;
     let workers = (0..in_flight).map(|_| {
-        let remote = remote.clone();
-        let args = args.clone();
+        let call = &call;
         async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let started = Instant::now();
-                let outcome: Result<serde_json::Value, _> =
-                    remote.call_async_by_name(name, &args).await;
-                outcome.expect("the call succeeds");
+                call().await;
                 latencies.push(started.elapsed());
             }
             latencies
@@ -91,33 +87,33 @@ async fn closed_loop<T: Transport + Clone + Send + Sync + 'static>(
         .await
 }
 
-/// The bare peer's caller: `Client::request` closed-loop with `in_flight` requests for
-/// `ROUND`, decoding each answer as the transport does.
+/// Calls `name` through `remote`, closed-loop (see [`closed_loop_of`]).
+async fn closed_loop<T: Transport>(
+    remote: &T,
+    name: &'static str,
+    args: serde_json::Value,
+    in_flight: usize,
+) -> Vec<Duration> {
+    closed_loop_of(in_flight, || async {
+        let outcome: Result<serde_json::Value, _> = remote.call_async_by_name(name, &args).await;
+        outcome.expect("the call succeeds");
+    })
+    .await
+}
+
+/// The bare peer's caller: `Client::request` closed-loop, decoding each answer as the
+/// transport does.
 async fn bare_loop(client: &async_nats::Client, in_flight: usize) -> Vec<Duration> {
-    let deadline = Instant::now() + ROUND;
     let payload = bytes_of(&(40, 2));
-    let workers = (0..in_flight).map(|_| {
-        let client = client.clone();
-        let payload = payload.clone();
-        async move {
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let started = Instant::now();
-                let reply = client
-                    .request("bare.add", payload.clone())
-                    .await
-                    .expect("the bare service answers");
-                let sum: i64 = serde_json::from_slice(&reply.payload).expect("a number");
-                assert_eq!(sum, 42);
-                latencies.push(started.elapsed());
-            }
-            latencies
-        }
-    });
-    futures_util::stream::iter(workers)
-        .buffer_unordered(in_flight)
-        .concat()
-        .await
+    closed_loop_of(in_flight, || async {
+        let reply = client
+            .request("bare.add", payload.clone())
+            .await
+            .expect("the bare service answers");
+        let sum: i64 = serde_json::from_slice(&reply.payload).expect("a number");
+        assert_eq!(sum, 42);
+    })
+    .await
 }
 
 fn bytes_of(value: &impl serde::Serialize) -> axum::body::Bytes {
