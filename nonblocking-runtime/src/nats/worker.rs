@@ -340,3 +340,18 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_semver;
+
+    #[test]
+    fn a_service_version_is_semver() {
+        for good in ["0.1.0", "1.4.0", "10.20.30", "1.0.0-rc.1", "1.0.0+build.5", "1.0.0-alpha+001"] {
+            assert!(is_semver(good), "{good}");
+        }
+        for bad in ["", "1", "1.0", "1.0.0.0", "01.0.0", "1.x.0", "v1.0.0", "1..0"] {
+            assert!(!is_semver(bad), "{bad}");
+        }
+    }
+}
