@@ -27,7 +27,7 @@
 //! | [`registry`](mod@registry) | [`registry()`], [`call_async_by_name`], the entries of `#[server_function]`s |
 //! | [`errors`] | [`CallError`] and the details of its variants; how unobserved failures are reported |
 //! | [`ui`] | `UiContext`: handlers, repeats and defers that run on a GUI's UI thread (`on_result_ui`, `pump`) |
-//! | `remote` | what every transport shares: the typed stubs' `Transport`, `Caller`, `Refusal`, `Expose`, `InvalidPolicy` (features `http`, `nats`) |
+//! | `remote` | what every transport shares: the typed stubs' `Transport`, `Caller`, `Refusal`, `Expose`, `InvalidPolicy`, and the transports for tests, `InProcess` and `Mock` (features `http`, `nats`) |
 //! | `http` | `Server` and `Remote` (feature `http`; `https` adds TLS to the client) |
 //! | `nats` | `Worker`, `nats::Remote` and `Connect`: the registry as a NATS service (feature `nats`) |
 //! | `schema` | `ApiSchema`: JSON Schemas of every server function, TypeScript stubs, and the OpenAPI document an `http` server publishes (feature `schema`) |

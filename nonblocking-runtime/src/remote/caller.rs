@@ -12,6 +12,8 @@ pub enum Via {
     Http,
     /// A request on `<prefix>.<name>` over NATS.
     Nats,
+    /// A call through [`InProcess`](super::InProcess): no network, the same dispatch.
+    InProcess,
 }
 
 /// What an [`Authorize`](super::Authorize) hook sees of a call's request, whatever its transport: its headers
@@ -44,6 +46,8 @@ enum Headers<'a> {
     Http(&'a axum::http::HeaderMap),
     #[cfg(feature = "nats")]
     Nats(Option<&'a async_nats::HeaderMap>),
+    /// An [`InProcess`](super::InProcess) transport's headers, as given.
+    Given(&'a [(String, String)]),
 }
 
 impl<'a> Caller<'a> {
@@ -57,6 +61,10 @@ impl<'a> Caller<'a> {
         Caller { headers: Headers::Nats(headers), via: Via::Nats, peer: None }
     }
 
+    pub(crate) fn in_process(headers: &'a [(String, String)]) -> Self {
+        Caller { headers: Headers::Given(headers), via: Via::InProcess, peer: None }
+    }
+
     /// The first value of the header `name` (case-insensitive), if the request has one.
     pub fn get(&self, name: &str) -> Option<HeaderText<'a>> {
         match &self.headers {
@@ -68,6 +76,10 @@ impl<'a> Caller<'a> {
                 .find(|(key, _)| <_ as AsRef<str>>::as_ref(*key).eq_ignore_ascii_case(name))
                 .and_then(|(_, values)| values.first())
                 .map(|value| HeaderText(value.as_str().as_bytes())),
+            Headers::Given(headers) => headers
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                .map(|(_, value)| HeaderText(value.as_bytes())),
         }
     }
 
@@ -86,6 +98,9 @@ impl<'a> Caller<'a> {
                     values.iter().map(move |value| (name.as_ref(), HeaderText(value.as_str().as_bytes())))
                 })
                 .collect(),
+            Headers::Given(headers) => {
+                headers.iter().map(|(name, value)| (name.as_str(), HeaderText(value.as_bytes()))).collect()
+            }
         }
     }
 

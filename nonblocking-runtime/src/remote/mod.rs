@@ -3,10 +3,15 @@
 //! shutdown grace), one pipeline that runs a call under it, the one table of wire codes and
 //! the error object, the transport-neutral view of a request ([`Caller`]), and [`Transport`],
 //! through which the typed `call_remote_<name>` stubs call whichever transport they are given.
+//!
+//! Two transports here serve tests: [`InProcess`] runs this process's functions through the
+//! same dispatch as a server (no socket), and [`Mock`] answers with closures and records calls.
 
 mod caller;
 pub(crate) mod dispatch;
 pub(crate) mod failures;
+mod in_process;
+mod mock;
 mod policy;
 mod prefix;
 pub(crate) mod slots;
@@ -14,6 +19,8 @@ mod transport;
 pub(crate) mod wire;
 
 pub use self::caller::{Caller, HeaderText, NotText, Via};
+pub use self::in_process::{InProcess, InProcessBuilder};
+pub use self::mock::{Mock, MockCall};
 pub use self::policy::{Authorize, Expose, InvalidPolicy, Refusal};
 pub(crate) use self::policy::{Policy, Settings, policy_setters};
 pub use self::prefix::InvalidPrefix;

@@ -201,6 +201,17 @@ impl fmt::Debug for Policy {
 /// `policy: Settings` field): the same names, defaults and documentation on either transport.
 macro_rules! policy_setters {
     () => {
+        $crate::remote::policy_setters!(calls);
+
+        /// After the shutdown signal, how long calls already accepted may take to finish; calls
+        /// still running then are stopped. Default 10 s.
+        pub fn shutdown_grace(mut self, grace: std::time::Duration) -> Self {
+            self.policy.shutdown_grace = grace;
+            self
+        }
+    };
+    // What applies to each call (a transport without a shutdown takes only these).
+    (calls) => {
         /// Serves every registered function (the default).
         pub fn expose_all(mut self) -> Self {
             self.policy.expose = $crate::remote::Expose::All;
@@ -253,13 +264,6 @@ macro_rules! policy_setters {
         /// with `413 payload_too_large` before anything is decoded. Default 1 MiB.
         pub fn body_limit(mut self, bytes: usize) -> Self {
             self.policy.body_limit = bytes;
-            self
-        }
-
-        /// After the shutdown signal, how long calls already accepted may take to finish; calls
-        /// still running then are stopped. Default 10 s.
-        pub fn shutdown_grace(mut self, grace: std::time::Duration) -> Self {
-            self.policy.shutdown_grace = grace;
             self
         }
 

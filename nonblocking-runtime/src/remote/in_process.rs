@@ -1,0 +1,159 @@
+//! [`InProcess`]: a transport that runs the registry's real functions in this process, through
+//! the same dispatch a server runs, with no socket: code written against a [`Transport`] is
+//! tested (or run in one binary) without a server.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::dispatch::{Answer, dispatch};
+use super::policy::{InvalidPolicy, Policy, Settings, policy_setters};
+use super::wire::from_wire;
+use super::{Caller, Decode, Transport, sealed};
+use crate::calls::{AsyncCall, call_with_outcome};
+use crate::errors::CallError;
+use crate::registry::registry;
+
+/// Calls the server functions of this process as a server would run them: through the
+/// exposure list, the authorization hook (which sees this transport's headers, and
+/// [`Via::InProcess`](super::Via::InProcess)), the timeout, the concurrency and body limits, and
+/// the wire's error table, so a call fails exactly as it would over HTTP or NATS. No socket, no
+/// server, no task beyond the call's own.
+///
+/// It takes the typed stubs `call_remote_<name>(&transport, ..)` like any [`Transport`].
+///
+/// # Examples
+///
+/// ```
+/// use nonblocking_runtime::remote::{InProcess, Refusal};
+/// use nonblocking_runtime::server_function;
+///
+/// #[server_function(name = "in_process.greet", require = "user")]
+/// async fn greet(name: String) -> String {
+///     format!("hello, {name}")
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let app = InProcess::builder()
+///     .authorize(|caller, function| match (function.require(), caller.get("x-user")) {
+///         (Some(_), None) => Err(Refusal::Unauthorized("log in first".into())),
+///         _ => Ok(()),
+///     })
+///     .build()
+///     .unwrap();
+/// let anonymous = app.call_async_by_name::<String>("in_process.greet", ("ada",)).await;
+/// assert!(anonymous.unwrap_err().to_string().contains("log in first"));
+///
+/// let ada = app.with_header("x-user", "ada");
+/// assert_eq!(call_remote_greet(&ada, "ada".into()).await.unwrap(), "hello, ada");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct InProcess {
+    policy: Arc<Policy>,
+    headers: Arc<[(String, String)]>,
+}
+
+/// Builds an [`InProcess`] transport: the policy a server would have, and the headers its
+/// calls carry.
+#[must_use = "a builder does nothing until `build()`"]
+pub struct InProcessBuilder {
+    policy: Settings,
+    headers: Vec<(String, String)>,
+}
+
+impl InProcessBuilder {
+    policy_setters!(calls);
+
+    /// Sends this header with every call (the authorize hook sees it).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The transport, or [`InvalidPolicy`] naming an `expose`d name that is not registered.
+    pub fn build(self) -> Result<InProcess, InvalidPolicy> {
+        Ok(InProcess { policy: Arc::new(self.policy.check()?), headers: self.headers.into() })
+    }
+}
+
+impl fmt::Debug for InProcessBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("InProcessBuilder").field("policy", &self.policy).field("headers", &names).finish()
+    }
+}
+
+impl fmt::Debug for InProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values may be credentials: show only their names.
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("InProcess").field("policy", &self.policy).field("headers", &names).finish()
+    }
+}
+
+impl Default for InProcess {
+    /// Every function exposed, no hook, no headers, a server's default limits.
+    fn default() -> Self {
+        InProcess::builder().build().expect("the default settings are valid")
+    }
+}
+
+impl InProcess {
+    /// A builder with a server's defaults: every function exposed, no hook, 30 s per call,
+    /// 1,024 calls at once, 1 MiB of arguments.
+    pub fn builder() -> InProcessBuilder {
+        InProcessBuilder { policy: Settings::with_prefix(""), headers: Vec::new() }
+    }
+
+    /// This transport's policy with one more header on every call (a logged-in user, say).
+    pub fn with_header(&self, name: &str, value: &str) -> Self {
+        let headers: Vec<(String, String)> =
+            self.headers.iter().cloned().chain([(name.to_owned(), value.to_owned())]).collect();
+        InProcess { policy: Arc::clone(&self.policy), headers: headers.into() }
+    }
+
+    /// Calls the server function `name` without waiting; see [`Transport::call_async_by_name`].
+    pub fn call_async_by_name<R>(&self, name: &str, args: impl Serialize) -> AsyncCall<R>
+    where
+        R: DeserializeOwned + Send + 'static,
+    {
+        Transport::call_async_by_name(self, name, args)
+    }
+}
+
+impl sealed::Sealed for InProcess {}
+
+impl Transport for InProcess {
+    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>) -> AsyncCall<R> {
+        let (policy, headers, name) = (Arc::clone(&self.policy), Arc::clone(&self.headers), name.to_owned());
+        call_with_outcome(async move {
+            let body = body?;
+            // Unexposed answers exactly like missing, as on a server.
+            let function = match registry().get(&name) {
+                Ok(function) if policy.expose.allows(&name) => function,
+                Ok(_) => return Err(CallError::not_found(&name, None)),
+                Err(error) => return Err(error),
+            };
+            let caller = Caller::in_process(&headers);
+            let body = std::future::ready(Ok::<_, Infallible>(bytes::Bytes::from(body)));
+            let answer = match dispatch(&policy, function, &caller, body, std::future::pending()).await {
+                Ok(answer) => answer,
+                Err(never) => match never {},
+            };
+            match answer {
+                Answer::Value(json) => decode(&json).map_err(|error| CallError::invalid_result(&name, error.to_string())),
+                // Through the wire's table both ways: the error a real transport's caller gets.
+                Answer::Error(status, body) => {
+                    let json = serde_json::to_vec(&body).unwrap_or_default();
+                    Err(from_wire("in-process", &name, &name, status, &json))
+                }
+                Answer::Dropped => Err(CallError::Cancelled),
+            }
+        })
+    }
+}
