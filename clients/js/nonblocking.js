@@ -402,6 +402,75 @@ function stub(path, client) {
   });
 }
 
+// ---- tests --------------------------------------------------------------------------------
+
+/** The wire statuses of the codes a mock answer may throw (the server's table). */
+const MOCK_STATUSES = Object.freeze({
+  not_found: 404,
+  invalid_arguments: 422,
+  unauthorized: 401,
+  forbidden: 403,
+  payload_too_large: 413,
+  timed_out: 504,
+  failed: 500,
+  panicked: 500,
+  overloaded: 503,
+  shutting_down: 503,
+});
+
+/**
+ * A stand-in for the server in page tests: answers the names you choose, records every call,
+ * and plugs into a client as its `fetch` (`configure({ url: "/rpc", fetch: mock.fetch })`), so
+ * the code under test runs unchanged. An answer returns the value (or a promise of it), or
+ * throws a `NonBlockingError` to answer that error as the server would; a name without an
+ * answer is `not_found`.
+ */
+export class Mock {
+  #answers = new Map();
+  /** Every call so far: `{ name, args, headers }`, in order. */
+  calls = [];
+
+  /** Answers calls of `name` with `answer(args)` (the JSON arguments: an array, or an object
+   * by keyword). */
+  answer(name, answer) {
+    if (typeof answer !== "function") throw new TypeError("an answer is a function of the arguments");
+    this.#answers.set(name, answer);
+    return this;
+  }
+
+  /** The calls of `name` so far. */
+  callsOf(name) {
+    return this.calls.filter((call) => call.name === name);
+  }
+
+  /** The `fetch` to give a `Client` (or `configure`). */
+  get fetch() {
+    return async (url, init = {}) => {
+      const name = decodeURIComponent(String(url).split("/").pop());
+      const args = init.body === undefined || init.body === "" ? null : JSON.parse(String(init.body));
+      this.calls.push({ name, args, headers: { ...(init.headers ?? {}) } });
+      const reply = (status, body) =>
+        new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+      const answer = this.#answers.get(name);
+      if (answer === undefined) {
+        return reply(404, { code: "not_found", message: `the mock has no answer for \`${name}\`` });
+      }
+      try {
+        const value = await answer(args);
+        if (init.signal?.aborted) throw init.signal.reason;
+        return reply(200, value === undefined ? null : value);
+      } catch (error) {
+        if (init.signal?.aborted) throw init.signal.reason ?? error;
+        if (error instanceof NonBlockingError) {
+          const status = error.status ?? MOCK_STATUSES[error.code] ?? 500;
+          return reply(status, { code: error.code, message: error.message, details: error.details });
+        }
+        return reply(500, { code: "failed", message: String(error?.message ?? error) });
+      }
+    };
+  }
+}
+
 // ---- timers ----------------------------------------------------------------------------
 
 function runBody(fn, what) {

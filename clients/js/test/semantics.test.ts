@@ -13,6 +13,7 @@ import {
   cancel,
   configure,
   defer,
+  Mock,
   repeat,
   stubs,
   type Status,
@@ -342,6 +343,7 @@ test("the module exports exactly what its declarations declare", async () => {
     AsyncCall: true,
     Client: true,
     DeferRef: true,
+    Mock: true,
     NonBlockingError: true,
     RepeatRef: true,
     STATUSES: true,
@@ -360,4 +362,36 @@ test("the module exports exactly what its declarations declare", async () => {
   }
   await call;
   assert.deepEqual([...module.STATUSES], ["pending", "completed", "failed", "cancelled"]);
+});
+
+test("a Mock answers chosen names, errors as the server would, and records every call", async () => {
+  type Api = { cart: { total(prices: number[]): AsyncCall<number> } };
+  const mock = new Mock()
+    .answer("cart.total", (args: [number[]]) => args[0].reduce((a, b) => a + b, 0))
+    .answer("cart.pay", async () => {
+      throw new NonBlockingError("forbidden", "not your cart");
+    })
+    .answer("cart.fail", () => {
+      throw new Error("boom");
+    });
+  const client = new Client({ url: "/rpc", fetch: mock.fetch, headers: { "x-user": "ada" } });
+  // The code under test, unchanged: typed stubs, by name, by keyword.
+  assert.equal(await stubs<Api>(client).cart.total([3, 4]), 7);
+  await assert.rejects(settled(client.callAsync("cart.pay")), (error: NonBlockingError) => {
+    assert.equal(error.code, "forbidden");
+    assert.equal(error.status, 403);
+    assert.equal(error.message, "not your cart");
+    return true;
+  });
+  await assert.rejects(settled(client.callAsync("cart.fail")), (error: NonBlockingError) => error.code === "failed" && error.message === "boom");
+  await assert.rejects(settled(client.callAsyncNamed("cart.missing", { id: 1 })), (error: NonBlockingError) => error.code === "not_found");
+  assert.deepEqual(
+    mock.calls.map((call) => [call.name, call.args]),
+    [["cart.total", [[3, 4]]], ["cart.pay", []], ["cart.fail", []], ["cart.missing", { id: 1 }]],
+  );
+  assert.equal(mock.callsOf("cart.total")[0].headers["x-user"], "ada");
+  // Through `configure`, as a page's module-level calls go.
+  configure({ url: "/rpc", fetch: mock.fetch });
+  assert.equal(await callAsync("cart.total", [1, 2]), 3);
+  assert.equal(mock.callsOf("cart.total").length, 2);
 });

@@ -157,3 +157,25 @@ export declare function defer(fn: () => unknown, seconds: number): DeferRef;
 
 /** `ref.cancel()`, or nothing for `null` / `undefined`. */
 export declare function cancel(ref: { cancel(): void } | null | undefined): void;
+
+/** One call a `Mock` got. */
+export interface MockCall {
+  readonly name: string;
+  /** The JSON arguments: an array (positional) or an object (by keyword); `null` for none. */
+  readonly args: unknown;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** A stand-in for the server in page tests: answers the names you choose, records every
+ * call, and plugs into a client as its `fetch`:
+ * `configure({ url: "/rpc", fetch: mock.fetch })`. An answer returns the value (or a promise
+ * of it), or throws a `NonBlockingError` to answer that error; a name without an answer is
+ * `not_found`. */
+export declare class Mock {
+  /** Every call so far, in order. */
+  readonly calls: MockCall[];
+  answer(name: string, answer: (args: any) => unknown): this;
+  callsOf(name: string): MockCall[];
+  /** The `fetch` to give a `Client` or `configure`. */
+  readonly fetch: typeof fetch;
+}
