@@ -125,6 +125,51 @@ async fn default_bearer_and_per_call_headers_reach_the_authorize_hook() {
 }
 
 #[tokio::test]
+async fn an_interceptor_sets_headers_on_every_call_from_state_it_reads_then() {
+    let seen = Seen::default();
+    let addr = serve_plain(server(&seen)).await;
+    let token = Arc::new(Mutex::new(String::from("stale")));
+    let names = Arc::new(Mutex::new(Vec::new()));
+    let remote = {
+        let (token, names) = (Arc::clone(&token), Arc::clone(&names));
+        Remote::builder(format!("http://{addr}/rpc"))
+            .header("x-client", "builder")
+            .intercept(move |function, headers| {
+                names.lock().unwrap().push(function.to_owned());
+                // The remote's own headers are in; the interceptor may read and replace them.
+                assert_eq!(headers.get("x-client"), Some("builder"));
+                headers.insert("x-client", "intercepted").unwrap();
+                let bearer = format!("Bearer {}", token.lock().unwrap());
+                headers.insert("authorization", &bearer).unwrap();
+                assert!(headers.insert("bad name", "x").is_err());
+                assert!(headers.insert("x-bad", "two\nlines").is_err());
+            })
+            .build()
+            .unwrap()
+    };
+    let refused = call_remote_secret(&remote).await.unwrap_err();
+    assert!(
+        matches!(&refused, CallError::Rejected(rejected) if rejected.code == "forbidden"),
+        "{refused:?}"
+    );
+    // Refreshed elsewhere: the next call carries the new token.
+    *token.lock().unwrap() = "admin-token".into();
+    assert_eq!(call_remote_secret(&remote).await.unwrap(), "42");
+    // A per-call variant keeps the interceptor.
+    let traced = remote.with_header("x-request-id", "7").unwrap();
+    assert_eq!(call_remote_echo(&traced, "hi".into()).await.unwrap(), "hi");
+    let seen = seen.lock().unwrap().clone();
+    let last = seen.last().unwrap();
+    assert_eq!(last[0].as_deref(), Some("Bearer admin-token"));
+    assert_eq!(last[1].as_deref(), Some("7"));
+    assert_eq!(last[2].as_deref(), Some("intercepted"));
+    assert_eq!(
+        *names.lock().unwrap(),
+        ["client.secret", "client.secret", "client.echo"]
+    );
+}
+
+#[tokio::test]
 async fn a_refused_connection_names_the_url_and_keeps_its_cause() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

@@ -355,3 +355,52 @@ async fn a_cancel_sent_at_once_still_stops_the_call() {
     }
     worker.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interceptor_sets_headers_the_workers_hook_sees() {
+    let server = NatsServer::start("");
+    let worker = worker("intercepted")
+        .start(&Connect::new([server.url()]))
+        .await
+        .unwrap();
+    let user = std::sync::Arc::new(std::sync::Mutex::new(String::from("mallory")));
+    let remote = {
+        let user = std::sync::Arc::clone(&user);
+        Remote::builder()
+            .prefix("intercepted")
+            .timeout(Duration::from_secs(10))
+            .intercept(move |function, headers| {
+                assert!(function.starts_with("svc."), "{function}");
+                headers.insert("x-user", &user.lock().unwrap()).unwrap();
+            })
+            .connect(&Connect::new([server.url()]))
+            .await
+            .unwrap()
+    };
+    let refused = remote
+        .call_async_by_name::<u64>("svc.slow", ("stats", 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, CallError::Rejected(rejected) if rejected.code == "forbidden"),
+        "{refused:?}"
+    );
+    *user.lock().unwrap() = "alice".into();
+    assert_eq!(
+        remote
+            .call_async_by_name::<u64>("svc.slow", ("stats", 1))
+            .await
+            .unwrap(),
+        1
+    );
+    // Kept by a per-call variant.
+    let variant = remote.with_header("x-trace", "1").unwrap();
+    assert_eq!(
+        variant
+            .call_async_by_name::<u64>("svc.slow", ("stats", 1))
+            .await
+            .unwrap(),
+        1
+    );
+    worker.stop().await.unwrap();
+}

@@ -89,6 +89,10 @@ export interface ClientOptions {
   credentials?: "same-origin" | "include" | "omit";
   /** The fetch to use (tests, other runtimes). */
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
+  /** Runs before every call with the function's name and the call's headers (the client's
+   * already in), which it may change: a token refreshed now, a trace id. May be async; if it
+   * throws, the call fails with `transport` and the error as its cause. */
+  intercept?: (name: string, headers: Record<string, string>) => void | Promise<void>;
 }
 
 /** Where the server is and what every call sends. */

@@ -395,3 +395,45 @@ test("a Mock answers chosen names, errors as the server would, and records every
   assert.equal(await callAsync("cart.total", [1, 2]), 3);
   assert.equal(mock.callsOf("cart.total").length, 2);
 });
+
+test("an interceptor runs before every call, may be async, and sets headers the request carries", async () => {
+  let token = "t1";
+  const names: string[] = [];
+  const mock = new Mock().answer("echo", ([text]: [string]) => text);
+  const client = new Client({
+    url: "/rpc",
+    fetch: mock.fetch,
+    headers: { "x-client": "page" },
+    intercept: async (name, headers) => {
+      names.push(name);
+      await sleep(1); // a token refreshed now, say
+      headers.Authorization = `Bearer ${token}`;
+      headers["Content-Type"] = "text/plain"; // cannot make the call a simple request
+    },
+  });
+  assert.equal(await client.callAsync("echo", "a"), "a");
+  token = "t2";
+  assert.equal(await client.withHeaders({ "x-trace": "7" }).callAsync("echo", "b"), "b");
+  assert.deepEqual(names, ["echo", "echo"]);
+  const [first, second] = mock.calls.map((call) => call.headers);
+  assert.equal(first.Authorization, "Bearer t1");
+  assert.equal(first["x-client"], "page");
+  assert.equal(first["Content-Type"], "application/json");
+  assert.equal(second.Authorization, "Bearer t2");
+  assert.equal(second["x-trace"], "7");
+  // A failing interceptor fails the call before anything is sent.
+  const failing = new Client({
+    url: "/rpc",
+    fetch: mock.fetch,
+    intercept: () => {
+      throw new Error("no token");
+    },
+  });
+  await assert.rejects(settled(failing.callAsync("echo", "c")), (error: NonBlockingError) => {
+    assert.equal(error.code, "transport");
+    assert.match(error.message, /no token/);
+    return true;
+  });
+  assert.equal(mock.calls.length, 2);
+  assert.throws(() => new Client({ intercept: "nope" as never }), TypeError);
+});

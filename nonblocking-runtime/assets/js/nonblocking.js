@@ -255,6 +255,7 @@ export class Client {
   #headers;
   #credentials;
   #fetch;
+  #intercept;
 
   /**
    * @param {object} [options]
@@ -263,12 +264,18 @@ export class Client {
    * @param {Record<string, string>} [options.headers] sent with every call
    * @param {RequestCredentials} [options.credentials] `same-origin` (default), `include`, `omit`
    * @param {typeof fetch} [options.fetch] the fetch to use (tests, other runtimes)
+   * @param {(name: string, headers: Record<string, string>) => void | Promise<void>} [options.intercept]
+   *   runs before every call, and may change its headers (a token refreshed now)
    */
-  constructor({ url = defaultUrl(), headers = {}, credentials = "same-origin", fetch: doFetch } = {}) {
+  constructor({ url = defaultUrl(), headers = {}, credentials = "same-origin", fetch: doFetch, intercept } = {}) {
+    if (intercept !== undefined && typeof intercept !== "function") {
+      throw new TypeError("intercept is a function of the call's name and headers");
+    }
     this.#url = url === undefined ? undefined : String(url).replace(/\/+$/, "");
     this.#headers = { ...headers };
     this.#credentials = credentials;
     this.#fetch = doFetch;
+    this.#intercept = intercept;
   }
 
   /** The server's prefix this client calls. */
@@ -283,6 +290,7 @@ export class Client {
       headers: { ...this.#headers, ...headers },
       credentials: this.#credentials,
       fetch: this.#fetch,
+      intercept: this.#intercept,
     });
   }
 
@@ -314,11 +322,23 @@ export class Client {
         );
       }
       const doFetch = this.#fetch ?? globalThis.fetch;
+      const headers = { ...this.#headers };
+      if (this.#intercept) {
+        try {
+          await this.#intercept(name, headers);
+        } catch (error) {
+          throw new NonBlockingError("transport", `the interceptor failed before calling ${label}: ${error?.message ?? error}`, {
+            cause: error,
+          });
+        }
+        if (signal.aborted) throw signal.reason;
+      }
       let response;
       try {
         response = await doFetch(`${this.#url}/${encodeURIComponent(name)}`, {
           method: "POST",
-          headers: { ...this.#headers, "Content-Type": "application/json" },
+          // Always JSON: the interceptor cannot make a call a "simple" cross-site request.
+          headers: { ...headers, "Content-Type": "application/json" },
           body: JSON.stringify(body),
           credentials: this.#credentials,
           signal,

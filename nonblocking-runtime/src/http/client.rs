@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::connector::{Connector, TlsRoots};
 use crate::remote::wire::from_wire;
-use crate::remote::{Decode, Transport, sealed};
+use crate::remote::{Decode, Intercept, OutgoingHeaders, Transport, sealed};
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::{CallError, TransportError};
 
@@ -52,6 +52,7 @@ pub struct Remote {
     client: Client<Connector, Full<Bytes>>,
     headers: Arc<HeaderMap>,
     timeout: Option<Duration>,
+    intercept: Option<Intercept>,
 }
 
 impl fmt::Debug for Remote {
@@ -91,6 +92,7 @@ pub struct RemoteBuilder {
     headers: Vec<(String, String)>,
     timeout: Option<Duration>,
     roots: TlsRoots,
+    intercept: Option<Intercept>,
 }
 
 impl fmt::Debug for RemoteBuilder {
@@ -118,6 +120,35 @@ impl RemoteBuilder {
     /// [`CallError::TimedOut`] (and drops its request). Per call: [`AsyncCall::timeout`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Runs `intercept` before every call, in the caller, with the function's name and the
+    /// call's headers (this remote's already in), which it may set: a token refreshed
+    /// elsewhere, a tenant or request id. The NATS [`Remote`](crate::nats::Remote) takes the
+    /// same function.
+    ///
+    /// ```
+    /// use std::sync::{Arc, RwLock};
+    /// use nonblocking_runtime::http::Remote;
+    ///
+    /// // Kept fresh by the app (a `repeat` that refreshes it, say).
+    /// let token = Arc::new(RwLock::new(String::from("t1")));
+    /// let current = Arc::clone(&token);
+    /// let remote = Remote::builder("http://127.0.0.1:3000/rpc")
+    ///     .intercept(move |_function, headers| {
+    ///         let bearer = format!("Bearer {}", current.read().unwrap());
+    ///         headers.insert("authorization", &bearer).expect("a valid header");
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(remote);
+    /// ```
+    pub fn intercept(
+        mut self,
+        intercept: impl Fn(&str, &mut crate::remote::OutgoingHeaders<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.intercept = Some(Arc::new(intercept));
         self
     }
 
@@ -172,6 +203,7 @@ impl RemoteBuilder {
             client,
             headers: Arc::new(headers),
             timeout: self.timeout,
+            intercept: self.intercept,
         })
     }
 }
@@ -202,6 +234,7 @@ impl Remote {
             headers: Vec::new(),
             timeout: None,
             roots: TlsRoots::default(),
+            intercept: None,
         }
     }
 
@@ -313,6 +346,9 @@ impl Remote {
             .body(Full::new(Bytes::from(body)))
             .map_err(|error| TransportError::caused(url.clone(), "the request could not be built", Box::new(error)))?;
         request.headers_mut().extend(self.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if let Some(intercept) = &self.intercept {
+            intercept(name, &mut OutgoingHeaders::http(request.headers_mut()));
+        }
         Ok((url, request))
     }
 }

@@ -20,7 +20,7 @@ use super::subjects::subject;
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::{CallError, NoRespondersError, RejectedError, TransportError};
 use crate::remote::wire::{codes, from_wire};
-use crate::remote::{Decode, Transport, sealed};
+use crate::remote::{Decode, Intercept, OutgoingHeaders, Transport, sealed};
 
 /// How often a call that found no worker is tried again, and how long apart at first (a
 /// worker may be restarting); after that, [`CallError::NoResponders`] at once.
@@ -68,6 +68,7 @@ pub struct Remote {
     prefix: Arc<str>,
     headers: Arc<HeaderMap>,
     timeout: Duration,
+    intercept: Option<Intercept>,
     notices: Arc<OnceCell<Arc<Notices>>>,
 }
 
@@ -85,11 +86,24 @@ impl fmt::Debug for Remote {
 
 /// Builds a [`Remote`].
 #[must_use = "a builder does nothing until `connect()` or `client()`"]
-#[derive(Debug)]
 pub struct RemoteBuilder {
     prefix: String,
     headers: Vec<(String, String)>,
     timeout: Duration,
+    intercept: Option<Intercept>,
+}
+
+impl fmt::Debug for RemoteBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values may be credentials: show only their names.
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("RemoteBuilder")
+            .field("prefix", &self.prefix)
+            .field("headers", &names)
+            .field("timeout", &self.timeout)
+            .field("intercept", &self.intercept.is_some())
+            .finish()
+    }
 }
 
 impl RemoteBuilder {
@@ -108,6 +122,17 @@ impl RemoteBuilder {
     /// Every call's deadline. Default 30 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Runs `intercept` before every call (not before each retry), in the caller, with the
+    /// function's name and the call's headers (this remote's already in), which it may set; see
+    /// the HTTP [`RemoteBuilder::intercept`](crate::http::RemoteBuilder::intercept).
+    pub fn intercept(
+        mut self,
+        intercept: impl Fn(&str, &mut crate::remote::OutgoingHeaders<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.intercept = Some(Arc::new(intercept));
         self
     }
 
@@ -142,6 +167,7 @@ impl RemoteBuilder {
             headers: Arc::new(headers),
             timeout: self.timeout,
             notices: Arc::default(),
+            intercept: self.intercept,
         })
     }
 }
@@ -149,7 +175,7 @@ impl RemoteBuilder {
 impl Remote {
     /// A builder: prefix `rpc`, no headers, 30 s per call.
     pub fn builder() -> RemoteBuilder {
-        RemoteBuilder { prefix: "rpc".into(), headers: Vec::new(), timeout: Duration::from_secs(30) }
+        RemoteBuilder { prefix: "rpc".into(), headers: Vec::new(), timeout: Duration::from_secs(30), intercept: None }
     }
 
     /// The subject prefix it calls under.
@@ -180,7 +206,7 @@ impl Remote {
             }
         }
         let variant = builder.header(name, value).client(self.client.clone())?;
-        Ok(Remote { notices: Arc::clone(&self.notices), ..variant })
+        Ok(Remote { notices: Arc::clone(&self.notices), intercept: self.intercept.clone(), ..variant })
     }
 
     /// Calls the server function `name` without waiting; see [`Transport::call_async_by_name`].
@@ -217,6 +243,9 @@ impl Remote {
         let notice = self.notices().await?.expect();
         let id = call_id().map_err(|error| TransportError::caused(subject.clone(), "no random call id", Box::new(error)))?;
         let mut headers = HeaderMap::clone(&self.headers);
+        if let Some(intercept) = &self.intercept {
+            intercept(&name, &mut OutgoingHeaders::nats(&mut headers));
+        }
         headers.insert(CALL_ID, id.as_str());
         headers.insert(NOTIFY, notice.subject.as_str());
         let payload = bytes::Bytes::from(body);

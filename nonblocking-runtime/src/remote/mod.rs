@@ -11,6 +11,7 @@ mod caller;
 pub(crate) mod dispatch;
 pub(crate) mod failures;
 mod in_process;
+mod intercept;
 mod mock;
 mod policy;
 mod prefix;
@@ -20,6 +21,7 @@ pub(crate) mod wire;
 
 pub use self::caller::{Caller, HeaderText, NotText, Via};
 pub use self::in_process::{InProcess, InProcessBuilder};
+pub use self::intercept::{Intercept, InvalidHeader, OutgoingHeaders};
 pub use self::mock::{Mock, MockCall};
 pub use self::policy::{Authorize, Expose, InvalidPolicy, Refusal};
 pub(crate) use self::policy::{Policy, Settings, policy_setters};
