@@ -90,6 +90,22 @@ async fn the_descriptions_show_what_the_caller_may_call() {
     let keyword = &operation["requestBody"]["content"]["application/json"]["schema"]["anyOf"][0];
     assert_eq!(keyword["required"], serde_json::json!(["a", "b"]));
     assert_eq!(keyword["properties"]["a"]["maximum"], i32::MAX);
+    // The mixed form, one alternative per count of positional arguments: `$args` fills the
+    // first parameters, the other members name only the rest.
+    let arguments = &operation["requestBody"]["content"]["application/json"]["schema"];
+    let one_positional = &arguments["anyOf"][3];
+    assert_eq!(
+        one_positional["required"],
+        serde_json::json!(["$args", "b"])
+    );
+    assert_eq!(one_positional["properties"]["$args"]["maxItems"], 1);
+    assert_eq!(one_positional["properties"]["b"]["maximum"], i32::MAX);
+    assert!(one_positional["properties"].get("a").is_none());
+    let body = |value: serde_json::Value| conforms(&value, arguments, &anonymous);
+    assert!(
+        body(serde_json::json!({"$args": [1], "b": 2})),
+        "a mixed body conforms"
+    );
     for status in [
         "400", "403", "404", "413", "415", "422", "500", "503", "504",
     ] {

@@ -183,3 +183,13 @@ export declare class Mock {
   /** The `fetch` to give a `Client` or `configure`. */
   readonly fetch: typeof fetch;
 }
+
+/** Keyword arguments made by `kw`, to pass last to `callAsync`. */
+export interface Keywords {
+  readonly keywords: Readonly<Record<string, unknown>>;
+}
+
+/** Keyword arguments to give `callAsync` after the positional ones:
+ * `callAsync("update", item, kw({ flag: true }))` is Anvil's
+ * `call_async("update", item, flag=True)`. They travel as `{"$args": [item], "flag": true}`. */
+export declare function kw(keywords: Record<string, unknown>): Keywords;

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { Client, NonBlockingError } from "../nonblocking.js";
+import { Client, NonBlockingError, kw } from "../nonblocking.js";
 
 const url = process.env.NONBLOCKING_URL;
 assert.ok(url, "NONBLOCKING_URL is not set: run this through `cargo test --test js_client`, which starts the server");
@@ -16,6 +16,16 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 test("positional and keyword calls reach the function", async () => {
   assert.equal(await client.callAsync<number>("js.add", 40, 2), 42);
   assert.equal(await client.callAsyncNamed<number>("js.add", { a: 1, b: 2 }), 3);
+});
+
+test("positional and keyword arguments in one call, and their errors, reach the server", async () => {
+  assert.equal(await client.callAsync<number>("js.add", 40, kw({ b: 2 })), 42);
+  await assert.rejects(settled(client.callAsync("js.add", 40, kw({ a: 2 }))), (error: NonBlockingError) => {
+    assert.equal(error.code, "invalid_arguments");
+    assert.equal((error.details as { parameter?: string }).parameter, "a");
+    assert.match(error.message, /given both positionally and by keyword/);
+    return true;
+  });
 });
 
 test("the server's refusals arrive with their wire codes", async () => {

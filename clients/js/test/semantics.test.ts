@@ -13,6 +13,7 @@ import {
   cancel,
   configure,
   defer,
+  kw,
   Mock,
   repeat,
   stubs,
@@ -352,6 +353,7 @@ test("the module exports exactly what its declarations declare", async () => {
     cancel: true,
     configure: true,
     defer: true,
+    kw: true,
     repeat: true,
     stubs: true,
   };
@@ -436,4 +438,15 @@ test("an interceptor runs before every call, may be async, and sets headers the 
   });
   assert.equal(mock.calls.length, 2);
   assert.throws(() => new Client({ intercept: "nope" as never }), TypeError);
+});
+
+test("kw({...}) after positional arguments sends the mixed form; misplaced, it is refused", async () => {
+  const mock = new Mock().answer("update", (args) => args);
+  const client = new Client({ url: "/rpc", fetch: mock.fetch });
+  assert.deepEqual(await client.callAsync("update", { id: 1 }, kw({ flag: true })), { $args: [{ id: 1 }], flag: true });
+  assert.deepEqual(await client.callAsync("update", kw({ id: 2 })), { $args: [], id: 2 });
+  assert.deepEqual(await client.callAsync("update", 1, 2), [1, 2]);
+  assert.throws(() => client.callAsync("update", kw({ a: 1 }), 2), TypeError);
+  assert.throws(() => kw({ $args: [] }), TypeError);
+  assert.throws(() => kw([1] as never), TypeError);
 });

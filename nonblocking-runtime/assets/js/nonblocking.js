@@ -294,13 +294,13 @@ export class Client {
     });
   }
 
-  /** Calls the server function `name` with positional arguments, or runs `fn(...args)`
-   * without waiting when given a function. */
+  /** Calls the server function `name` with positional arguments (and, with `kw({...})` last,
+   * keyword arguments too), or runs `fn(...args)` without waiting when given a function. */
   callAsync(nameOrFn, ...args) {
     if (typeof nameOrFn === "function") {
       return new AsyncCall(nameOrFn.name ? `${nameOrFn.name}()` : "a function", () => nameOrFn(...args));
     }
-    return this.#call(nameOrFn, args);
+    return this.#call(nameOrFn, mixedBody(args));
   }
 
   /** Calls the server function `name` with keyword arguments: `{ item, quantity: 2 }`. */
@@ -372,6 +372,36 @@ export class Client {
       });
     });
   }
+}
+
+/** Keyword arguments for `callAsync`, after the positional ones. */
+class Keywords {
+  constructor(keywords) {
+    this.keywords = keywords;
+  }
+}
+
+/**
+ * Keyword arguments to give `callAsync` after the positional ones, as Anvil's
+ * `call_async("update", item, flag=True)` is `callAsync("update", item, kw({ flag: true }))`.
+ * They travel as the server's mixed form, `{"$args": [item], "flag": true}`.
+ */
+export function kw(keywords) {
+  if (keywords === null || typeof keywords !== "object" || Array.isArray(keywords)) {
+    throw new TypeError("kw takes the keyword arguments as an object");
+  }
+  if ("$args" in keywords) throw new TypeError("`$args` cannot be a keyword: it holds the positional arguments");
+  return new Keywords({ ...keywords });
+}
+
+/** The body of a call: the positional arguments, or the mixed form when the last is `kw`. */
+function mixedBody(args) {
+  const last = args.length - 1;
+  if (args.some((arg, at) => arg instanceof Keywords && at !== last)) {
+    throw new TypeError("kw({...}) goes last, after the positional arguments");
+  }
+  if (last < 0 || !(args[last] instanceof Keywords)) return args;
+  return { $args: args.slice(0, last), ...args[last].keywords };
 }
 
 function defaultUrl() {

@@ -60,7 +60,7 @@ pub(super) fn document(api: &ApiSchema, prefix: &str, info: &ApiInfo) -> Value {
         let mut operation = json!({
             "operationId": function.name,
             "requestBody": {
-                "description": "The arguments: by keyword (an object), positional (an array), `null` when none is needed, or the single argument itself. Always sent as `application/json`, even when empty.",
+                "description": "The arguments: by keyword (an object), positional (an array), both (an object whose `$args` array fills the first parameters, its other members by keyword; a parameter given both ways is refused), `null` when none is needed, or the single argument itself. Always sent as `application/json`, even when empty.",
                 "required": true,
                 "content": {"application/json": {"schema": arguments}},
             },
@@ -99,11 +99,11 @@ pub(super) fn document(api: &ApiSchema, prefix: &str, info: &ApiInfo) -> Value {
 }
 
 /// The forms of a call's arguments (the rule of `call_async_by_name`): by keyword, positional,
-/// `null` when every parameter may be left out, and a lone scalar as the first argument.
+/// mixed, `null` when every parameter may be left out, and a lone scalar as the first argument.
 fn arguments(function: &FunctionSchema, properties: Map<String, Value>, required: &[&str]) -> Value {
     let keyword = json!({
         "type": "object",
-        "properties": properties,
+        "properties": properties.clone(),
         "required": required,
         "additionalProperties": false,
     });
@@ -114,7 +114,28 @@ fn arguments(function: &FunctionSchema, properties: Map<String, Value>, required
     if !prefix.is_empty() {
         positional["prefixItems"] = json!(prefix);
     }
+    // Mixed: `$args` fills the first `k` parameters, the other members name only the rest, so
+    // one alternative per `k` says exactly which bodies are valid (a parameter given both
+    // ways matches none).
+    let mixed: Vec<Value> = (0..=prefix.len())
+        .map(|k| {
+            let mut leading = json!({"type": "array", "minItems": k, "maxItems": k});
+            if k > 0 {
+                leading["prefixItems"] = json!(&prefix[..k]);
+            }
+            let mut members = Map::new();
+            members.insert("$args".into(), leading);
+            let rest = &function.params[k..];
+            for param in rest {
+                members.insert(param.name.to_owned(), properties.get(param.name).cloned().unwrap_or_default());
+            }
+            let mut needs = vec!["$args".to_owned()];
+            needs.extend(rest.iter().filter(|param| !param.optional).map(|param| param.name.to_owned()));
+            json!({"type": "object", "properties": members, "required": needs, "additionalProperties": false})
+        })
+        .collect();
     let mut forms = vec![keyword, positional];
+    forms.extend(mixed);
     if needed == 0 {
         forms.push(json!({"type": "null"}));
     }

@@ -56,8 +56,11 @@ pub struct Param {
 enum Values<'a> {
     Positional(vec::IntoIter<Value>),
     Keyword(Map<String, Value>),
+    /// The first parameters positionally, the others by keyword.
+    Mixed(vec::IntoIter<Value>, Map<String, Value>),
     RawPositional(vec::IntoIter<&'a RawValue>),
     RawKeyword(Vec<(Cow<'a, str>, &'a RawValue)>),
+    RawMixed(vec::IntoIter<&'a RawValue>, Vec<(Cow<'a, str>, &'a RawValue)>),
 }
 
 /// One argument, as the generated code's `Argument::decode` receives it.
@@ -91,10 +94,17 @@ impl<'a> Arguments<'a> {
                 surplus(name, params, values.len())?;
                 Values::Positional(values.into_iter())
             }
-            Value::Object(map) => {
-                unknown_keyword(name, params, map.keys().map(String::as_str))?;
-                Values::Keyword(map)
-            }
+            Value::Object(mut map) => match map.remove(MIXED) {
+                None => {
+                    unknown_keyword(name, params, map.keys().map(String::as_str))?;
+                    Values::Keyword(map)
+                }
+                Some(Value::Array(positional)) => {
+                    mixed(name, params, positional.len(), map.keys().map(String::as_str))?;
+                    Values::Mixed(positional.into_iter(), map)
+                }
+                Some(_) => return Err(not_an_array(name)),
+            },
             single => {
                 if params.len() != 1 {
                     return Err(single_mismatch(name, params));
@@ -114,10 +124,20 @@ impl<'a> Arguments<'a> {
                 surplus(name, params, values.len())?;
                 Values::RawPositional(values.into_iter())
             }
-            RawArgs::Keyword(members) => {
-                unknown_keyword(name, params, members.iter().map(|(key, _)| key.as_ref()))?;
-                Values::RawKeyword(members)
-            }
+            RawArgs::Keyword(mut members) => match members.iter().position(|(key, _)| key == MIXED) {
+                None => {
+                    unknown_keyword(name, params, members.iter().map(|(key, _)| key.as_ref()))?;
+                    Values::RawKeyword(members)
+                }
+                Some(at) => {
+                    let (_, positional) = members.remove(at);
+                    // Checked as JSON when the body was split: only its shape can be wrong.
+                    let positional: Vec<&'a RawValue> =
+                        serde_json::from_str(positional.get()).map_err(|_| not_an_array(name))?;
+                    mixed(name, params, positional.len(), members.iter().map(|(key, _)| key.as_ref()))?;
+                    Values::RawMixed(positional.into_iter(), members)
+                }
+            },
             RawArgs::Single(single) => {
                 if params.len() != 1 {
                     return Err(single_mismatch(name, params));
@@ -144,10 +164,9 @@ impl<'a> Arguments<'a> {
             Values::Positional(values) => values.next().map(Arg::Value),
             Values::Keyword(map) => map.remove(param.name).map(Arg::Value),
             Values::RawPositional(values) => values.next().map(Arg::Raw),
-            Values::RawKeyword(members) => members
-                .iter()
-                .position(|(key, _)| key == param.name)
-                .map(|at| Arg::Raw(members.swap_remove(at).1)),
+            Values::RawKeyword(members) => take_member(members, param.name).map(Arg::Raw),
+            Values::Mixed(values, map) => values.next().or_else(|| map.remove(param.name)).map(Arg::Value),
+            Values::RawMixed(values, members) => values.next().or_else(|| take_member(members, param.name)).map(Arg::Raw),
         };
         match value {
             Some(value) => decode(value)
@@ -162,6 +181,31 @@ impl<'a> Arguments<'a> {
             }),
         }
     }
+}
+
+/// The member of a mixed call's object that holds its positional arguments: `{"$args": [item],
+/// "flag": true}`. No parameter can be named so (`$` is not in Rust identifiers), so the form
+/// cannot be confused with a call by keyword.
+pub(crate) const MIXED: &str = "$args";
+
+fn take_member<'a>(members: &mut Vec<(Cow<'a, str>, &'a RawValue)>, name: &str) -> Option<&'a RawValue> {
+    let at = members.iter().position(|(key, _)| key == name)?;
+    Some(members.swap_remove(at).1)
+}
+
+/// A mixed call's keywords: each names a parameter that the positional arguments left open.
+fn mixed<'k>(name: &str, params: &[Param], positional: usize, keys: impl Iterator<Item = &'k str> + Clone) -> Result<(), CallError> {
+    surplus(name, params, positional)?;
+    unknown_keyword(name, params, keys.clone())?;
+    let filled = &params[..positional];
+    match keys.into_iter().find(|key| filled.iter().any(|param| param.name == *key)) {
+        Some(twice) => Err(invalid(name, Some(twice), "given both positionally and by keyword".into())),
+        None => Ok(()),
+    }
+}
+
+fn not_an_array(name: &str) -> CallError {
+    invalid(name, None, format!("`{MIXED}` holds the positional arguments of a mixed call: it must be an array"))
 }
 
 /// More positional arguments than parameters.

@@ -22,7 +22,8 @@ use crate::errors::CallError;
 /// (`json!({"item": .., "count": 3})`), `()` or `null` means no arguments, and any other value
 /// is the single argument. So a single struct, map, sequence or tuple argument is written as a
 /// 1-tuple: `(item,)`. A missing argument is read as `null`, so trailing `Option` parameters may
-/// be left out.
+/// be left out. [`Mixed`](crate::registry::Mixed) gives some arguments in order and the others
+/// by keyword (Anvil's `call_async("update", item, flag=True)`).
 ///
 /// `R` is the type to decode the result into; `serde_json::Value` takes anything.
 ///

@@ -16,6 +16,7 @@ pub(crate) mod arguments;
 mod by_name;
 mod depth;
 pub(crate) mod function;
+mod mixed;
 // Only the HTTP transport reads arguments straight from a body.
 #[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
 mod raw;
@@ -30,4 +31,5 @@ pub(crate) use self::raw::{RawArgs, RawError};
 pub use self::by_name::call_async_by_name;
 pub use self::arguments::Param;
 pub use self::function::ServerFunction;
+pub use self::mixed::Mixed;
 pub use self::table::{Registry, register, registry};
