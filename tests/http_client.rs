@@ -339,3 +339,26 @@ mod https {
         assert!(error.to_string().contains("certificate"), "{error}");
     }
 }
+
+#[tokio::test]
+async fn an_authorize_hook_that_panics_refuses_the_call_and_the_server_goes_on() {
+    let server = Server::builder()
+        .prefix("/rpc")
+        .authorize(|_, function| {
+            if function.require().is_some() {
+                panic!("a bug in the hook");
+            }
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let addr = serve_plain(server).await;
+    let remote = Remote::new(format!("http://{addr}/rpc")).unwrap();
+    let error = call_remote_secret(&remote).await.unwrap_err();
+    assert!(
+        matches!(&error, CallError::Panicked(message) if message.contains("authorize hook panicked")),
+        "{error:?}"
+    );
+    // The same client, the same pool: the server still answers.
+    assert_eq!(call_remote_echo(&remote, "on".into()).await.unwrap(), "on");
+}

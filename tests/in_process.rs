@@ -57,7 +57,8 @@ async fn sum(remote: &impl Transport) -> Result<i64, CallError> {
 fn app() -> InProcess {
     InProcess::builder()
         .expose(["ip.add", "ip.order", "ip.whoami", "ip.slow", "ip.panics"])
-        .timeout(Duration::from_millis(200))
+        // Room for a panic's backtrace to be printed (symbolized) before it is caught.
+        .timeout(Duration::from_millis(1_500))
         .authorize(|caller, function| {
             assert_eq!(caller.via(), Via::InProcess);
             match (function.require(), caller.get("x-role")) {
@@ -130,7 +131,8 @@ async fn in_process_fails_as_a_server_would() {
         .expect("a remote failure");
     assert_eq!(failure.message, "only 3 left");
     assert_eq!(failure.value, Some(json!({"left": 3})));
-    assert!(call_remote_panics(&app).await.unwrap_err().is_panic());
+    let panicked = call_remote_panics(&app).await.unwrap_err();
+    assert!(panicked.is_panic(), "{panicked:?}");
     assert!(call_remote_slow(&app).await.unwrap_err().is_timeout());
 }
 

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::connector::{Connector, TlsRoots};
 use crate::remote::wire::from_wire;
-use crate::remote::{Decode, Intercept, OutgoingHeaders, Transport, sealed};
+use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, sealed};
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::{CallError, TransportError};
 
@@ -346,6 +346,10 @@ impl Remote {
             .body(Full::new(Bytes::from(body)))
             .map_err(|error| TransportError::caused(url.clone(), "the request could not be built", Box::new(error)))?;
         request.headers_mut().extend(self.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // The deadline travels: the server stops the call when this client stops waiting.
+        if let Some(timeout) = self.timeout {
+            request.headers_mut().insert(TIMEOUT_HEADER, HeaderValue::from(timeout.as_millis().min(u128::from(u64::MAX)) as u64));
+        }
         if let Some(intercept) = &self.intercept {
             intercept(name, &mut OutgoingHeaders::http(request.headers_mut()));
         }

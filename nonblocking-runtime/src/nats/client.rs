@@ -20,7 +20,7 @@ use super::subjects::subject;
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::{CallError, NoRespondersError, RejectedError, TransportError};
 use crate::remote::wire::{codes, from_wire};
-use crate::remote::{Decode, Intercept, OutgoingHeaders, Transport, sealed};
+use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, sealed};
 
 /// How often a call that found no worker is tried again, and how long apart at first (a
 /// worker may be restarting); after that, [`CallError::NoResponders`] at once.
@@ -259,6 +259,9 @@ impl Remote {
             if remaining.is_zero() {
                 return Err(CallError::TimedOut(self.timeout));
             }
+            // The deadline travels as the time left (the worker's clock need not agree with
+            // this one's): the worker stops the call when this caller stops waiting.
+            headers.insert(TIMEOUT_HEADER, remaining.as_millis().to_string().as_str());
             let request = async_nats::Request::new()
                 .payload(payload.clone())
                 .headers(headers.clone())

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// The transport a call arrived by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +116,28 @@ impl<'a> Caller<'a> {
     pub fn peer(&self) -> Option<SocketAddr> {
         self.peer
     }
+
+    /// How long the caller still waits for the answer, as it sent it ([`TIMEOUT_HEADER`]:
+    /// whole milliseconds, the time left rather than an instant, so that the two machines'
+    /// clocks need not agree). `None` when it sent none; an error for a value that is not a
+    /// whole number of milliseconds.
+    pub fn timeout(&self) -> Result<Option<Duration>, InvalidTimeout> {
+        let Some(value) = self.get(TIMEOUT_HEADER) else { return Ok(None) };
+        let text = value.to_str().map_err(|_| InvalidTimeout)?;
+        let millis: u64 = text.trim().parse().map_err(|_| InvalidTimeout)?;
+        Ok(Some(Duration::from_millis(millis)))
+    }
 }
+
+/// The header in which a caller sends how long it still waits, in whole milliseconds: a server
+/// runs the call until the earlier of its own timeout and this, and refuses a call that
+/// arrives with none left (`0`) without running it. The Rust and JavaScript clients send it.
+pub const TIMEOUT_HEADER: &str = "Nonblocking-Timeout";
+
+/// A [`TIMEOUT_HEADER`] value that is not a whole number of milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the Nonblocking-Timeout header is not a whole number of milliseconds")]
+pub struct InvalidTimeout;
 
 impl fmt::Debug for Caller<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

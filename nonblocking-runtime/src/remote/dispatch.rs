@@ -6,6 +6,7 @@
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::task::Poll;
+use std::time::Duration;
 
 use super::caller::Caller;
 use super::policy::Policy;
@@ -67,12 +68,29 @@ where
     if let Err((code, message)) = policy.authorize(caller, function) {
         return Ok(Answer::refusal(code, message));
     }
+    // The caller's deadline, sent as the time it still waits: the earlier one wins.
+    let timeout = match caller.timeout() {
+        Ok(None) => policy.timeout,
+        Ok(Some(left)) if left.is_zero() => {
+            let mut body = codes::TIMED_OUT.body("the caller's deadline had passed when the call arrived: not run");
+            body.details = serde_json::json!({"after_ms": 0});
+            return Ok(Answer::Error(codes::TIMED_OUT.status, body));
+        }
+        Ok(Some(left)) => left.min(policy.timeout),
+        Err(invalid) => return Ok(Answer::refusal(codes::BAD_REQUEST, invalid.to_string())),
+    };
     let body = body.await?;
-    Ok(run(policy, function, &body, interrupt).await)
+    Ok(run(policy, function, &body, timeout, interrupt).await)
 }
 
-/// The rest of [`dispatch`], once the body is in.
-async fn run(policy: &Policy, function: &'static ServerFunction, body: &[u8], interrupt: impl Future<Output = Interrupt>) -> Answer {
+/// The rest of [`dispatch`], once the body is in: the call runs for `timeout` at most.
+async fn run(
+    policy: &Policy,
+    function: &'static ServerFunction,
+    body: &[u8],
+    timeout: Duration,
+    interrupt: impl Future<Output = Interrupt>,
+) -> Answer {
     if let Some(refusal) = policy.refuse_size(body.len() as u64) {
         return Answer::Error(codes::PAYLOAD_TOO_LARGE.status, refusal);
     }
@@ -99,9 +117,9 @@ async fn run(policy: &Policy, function: &'static ServerFunction, body: &[u8], in
     // Most calls finish in their first poll: only one that does not gets a timer.
     let finished = match ready_now(running.as_mut()).await {
         Some(finished) => finished,
-        None => match first_of(tokio::time::timeout(policy.timeout, running), interrupt).await {
+        None => match first_of(tokio::time::timeout(timeout, running), interrupt).await {
             Ok(Ok(finished)) => finished,
-            Ok(Err(_elapsed)) => Ok(Err(CallError::TimedOut(policy.timeout))),
+            Ok(Err(_elapsed)) => Ok(Err(CallError::TimedOut(timeout))),
             Err(Interrupt::Cancelled) => return Answer::Dropped,
             Err(Interrupt::ShutDown) => {
                 return Answer::refusal(codes::SHUTTING_DOWN, "the server shut down before the call finished");

@@ -19,7 +19,7 @@ pub(crate) mod slots;
 mod transport;
 pub(crate) mod wire;
 
-pub use self::caller::{Caller, HeaderText, NotText, Via};
+pub use self::caller::{Caller, HeaderText, InvalidTimeout, NotText, TIMEOUT_HEADER, Via};
 pub use self::in_process::{InProcess, InProcessBuilder};
 pub use self::intercept::{Intercept, InvalidHeader, OutgoingHeaders};
 pub use self::mock::{Mock, MockCall};

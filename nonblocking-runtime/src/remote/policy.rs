@@ -159,11 +159,15 @@ pub(crate) struct Policy {
 
 impl Policy {
     /// Whether `caller` may call `function`: the authorize hook's word, as the wire's refusal.
+    /// A hook that panics refuses (`500 panicked`): the request is answered, and the
+    /// connection (or the worker's task) survives.
     pub(crate) fn authorize(&self, caller: &Caller<'_>, function: &ServerFunction) -> Result<(), (Code, String)> {
-        match self.authorize.as_ref().map(|authorize| authorize(caller, function)) {
-            None | Some(Ok(())) => Ok(()),
-            Some(Err(Refusal::Unauthorized(message))) => Err((codes::UNAUTHORIZED, message)),
-            Some(Err(Refusal::Forbidden(message))) => Err((codes::FORBIDDEN, message)),
+        let Some(authorize) = &self.authorize else { return Ok(()) };
+        match crate::panic::catching(|| authorize(caller, function)) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(Refusal::Unauthorized(message))) => Err((codes::UNAUTHORIZED, message)),
+            Ok(Err(Refusal::Forbidden(message))) => Err((codes::FORBIDDEN, message)),
+            Err(_) => Err((codes::PANICKED, "the server's authorize hook panicked".to_owned())),
         }
     }
 
