@@ -395,3 +395,37 @@ async fn an_interceptor_sets_headers_the_workers_hook_sees() {
     );
     worker.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_group_is_configurable_and_reported() {
+    let server = NatsServer::start("");
+    let connect = Connect::new([server.url()]);
+    let canary = worker("grouped")
+        .queue_group("canary")
+        .start(&connect)
+        .await
+        .unwrap();
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let info = client
+        .request(format!("$SRV.INFO.svc-tests.{}", canary.id()), "".into())
+        .await
+        .unwrap();
+    let info: Value = serde_json::from_slice(&info.payload).unwrap();
+    let groups: Vec<&str> = info["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|endpoint| endpoint["queue_group"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, ["canary", "canary"]);
+    // And it serves from that group.
+    let alice = remote(&server, "grouped", "alice").await;
+    assert_eq!(
+        alice
+            .call_async_by_name::<i64>("svc.add", (1, 2))
+            .await
+            .unwrap(),
+        3
+    );
+    canary.stop().await.unwrap();
+}
