@@ -6,13 +6,30 @@
 //! # then open http://127.0.0.1:3000/
 //! ```
 //!
+//! - **Sign in** names the user: the page's client then sends it in a login header
+//!   (`x-user`), the server's authorize hook attaches that user to each call, and `todo.add`
+//!   and `todo.list` read it as a `#[context]` parameter, so each user sees only their own
+//!   items. (A toy login: a real app would check a session cookie or a token here.)
 //! - **Add** calls `todo.add` and returns at once; the result handler shows a notification and
-//!   the item, the error handler shows why an empty title was refused.
+//!   the item, the error handler shows why an empty title (or a caller not signed in) was
+//!   refused.
 //! - The **heartbeat** badge is driven by `repeat`, calling `todo.ping`.
 //! - The **draft** field is saved with `defer` / `reset`: typing fast gives one save, counted
 //!   here on the server (`todo.saves`).
 //! - **Slow call** starts a 30-second call that **Cancel** cancels: the server observes it.
 //! - The **status** line follows the last call: pending, then completed, failed or cancelled.
+//!
+//! From Rust, the same functions with the same login header:
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), nonblocking_runtime::CallError> {
+//! use nonblocking_runtime::http::Remote;
+//!
+//! let ada = Remote::builder("http://127.0.0.1:3000/rpc").header("x-user", "ada").build()?;
+//! let item: serde_json::Value = ada.call_async_by_name("todo.add", ("buy milk",)).await?;
+//! let mine: Vec<serde_json::Value> = ada.call_async_by_name("todo.list", ()).await?;
+//! # Ok(()) }
+//! ```
 //!
 //! `--addr 127.0.0.1:0` picks a free port; the first line printed is the page's URL.
 //! `--allow-origin http://127.0.0.1:8080` (repeatable) lets pages of that origin call too
@@ -23,6 +40,7 @@
 //! the OpenAPI document at `/rpc/openapi.json`. `--write-api <file>` writes the declarations
 //! to a file and exits, for a build step that type-checks the page's TypeScript.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -30,8 +48,10 @@ use std::time::Duration;
 use axum::response::Html;
 use axum::routing::get;
 use nonblocking_runtime::http::{Cors, Server};
+use nonblocking_runtime::registry::ServerFunction;
+use nonblocking_runtime::remote::{Caller, Refusal};
 use nonblocking_runtime::schema::ApiSchema;
-use nonblocking_runtime::server_function;
+use nonblocking_runtime::{Identity, server_function};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -52,27 +72,81 @@ pub struct NoTitle {
     pub title: String,
 }
 
-static ITEMS: Mutex<Vec<Item>> = Mutex::new(Vec::new());
+/// Who is calling: the name the page signed in with.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// The name, as sent in the login header.
+    pub name: String,
+}
+
+impl Identity for User {
+    /// Every signed-in user may use the list (`require = "user"`).
+    fn has_role(&self, role: &str) -> bool {
+        role == "user"
+    }
+}
+
+/// Attaches the user named by the `x-user` login header to every call that carries one.
+/// Functions that need a user say so (`require = "user"`): a call without one is refused
+/// `401 unauthorized` before they run.
+fn sign_in(caller: &mut Caller<'_>, _: &ServerFunction) -> Result<(), Refusal> {
+    let name = caller
+        .get("x-user")
+        .and_then(|name| name.to_str().ok())
+        .map(str::trim);
+    match name {
+        Some("") => Err(Refusal::Unauthorized(
+            "the login header names no one".into(),
+        )),
+        Some(name) => {
+            caller.attach_identity(User {
+                name: name.to_owned(),
+            });
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+/// Each user's items, by name.
+static ITEMS: Mutex<Option<HashMap<String, Vec<Item>>>> = Mutex::new(None);
 static SAVES: AtomicU32 = AtomicU32::new(0);
 static DRAFT: Mutex<String> = Mutex::new(String::new());
 static BEATS: AtomicU32 = AtomicU32::new(0);
 static SLOW_CANCELLED: AtomicBool = AtomicBool::new(false);
 
-/// Adds an item; refuses a blank title.
-#[server_function(name = "todo.add")]
-pub async fn add(title: String) -> Result<Item, NoTitle> {
+/// Adds an item to the caller's list; refuses a blank title.
+#[server_function(name = "todo.add", require = "user")]
+pub async fn add(#[context] user: User, title: String) -> Result<Item, NoTitle> {
     if title.trim().is_empty() {
         return Err(NoTitle { title });
     }
-    let mut items = ITEMS
+    let mut lists = ITEMS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let items = lists
+        .get_or_insert_with(HashMap::new)
+        .entry(user.name)
+        .or_default();
     let item = Item {
         id: items.len() as u32 + 1,
         title,
     };
     items.push(item.clone());
     Ok(item)
+}
+
+/// The caller's items, and only theirs.
+#[server_function(name = "todo.list", require = "user")]
+pub async fn list(#[context] user: User) -> Vec<Item> {
+    let lists = ITEMS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    lists
+        .as_ref()
+        .and_then(|lists| lists.get(&user.name))
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Answers the heartbeat with how many beats arrived.
@@ -154,6 +228,7 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:3000".into());
     let mut server = Server::builder()
         .prefix("/rpc")
+        .authorize(sign_in)
         .api_info("browser_todo", env!("CARGO_PKG_VERSION"));
     let origins = flag("--allow-origin");
     if !origins.is_empty() {

@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use nonblocking_runtime::context::Roles;
 use nonblocking_runtime::http::{Refusal, Server};
 use nonblocking_runtime::server_function;
 use serde::{Deserialize, Serialize};
@@ -77,7 +78,11 @@ async fn main() -> std::io::Result<()> {
                     "{} needs a bearer token",
                     function.name()
                 ))),
-                Some(token) if token == format!("Bearer {role}-token") => Ok(()),
+                Some(token) if token == format!("Bearer {role}-token") => {
+                    // What `require = ".."` is checked against, and what a function may read.
+                    headers.attach_identity(Roles::new([role]));
+                    Ok(())
+                }
                 Some(_) => Err(Refusal::Forbidden(format!(
                     "{} needs role {role}",
                     function.name()

@@ -9,6 +9,9 @@ mod support;
 use std::path::PathBuf;
 use std::process::Command;
 
+use nonblocking_runtime::CallError;
+use nonblocking_runtime::http::Remote;
+use serde_json::Value;
 use support::{Example, build_example, free_port, node_packages, run, target_dir};
 
 #[test]
@@ -29,6 +32,7 @@ fn the_todo_page_works_in_chromium() {
         &binary,
         &["--allow-origin", &format!("http://127.0.0.1:{allowed}")],
     );
+    from_rust(&format!("{}/rpc", example.url));
     let output = target_dir().join("browser-test");
     run(
         Command::new("node")
@@ -43,4 +47,40 @@ fn the_todo_page_works_in_chromium() {
         "apt-get install nodejs npm",
     );
     assert!(output.join("browser_todo.png").exists());
+}
+
+/// The same app from Rust, with the same login header: a user sees their own items only, and
+/// a caller without the header is refused before the function runs.
+fn from_rust(rpc: &str) {
+    let as_user = |name: &str| Remote::builder(rpc).header("x-user", name).build().unwrap();
+    let titles = |remote: &Remote| -> Vec<String> {
+        let items: Vec<Value> = remote.call_async_by_name("todo.list", ()).wait().unwrap();
+        items
+            .iter()
+            .map(|item| item["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let carol = as_user("carol");
+    let added: Value = carol
+        .call_async_by_name("todo.add", ("file taxes",))
+        .wait()
+        .unwrap();
+    assert_eq!(
+        (added["id"].as_u64(), added["title"].as_str()),
+        (Some(1), Some("file taxes"))
+    );
+    assert_eq!(titles(&carol), ["file taxes"]);
+    assert!(
+        titles(&as_user("dave")).is_empty(),
+        "dave sees none of carol's items"
+    );
+    let anonymous = Remote::new(rpc).unwrap();
+    let refused = anonymous
+        .call_async_by_name::<Value>("todo.list", ())
+        .wait()
+        .unwrap_err();
+    assert!(
+        matches!(&refused, CallError::Rejected(rejected) if rejected.status == 401 && rejected.message.contains("requires `user`")),
+        "{refused:?}"
+    );
 }

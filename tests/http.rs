@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use nonblocking_runtime::context::Roles;
 use nonblocking_runtime::errors::RemoteFailure;
 use nonblocking_runtime::http::{Refusal, Remote, Server, ServerBuilder};
 use nonblocking_runtime::remote::InvalidPolicy;
@@ -151,14 +152,18 @@ fn default_server() -> ServerBuilder {
             "http.duplicate",
             "wait_forever",
         ])
-        .authorize(
-            |headers, function| match (function.require(), headers.get("x-role")) {
+        .authorize(|caller, function| {
+            let given = caller.get("x-role").and_then(|role| role.to_str().ok());
+            match (function.require(), given) {
                 (None, _) => Ok(()),
                 (Some(_), None) => Err(Refusal::Unauthorized("log in first".into())),
-                (Some(role), Some(given)) if given == role => Ok(()),
+                (Some(role), Some(given)) if given == role => {
+                    caller.attach_identity(Roles::new([given]));
+                    Ok(())
+                }
                 (Some(role), Some(_)) => Err(Refusal::Forbidden(format!("needs role {role}"))),
-            },
-        )
+            }
+        })
 }
 
 /// Sends raw HTTP/1.1 and returns the status and the body as JSON.

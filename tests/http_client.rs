@@ -6,6 +6,7 @@ use std::error::Error;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use nonblocking_runtime::context::Roles;
 use nonblocking_runtime::http::{Refusal, Remote, Server};
 use nonblocking_runtime::{CallError, server_function};
 
@@ -49,7 +50,10 @@ fn server(seen: &Seen) -> Server {
             ]);
             match (function.require(), authorization.as_deref()) {
                 (None, _) => Ok(()),
-                (Some(_), Some("Bearer admin-token")) => Ok(()),
+                (Some(role), Some("Bearer admin-token")) => {
+                    headers.attach_identity(Roles::new([role]));
+                    Ok(())
+                }
                 (Some(_), Some(_)) => Err(Refusal::Forbidden("wrong token".into())),
                 (Some(_), None) => Err(Refusal::Unauthorized("log in first".into())),
             }

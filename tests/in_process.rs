@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use nonblocking_runtime::context::Roles;
 use nonblocking_runtime::errors::RemoteFailure;
 use nonblocking_runtime::remote::{InProcess, InvalidPolicy, Mock, Refusal, Transport, Via};
 use nonblocking_runtime::{CallError, server_function};
@@ -64,7 +65,10 @@ fn app() -> InProcess {
             match (function.require(), caller.get("x-role")) {
                 (None, _) => Ok(()),
                 (Some(_), None) => Err(Refusal::Unauthorized("log in first".into())),
-                (Some(role), Some(given)) if given == role => Ok(()),
+                (Some(role), Some(given)) if given == role => {
+                    caller.attach_identity(Roles::new([role]));
+                    Ok(())
+                }
                 (Some(role), Some(_)) => Err(Refusal::Forbidden(format!("needs {role}"))),
             }
         })

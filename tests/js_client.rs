@@ -12,8 +12,11 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use nonblocking_runtime::context::Roles;
 use nonblocking_runtime::http::{Refusal, Server};
-use nonblocking_runtime::server_function;
+use nonblocking_runtime::registry::ServerFunction;
+use nonblocking_runtime::remote::Caller;
+use nonblocking_runtime::{Context, server_function};
 use serde::{Deserialize, Serialize};
 use support::{node_packages, run};
 
@@ -69,26 +72,53 @@ async fn secret() -> String {
     "the secret".into()
 }
 
+/// Who is calling, as the authorize hook learned it from the request.
+#[derive(Clone)]
+struct User(String);
+
+#[server_function(name = "js.whoami")]
+async fn whoami(#[context] user: User) -> String {
+    user.0
+}
+
+/// The milliseconds left until the call's deadline.
+#[server_function(name = "js.time_left")]
+async fn time_left(#[context] context: Context) -> u64 {
+    context
+        .time_left()
+        .map_or(0, |left| left.as_millis() as u64)
+}
+
 async fn start() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = Server::builder()
         .prefix("/rpc")
-        .authorize(|headers, function| match function.require() {
-            None => Ok(()),
-            Some(_)
-                if headers
-                    .get("authorization")
-                    .is_some_and(|v| v == "Bearer let-me-in") =>
-            {
-                Ok(())
+        .authorize(|headers, function| {
+            if let Some(name) = headers.get("x-user").and_then(|name| name.to_str().ok()) {
+                headers.attach(User(name.to_owned()));
             }
-            Some(_) => Err(Refusal::Unauthorized("a bearer token is needed".into())),
+            authorize_token(headers, function)
         })
         .build()
         .unwrap();
     tokio::spawn(server.serve(listener, std::future::pending()));
     addr
+}
+
+fn authorize_token(headers: &mut Caller<'_>, function: &ServerFunction) -> Result<(), Refusal> {
+    match function.require() {
+        None => Ok(()),
+        Some(role)
+            if headers
+                .get("authorization")
+                .is_some_and(|v| v == "Bearer let-me-in") =>
+        {
+            headers.attach_identity(Roles::new([role]));
+            Ok(())
+        }
+        Some(_) => Err(Refusal::Unauthorized("a bearer token is needed".into())),
+    }
 }
 
 async fn get(addr: SocketAddr, path: &str) -> (String, String) {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use nonblocking_runtime::context::Roles;
 use nonblocking_runtime::nats::{Connect, Remote, Worker, WorkerBuilder, WorkerError};
 use nonblocking_runtime::remote::{InvalidPolicy, Refusal, Via};
 use nonblocking_runtime::{CallError, server_function};
@@ -134,7 +135,10 @@ fn worker(prefix: &str) -> WorkerBuilder {
             match (function.require(), caller.get("x-role")) {
                 (None, _) => Ok(()),
                 (Some(_), None) => Err(Refusal::Unauthorized("log in first".into())),
-                (Some(role), Some(given)) if given == role => Ok(()),
+                (Some(role), Some(given)) if given == role => {
+                    caller.attach_identity(Roles::new([role]));
+                    Ok(())
+                }
                 (Some(role), Some(_)) => Err(Refusal::Forbidden(format!("needs {role}"))),
             }
         })

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use nonblocking_runtime::context::Roles;
 use nonblocking_runtime::http::{Caller, Refusal, Server, ServerBuilder};
 use nonblocking_runtime::registry::ServerFunction;
 use nonblocking_runtime::server_function;
@@ -52,12 +53,16 @@ async fn start(builder: ServerBuilder) -> SocketAddr {
     addr
 }
 
-fn authorize_role(headers: &Caller<'_>, function: &ServerFunction) -> Result<(), Refusal> {
+fn authorize_role(headers: &mut Caller<'_>, function: &ServerFunction) -> Result<(), Refusal> {
     match function.require() {
         Some(role) if headers.get("x-role").is_none_or(|given| given != role) => {
             Err(Refusal::Forbidden(format!("needs {role}")))
         }
-        _ => Ok(()),
+        Some(role) => {
+            headers.attach_identity(Roles::new([role]));
+            Ok(())
+        }
+        None => Ok(()),
     }
 }
 
@@ -264,10 +269,16 @@ fn the_generated_stubs_type_check_and_a_wrong_declaration_fails() {
     );
     let written = std::fs::read_to_string(dir.join("api.d.ts")).unwrap();
     let example = Example::start(&binary, &[]);
-    let (_, served) = example.get("/rpc/api.d.ts");
+    // Served per caller: a signed-in one may call everything, an anonymous one not `todo.add`.
+    let (_, served) = example.get_with("/rpc/api.d.ts", &[("x-user", "ada")]);
     assert_eq!(
         written, served,
         "the written declarations are the served ones"
+    );
+    let (_, anonymous) = example.get("/rpc/api.d.ts");
+    assert!(
+        anonymous.contains("ping(") && !anonymous.contains("add("),
+        "{anonymous}"
     );
     for file in ["nonblocking.d.ts", "typecheck/todo_page.ts"] {
         let source = client.join(file);

@@ -66,7 +66,8 @@ export declare class AsyncCall<T = unknown, E = unknown> implements PromiseLike<
   /** A handler for the error (a failure, a timeout or a cancellation). */
   onError(errorHandler: (error: NonBlockingError<E>) => void): this;
   /** Fails the call with `timed_out` if it is still pending after `seconds`; of two
-   * timeouts, the earlier deadline wins. */
+   * timeouts, the earlier deadline wins. Chained right away (`callAsync(..).timeout(2)`), it
+   * also travels to the server, which stops the function at that deadline. */
   timeout(seconds: number): this;
   /** Cancels the call: the request is aborted, the server cancels the function, and error
    * handlers get a `cancelled` error. Idempotent. */
@@ -93,6 +94,13 @@ export interface ClientOptions {
    * already in), which it may change: a token refreshed now, a trace id. May be async; if it
    * throws, the call fails with `transport` and the error as its cause. */
   intercept?: (name: string, headers: Record<string, string>) => void | Promise<void>;
+  /** Seconds every call may take, as `.timeout(seconds)` on each. A call's deadline (this, or
+   * `.timeout()` chained on the call right away) travels as the time left
+   * (`Nonblocking-Timeout`, in milliseconds): the server stops the function when it runs out. */
+  timeout?: number;
+  /** The page's W3C `traceparent`, or a function giving it per call: sent with every call so
+   * the server's span for it joins the page's trace. */
+  traceparent?: string | (() => string | undefined);
 }
 
 /** Where the server is and what every call sends. */

@@ -94,7 +94,9 @@ export class AsyncCall {
       if (this.#status !== "pending") return;
       let started;
       try {
-        started = Promise.resolve(start(abort.signal));
+        // The deadline is read when the request goes out: `.timeout()` chained on the call
+        // (before this microtask) travels with it.
+        started = Promise.resolve(start(abort.signal, () => this.#deadline));
       } catch (error) {
         started = Promise.reject(error);
       }
@@ -256,6 +258,8 @@ export class Client {
   #credentials;
   #fetch;
   #intercept;
+  #timeout;
+  #traceparent;
 
   /**
    * @param {object} [options]
@@ -266,11 +270,30 @@ export class Client {
    * @param {typeof fetch} [options.fetch] the fetch to use (tests, other runtimes)
    * @param {(name: string, headers: Record<string, string>) => void | Promise<void>} [options.intercept]
    *   runs before every call, and may change its headers (a token refreshed now)
+   * @param {number} [options.timeout] seconds every call may take (as `.timeout(seconds)` on
+   *   each); the server is told the time left, and stops the function when it runs out
+   * @param {string | (() => string | undefined)} [options.traceparent] the page's W3C
+   *   `traceparent` (or a function giving it per call), sent with every call so the server's
+   *   span for it joins the page's trace
    */
-  constructor({ url = defaultUrl(), headers = {}, credentials = "same-origin", fetch: doFetch, intercept } = {}) {
+  constructor({
+    url = defaultUrl(),
+    headers = {},
+    credentials = "same-origin",
+    fetch: doFetch,
+    intercept,
+    timeout,
+    traceparent,
+  } = {}) {
     if (intercept !== undefined && typeof intercept !== "function") {
       throw new TypeError("intercept is a function of the call's name and headers");
     }
+    if (timeout !== undefined) milliseconds(timeout, "timeout");
+    if (traceparent !== undefined && typeof traceparent !== "string" && typeof traceparent !== "function") {
+      throw new TypeError("traceparent is a string, or a function that returns one");
+    }
+    this.#timeout = timeout;
+    this.#traceparent = traceparent;
     this.#url = url === undefined ? undefined : String(url).replace(/\/+$/, "");
     this.#headers = { ...headers };
     this.#credentials = credentials;
@@ -291,6 +314,8 @@ export class Client {
       credentials: this.#credentials,
       fetch: this.#fetch,
       intercept: this.#intercept,
+      timeout: this.#timeout,
+      traceparent: this.#traceparent,
     });
   }
 
@@ -314,7 +339,7 @@ export class Client {
   #call(name, body) {
     if (typeof name !== "string" || name === "") throw new TypeError("a server function's name is a non-empty string");
     const label = `server function \`${name}\``;
-    return new AsyncCall(label, async (signal) => {
+    const call = new AsyncCall(label, async (signal, deadline) => {
       if (this.#url === undefined) {
         throw new NonBlockingError(
           "transport",
@@ -323,6 +348,8 @@ export class Client {
       }
       const doFetch = this.#fetch ?? globalThis.fetch;
       const headers = { ...this.#headers };
+      const traceparent = typeof this.#traceparent === "function" ? this.#traceparent() : this.#traceparent;
+      if (typeof traceparent === "string" && traceparent !== "") headers.traceparent = traceparent;
       if (this.#intercept) {
         try {
           await this.#intercept(name, headers);
@@ -333,6 +360,10 @@ export class Client {
         }
         if (signal.aborted) throw signal.reason;
       }
+      // The time the call still has, measured now (after the interceptor): the server runs the
+      // function until the earlier of its own timeout and this, whatever its clock says.
+      const left = deadline() - now();
+      if (Number.isFinite(left)) headers["Nonblocking-Timeout"] = String(Math.max(0, Math.floor(left)));
       let response;
       try {
         response = await doFetch(`${this.#url}/${encodeURIComponent(name)}`, {
@@ -371,6 +402,7 @@ export class Client {
         status: response.status,
       });
     });
+    return this.#timeout === undefined ? call : call.timeout(this.#timeout);
   }
 }
 

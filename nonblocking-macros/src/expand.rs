@@ -24,7 +24,9 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Ident, ItemFn, Path};
 
 use crate::attr::{Args, Errors};
-use crate::model::{Returns, ServerFn, display_type, return_span};
+use crate::model::{
+    FromContext, Returns, ServerFn, display_type, return_span, strip_context_attrs,
+};
 
 /// The whole attribute: parse, check, generate. On any error the user's function is still
 /// emitted unchanged, next to the errors, so the rest of their crate keeps compiling.
@@ -63,6 +65,8 @@ pub(crate) fn server_function(args: TokenStream, item: TokenStream) -> TokenStre
 }
 
 fn with_errors(function: &ItemFn, errors: Errors) -> TokenStream {
+    let mut function = function.clone();
+    strip_context_attrs(&mut function);
     let mut out = function.to_token_stream();
     if let Err(error) = errors.finish() {
         out.extend(error.to_compile_error());
@@ -86,8 +90,10 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         .filter(|attr| attr.path().is_ident("cfg"))
         .collect();
 
+    // Every parameter, in order, for the call itself; the wire ones for what callers send.
     let names: Vec<&Ident> = model.params.iter().map(|param| &param.ident).collect();
-    let types: Vec<_> = model.params.iter().map(|param| &param.ty).collect();
+    let wire_names: Vec<&Ident> = model.wire_params().map(|param| &param.ident).collect();
+    let types: Vec<_> = model.wire_params().map(|param| &param.ty).collect();
     let return_span = return_span(item);
     // The call, spanned at the function's name: a non-`Send` future is reported there.
     let direct = respan(quote!(#ident(#(#names),*)), ident.span());
@@ -161,6 +167,10 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
     };
     let start = respan(start, ident.span());
     let run = respan(run, ident.span());
+    // The stub reads its `#[context]` parameters from the current context (the call it starts
+    // then runs in that context too, as every call does).
+    let context = Ident::new("context", Span::mixed_site());
+    let reads_context = model.context_params().next().is_some();
     let start = quote!(#start(#start_work));
     let run = quote!(#run(#work, #encode));
 
@@ -213,7 +223,7 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         syn::ReturnType::Default => "()".to_owned(),
         syn::ReturnType::Type(_, ty) => display_type(ty),
     };
-    let param_names = names
+    let param_names = wire_names
         .iter()
         .map(|name| name.to_string().trim_start_matches("r#").to_owned());
     let param_types = types.iter().map(|ty| display_type(ty));
@@ -224,23 +234,78 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
     };
     // Hygienic: a user parameter called `args` cannot collide with it.
     let args = Ident::new("args", Span::mixed_site());
-    let args_binding = if names.is_empty() {
+    let args_binding = if wire_names.is_empty() {
         quote!(#args)
     } else {
         quote!(mut #args)
     };
     // Spanned at each type: a type that is not serde-able is one error, at that parameter
     // (the handler's decode and the remote stub's encode give the same diagnostic).
-    let decode = model.params.iter().map(|param| {
+    let decode = model.wire_params().map(|param| {
         let (name, ty) = (&param.ident, &param.ty);
         let decode = respan(quote!(<#ty as #rt::Argument>::decode), ty.span());
         quote!(let #name: #ty = #args.next(#decode)?;)
     });
-    let encode_args = model.params.iter().map(|param| {
+    // `#[context]` parameters, read from the call's context (the handler's `args`, the stub's
+    // current one), spanned at each type: a type that cannot be one is reported there.
+    // Each one's expression: the value (a `T`) or its `Result` (a required `T`).
+    let from_context = |context: &TokenStream| -> Vec<(&Ident, &syn::Type, TokenStream, bool)> {
+        model
+            .context_params()
+            .map(|param| {
+                let (ident, ty) = (&param.ident, &param.ty);
+                let parameter = ident.to_string().trim_start_matches("r#").to_owned();
+                match &param.context {
+                    Some(FromContext::Optional(inner)) => {
+                        let read = respan(quote!(#rt::context_optional::<#inner>), inner.span());
+                        (ident, ty, quote!(#read(#context)), false)
+                    }
+                    _ => {
+                        let read = respan(quote!(#rt::context_value::<#ty>), ty.span());
+                        (ident, ty, quote!(#read(#context, #name, #parameter)), true)
+                    }
+                }
+            })
+            .collect()
+    };
+    let handler_context =
+        from_context(&quote!(#args.context()))
+            .into_iter()
+            .map(|(ident, ty, read, required)| {
+                if required {
+                    quote!(let #ident: #ty = #read?;)
+                } else {
+                    quote!(let #ident: #ty = #read;)
+                }
+            });
+    let stub_context: Vec<TokenStream> = from_context(&quote!(&#context))
+        .into_iter()
+        .map(|(ident, ty, read, required)| {
+            if required {
+                quote! {
+                    let #ident: #ty = match #read {
+                        ::core::result::Result::Ok(value) => value,
+                        ::core::result::Result::Err(error) => return #rt::failed_call(error),
+                    };
+                }
+            } else {
+                quote!(let #ident: #ty = #read;)
+            }
+        })
+        .collect();
+    let encode_args = model.wire_params().map(|param| {
         let (name, ty) = (&param.ident, &param.ty);
         let encode = respan(quote!(<#ty as #rt::Argument>::encode), ty.span());
         quote!(#encode(&#name))
     });
+    let stub_prelude = if reads_context {
+        quote! {
+            let #context = #rt::Context::current();
+            #(#stub_context)*
+        }
+    } else {
+        quote!()
+    };
     let register = format_ident!("__{}_SERVER_FUNCTION_SUBMIT", plain.to_uppercase());
 
     // Every item is one that may also stand in an `impl` block (a fn, a named const, a macro
@@ -251,7 +316,8 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
 
         #(#cfgs)*
         #[doc = #stub_doc]
-        #vis fn #stub(#(#names: #types),*) -> #rt::AsyncCall<#value> {
+        #vis fn #stub(#(#wire_names: #types),*) -> #rt::AsyncCall<#value> {
+            #stub_prelude
             #start
         }
 
@@ -269,6 +335,7 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
             handler: {
                 fn handler(#args_binding: #rt::Arguments) -> #rt::Result<#rt::Invocation, #rt::CallError> {
                     #(#decode)*
+                    #(#handler_context)*
                     #rt::Result::Ok(#args.#run)
                 }
                 handler
@@ -281,7 +348,7 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         #(#cfgs)*
         #rt::if_remote! {
             #[doc = #remote_doc]
-            #vis fn #remote(remote: &impl #rt::Transport, #(#names: #types),*) -> #rt::AsyncCall<#value> {
+            #vis fn #remote(remote: &impl #rt::Transport, #(#wire_names: #types),*) -> #rt::AsyncCall<#value> {
                 #rt::call_remote(remote, #name, [#(#encode_args),*], #decode_value)
             }
         }
@@ -411,6 +478,19 @@ mod snapshots {
             quote! {
                 pub(crate) fn parse(text: String) -> Result<u32, std::num::ParseIntError> {
                     text.parse()
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn context_parameters() {
+        check(
+            "context",
+            quote!(require = "user"),
+            quote! {
+                pub fn save(#[context] user: User, text: String, #[context] tenant: Option<Tenant>) -> Result<u32, String> {
+                    Ok(text.len() as u32)
                 }
             },
         );

@@ -23,6 +23,43 @@ pub(crate) struct ServerFn {
 pub(crate) struct Param {
     pub(crate) ident: Ident,
     pub(crate) ty: Type,
+    /// Marked `#[context]`: read from the call's context, never sent as an argument.
+    pub(crate) context: Option<FromContext>,
+}
+
+/// How a `#[context]` parameter is read.
+pub(crate) enum FromContext {
+    /// `T`: the attached `T` (or the whole `Context`), else the call fails.
+    Required,
+    /// `Option<T>`: the attached `T`, if there is one.
+    Optional(Box<Type>),
+}
+
+impl ServerFn {
+    /// The parameters a caller sends: all but the `#[context]` ones.
+    pub(crate) fn wire_params(&self) -> impl Iterator<Item = &Param> {
+        self.params.iter().filter(|param| param.context.is_none())
+    }
+
+    /// The `#[context]` parameters.
+    pub(crate) fn context_params(&self) -> impl Iterator<Item = &Param> {
+        self.params.iter().filter(|param| param.context.is_some())
+    }
+}
+
+/// Whether `attr` is `#[context]` (with or without arguments: those are an error).
+pub(crate) fn is_context_attr(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident("context")
+}
+
+/// `item` without the `#[context]` markers on its parameters, which only this macro reads
+/// (rustc would report them as unknown attributes).
+pub(crate) fn strip_context_attrs(item: &mut ItemFn) {
+    for input in &mut item.sig.inputs {
+        if let FnArg::Typed(typed) = input {
+            typed.attrs.retain(|attr| !is_context_attr(attr));
+        }
+    }
 }
 
 pub(crate) enum Returns {
@@ -110,6 +147,8 @@ impl ServerFn {
         };
 
         errors.finish()?;
+        let mut item = item;
+        strip_context_attrs(&mut item);
         Ok(ServerFn {
             name,
             params,
@@ -226,13 +265,42 @@ fn read_param(input: &FnArg, errors: &mut Errors) -> Option<Param> {
             return None;
         }
     };
+    let mut context = None;
+    for attr in typed.attrs.iter().filter(|attr| is_context_attr(attr)) {
+        if let Err(error) = attr.meta.require_path_only() {
+            errors.push(syn::Error::new(
+                error.span(),
+                "`#[context]` takes no arguments: the parameter's type says what it reads (`T`, `Option<T>` or `Context`)",
+            ));
+        }
+        if context.is_some() {
+            errors.push(syn::Error::new(attr.span(), "`#[context]` is given twice"));
+        }
+        context = Some(match option_inner(&typed.ty) {
+            Some(inner) => FromContext::Optional(Box::new(inner)),
+            None => FromContext::Required,
+        });
+    }
     if let Some(message) = unsupported_type(&typed.ty) {
+        let message = match context {
+            Some(_) => message
+                .replace(
+                    "arguments by name are decoded into fresh values",
+                    "a `#[context]` value is a copy of what the call holds",
+                )
+                .replace(
+                    "calls by name need one concrete type",
+                    "a `#[context]` parameter reads one concrete type",
+                ),
+            None => message,
+        };
         errors.push(syn::Error::new(typed.ty.span(), message));
         return None;
     }
     Some(Param {
         ident,
         ty: (*typed.ty).clone(),
+        context,
     })
 }
 
@@ -307,19 +375,35 @@ fn read_returns(output: &ReturnType, args: &Args, errors: &mut Errors) -> Return
     }
 }
 
+/// `T` of `Option<T>` (by its last path segment, as written).
+fn option_inner(ty: &Type) -> Option<Type> {
+    match type_arguments(ty, "Option")?.as_slice() {
+        [inner] => Some(inner.clone()),
+        _ => None,
+    }
+}
+
 /// `T` of a type whose last path segment is `Result<T, ..>`.
 fn result_ok_type(ty: &Type) -> Option<Type> {
+    type_arguments(ty, "Result")?.first().cloned()
+}
+
+/// The type arguments of `ty` when its last path segment is `name<..>`.
+fn type_arguments(ty: &Type, name: &str) -> Option<Vec<Type>> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
-    if last.ident != "Result" {
-        return None;
-    }
     let PathArguments::AngleBracketed(generics) = &last.arguments else {
         return None;
     };
-    generics.args.iter().find_map(|arg| match arg {
-        GenericArgument::Type(ok) => Some(ok.clone()),
-        _ => None,
+    (last.ident == name).then(|| {
+        generics
+            .args
+            .iter()
+            .filter_map(|arg| match arg {
+                GenericArgument::Type(ty) => Some(ty.clone()),
+                _ => None,
+            })
+            .collect()
     })
 }
 

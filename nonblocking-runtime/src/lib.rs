@@ -25,6 +25,7 @@
 //! | [`calls`] | [`AsyncCall`], [`call_async`], [`call_blocking`], their `try_` forms, [`cancel`], [`set_runtime`] |
 //! | [`timers`] | [`repeat`], [`repeat_with`], [`repeat_async`], [`defer`] |
 //! | [`registry`](mod@registry) | [`registry()`], [`call_async_by_name`], the entries of `#[server_function]`s |
+//! | [`context`] | [`Context`]: what a call carries besides its arguments (attached values, the caller's [`Identity`], its deadline) |
 //! | [`errors`] | [`CallError`] and the details of its variants; how unobserved failures are reported |
 //! | [`ui`] | `UiContext`: handlers, repeats and defers that run on a GUI's UI thread (`on_result_ui`, `pump`) |
 //! | `remote` | what every transport shares: the typed stubs' `Transport`, `Caller`, `Refusal`, `Expose`, `InvalidPolicy`, and the transports for tests, `InProcess` and `Mock` (features `http`, `nats`) |
@@ -149,6 +150,7 @@ macro_rules! not_under_loom {
 
 not_under_loom! {
 pub mod calls;
+pub mod context;
 pub mod errors;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
@@ -173,6 +175,8 @@ pub use crate::calls::{
     AsyncCall, CallStatus, cancel, call_async, call_blocking, set_runtime, try_call_async,
     try_call_blocking, wait_for,
 };
+#[doc(no_inline)]
+pub use crate::context::{Context, Identity};
 #[doc(no_inline)]
 pub use crate::errors::{BoxError, CallError, SharedError};
 #[doc(no_inline)]
@@ -224,16 +228,28 @@ pub use crate::timers::{DeferRef, RepeatRef, defer, repeat, repeat_async, repeat
 /// | `name = "billing.update"` | the registered name; default: the function's identifier. Names match `[A-Za-z0-9_.-]+`. |
 /// | `inline` | always run a sync function directly on the async worker, never on the blocking pool (a hop there costs ~30 µs of thread wake-up); for functions that return in microseconds. Without it, see "Where it runs". |
 /// | `fallible` / `infallible` | override the `Result` rule above |
-/// | `require = "admin"` | free-form metadata for authorization hooks ([`ServerFunction::require`](crate::registry::ServerFunction::require)) |
+/// | `require = "admin"` | the role a caller of a transport must have: checked against the [`Identity`] the authorize hook attached (none: `401 unauthorized`; without the role: `403 forbidden`), before the function runs; also [`ServerFunction::require`](crate::registry::ServerFunction::require) for hooks and tooling. Local calls are not checked. |
 /// | `crate = path::to::runtime` | where `nonblocking_runtime` is, if you renamed it |
+///
+/// # Context parameters
+///
+/// A parameter marked `#[context]` is read from the call's [`Context`] instead of its
+/// arguments: `#[context] user: User` (the value the authorize hook attached with
+/// `caller.attach(..)`, or the call fails with [`CallError::MissingContext`] before the
+/// function runs), `#[context] user: Option<User>`, or `#[context] context: Context` (the whole
+/// context, with the call's deadline). It is never sent: callers, stubs and schemas see only
+/// the other parameters. Locally, the stub reads it from [`Context::current`] (set with
+/// [`Context::scope`] in a test). See [`context`] for an example.
 ///
 /// # What it generates
 ///
-/// Next to the unchanged function, with the same visibility and `cfg`s:
+/// Next to the function (unchanged but for the `#[context]` markers), with the same
+/// visibility and `cfg`s:
 ///
-/// * `call_async_<name>(same params) -> AsyncCall<T>`: calls the function directly (no
-///   serialization) through [`call_async`], [`call_blocking`] or their `try_` forms;
-/// * `call_remote_<name>(&remote, same params) -> AsyncCall<T>` (with the runtime's `http`
+/// * `call_async_<name>(params) -> AsyncCall<T>`: calls the function directly (no
+///   serialization) through [`call_async`], [`call_blocking`] or their `try_` forms, reading
+///   its `#[context]` parameters from the current context;
+/// * `call_remote_<name>(&remote, params) -> AsyncCall<T>` (with the runtime's `http`
 ///   feature): the same call on the server behind an `http::Remote`, checked at compile time
 ///   like the local stub, with the arguments sent positionally;
 /// * `<NAME>_SERVER_FUNCTION`, a `const` [`ServerFunction`](crate::registry::ServerFunction) with

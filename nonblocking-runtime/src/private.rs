@@ -18,6 +18,8 @@ pub use crate::{
 };
 pub use core::result::Result;
 
+pub use crate::context::Context;
+
 #[cfg(any(feature = "http", feature = "nats"))]
 pub use crate::remote::{Transport, call_typed as call_remote};
 
@@ -194,4 +196,38 @@ impl<E: Into<BoxError>> Failure for E {
 /// A fallible function's result with its error boxed: the one place the error type is checked.
 pub fn failing<T, E: Failure>(result: Result<T, E>) -> Result<T, BoxError> {
     result.map_err(Failure::into_box)
+}
+
+/// What a `#[context]` parameter's type must be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a `#[context]` parameter: it must be `Clone + Send + Sync + 'static`",
+    label = "this context parameter's type",
+    note = "a `#[context]` parameter is a copy of a value attached to the call (`caller.attach(..)`, `Context::with(..)`): derive `Clone`, or wrap it in an `Arc`"
+)]
+pub trait ContextValue: Clone + Send + Sync + 'static {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Clone + Send + Sync + 'static> ContextValue for T {}
+
+/// The value of a `#[context] parameter: T` of `function`: the whole context when `T` is
+/// [`Context`], else the attached value of type `T`, or the call's failure naming what is
+/// missing.
+pub fn context_value<T: ContextValue>(context: &Context, function: &str, parameter: &str) -> Result<T, CallError> {
+    if let Some(whole) = (context as &dyn core::any::Any).downcast_ref::<T>() {
+        return Ok(whole.clone());
+    }
+    context
+        .get::<T>()
+        .cloned()
+        .ok_or_else(|| CallError::missing_context(function, parameter, core::any::type_name::<T>()))
+}
+
+/// The value of a `#[context] parameter: Option<T>`: the attached `T`, if any.
+pub fn context_optional<T: ContextValue>(context: &Context) -> Option<T> {
+    context.get::<T>().cloned()
+}
+
+/// A call that has already failed with `error` (a typed stub whose context lacks a value).
+pub fn failed_call<T: Send + 'static>(error: CallError) -> AsyncCall<T> {
+    crate::calls::call_with_outcome(core::future::ready(Err(error)))
 }

@@ -124,11 +124,20 @@ impl Example {
 
     /// `GET` of `path`: the status line and headers (lowercased), and the body.
     pub fn get(&self, path: &str) -> (String, String) {
+        self.get_with(path, &[])
+    }
+
+    /// `GET path` with these extra headers.
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> (String, String) {
         let host = self.url.trim_start_matches("http://");
         let mut stream = TcpStream::connect(host).expect("the example accepts");
+        let extra: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n"
         )
         .unwrap();
         let mut response = String::new();

@@ -49,6 +49,30 @@ const ask = (name) =>
     name,
   );
 
+/** Signs in on the page as `name` (empty: signs out), and waits for the list to load. */
+async function signIn(name) {
+  await page.fill("#user", name);
+  await page.click("#login");
+  await page.waitForFunction(() => document.getElementById("status").textContent !== "pending");
+}
+
+test("a caller who has not signed in cannot add: the server refuses before the function runs", async () => {
+  await page.fill("#title", "anonymous item");
+  await page.click("#add");
+  await page.locator("#error", { hasText: "Not added" }).waitFor();
+  assert.match(await page.textContent("#error"), /requires `user`.*\(unauthorized\)/);
+  assert.equal(await page.locator("#items li").count(), 0);
+});
+
+test("each user sees only their own items (the login header reaches the function)", async () => {
+  await signIn("bob");
+  await page.fill("#title", "walk the dog");
+  await page.click("#add");
+  await page.locator("#items li", { hasText: "walk the dog" }).waitFor();
+  await signIn("ada");
+  assert.equal(await page.locator("#items li").count(), 0, "ada sees none of bob's items");
+});
+
 test("adding an item shows it, with a notification from the result handler", async () => {
   await page.fill("#title", "buy milk");
   await page.click("#add");
@@ -117,6 +141,14 @@ test("Cancel makes the server observe the cancellation", async () => {
   assert.ok(observed, "the server saw the slow call cancelled");
 });
 
+test("signed in again, a user finds their items, and only theirs", async () => {
+  await signIn("bob");
+  assert.deepEqual(await page.locator("#items li").allTextContents(), ["walk the dog"]);
+  await signIn("ada");
+  const adas = await page.locator("#items li").allTextContents();
+  assert.ok(adas.includes("buy milk") && !adas.includes("walk the dog"), `ada's list: ${adas}`);
+});
+
 test("a screenshot after the scenario shows the page", async () => {
   mkdirSync(outputs, { recursive: true });
   const path = join(outputs, "browser_todo.png");
@@ -152,7 +184,8 @@ async function secondOrigin(port, api) {
   const page = `<!doctype html><script type="module">
     import { Client } from "/nonblocking.js";
     const client = new Client({ url: ${JSON.stringify(api)} });
-    client.callAsync("todo.ping").onResult(
+    // With a deadline, so the preflight must allow the header it travels in.
+    client.callAsync("todo.ping").timeout(5).onResult(
       (beats) => (document.body.dataset.outcome = "answered " + typeof beats),
       (error) => (document.body.dataset.outcome = "refused " + error.code),
     );

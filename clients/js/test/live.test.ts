@@ -64,6 +64,26 @@ test("cancel aborts the request, and the server cancels the function", async () 
   assert.ok(observed, "the server saw the call cancelled");
 });
 
+test("the signed-in user the hook attached reaches the function; without one it is refused", async () => {
+  const ada = client.withHeaders({ "x-user": "ada" });
+  assert.equal(await ada.callAsync<string>("js.whoami"), "ada");
+  const refused = await settled(client.callAsync("js.whoami")).then(
+    () => null,
+    (error: NonBlockingError) => error,
+  );
+  assert.equal(refused?.code, "unauthorized");
+  assert.equal(refused?.status, 401);
+  assert.deepEqual(refused?.details, { function: "js.whoami", parameter: "user", type: "js_client::User" });
+});
+
+test("timeout(seconds) tells the server the deadline, which the function can read", async () => {
+  const left = await client.callAsync<number>("js.time_left").timeout(2);
+  assert.ok(left > 1000 && left <= 2000, `${left} ms left`);
+  const bounded = new Client({ url: process.env.NONBLOCKING_URL, timeout: 3 });
+  const boundedLeft = await bounded.callAsync<number>("js.time_left");
+  assert.ok(boundedLeft > 2000 && boundedLeft <= 3000, `${boundedLeft} ms left`);
+});
+
 test("a bearer token from the client reaches the authorize hook", async () => {
   const denied = await settled(client.callAsync("js.secret")).then(
     () => "no error",

@@ -440,6 +440,39 @@ test("an interceptor runs before every call, may be async, and sets headers the 
   assert.throws(() => new Client({ intercept: "nope" as never }), TypeError);
 });
 
+test("a call's deadline travels as the milliseconds left; none is sent without one", async () => {
+  const mock = new Mock().answer("echo", ([text]: [string]) => text);
+  const client = new Client({ url: "/rpc", fetch: mock.fetch });
+  assert.equal(await client.callAsync("echo", "a").timeout(2), "a");
+  assert.equal(await client.callAsync("echo", "b"), "b");
+  // The client's default, and the earlier of it and the call's own.
+  const bounded = new Client({ url: "/rpc", fetch: mock.fetch, timeout: 5 });
+  assert.equal(await bounded.callAsync("echo", "c"), "c");
+  assert.equal(await bounded.withHeaders({ "x-a": "1" }).callAsync("echo", "d").timeout(0.5), "d");
+  const sent = mock.calls.map((call) => call.headers["Nonblocking-Timeout"]);
+  assert.equal(sent[1], undefined);
+  for (const [at, most] of [[0, 2000], [2, 5000], [3, 500]] as const) {
+    const left = Number(sent[at]);
+    assert.ok(Number.isInteger(left) && left <= most && left > most - 1000, `call ${at}: ${sent[at]}`);
+  }
+  assert.throws(() => new Client({ timeout: -1 }), RangeError);
+});
+
+test("the page's traceparent goes with every call, fixed or from a function", async () => {
+  const mock = new Mock().answer("echo", ([text]: [string]) => text);
+  const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  await new Client({ url: "/rpc", fetch: mock.fetch, traceparent: parent }).callAsync("echo", "a");
+  let calls = 0;
+  const perCall = new Client({ url: "/rpc", fetch: mock.fetch, traceparent: () => (calls++ === 0 ? parent : undefined) });
+  await perCall.callAsync("echo", "b");
+  await perCall.callAsync("echo", "c");
+  assert.deepEqual(
+    mock.calls.map((call) => call.headers.traceparent),
+    [parent, parent, undefined],
+  );
+  assert.throws(() => new Client({ traceparent: 7 as never }), TypeError);
+});
+
 test("kw({...}) after positional arguments sends the mixed form; misplaced, it is refused", async () => {
   const mock = new Mock().answer("update", (args) => args);
   const client = new Client({ url: "/rpc", fetch: mock.fetch });

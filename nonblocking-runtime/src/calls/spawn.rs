@@ -14,7 +14,9 @@ use crate::runtime;
 /// Runs `future` without blocking the caller and returns the handle to its outcome.
 ///
 /// The future runs on the current tokio runtime, or outside any runtime on the pinned or
-/// background one (see [`set_runtime`](crate::set_runtime)), inside the caller's `tracing` span.
+/// background one (see [`set_runtime`](crate::set_runtime)), inside the caller's `tracing` span
+/// and its [`Context`](crate::Context) (what [`Context::current`](crate::Context::current) is where
+/// `call_async` is called).
 /// A panic becomes [`CallError::Panicked`]. For work that returns `Result`, use
 /// [`try_call_async`] so that `Err` becomes the call's failure.
 ///
@@ -166,8 +168,21 @@ fn failure_of<T, E: Into<BoxError>>(output: Result<T, E>) -> Outcome<T> {
 }
 
 /// Spawns a task whose output is the outcome; tokio catches a panic (see `join::outcome_of`).
+/// The task runs in the caller's [`Context`](crate::Context), when it has one.
 #[inline]
 fn spawn_task<F, T>(task: F) -> AsyncCall<T>
+where
+    F: Future<Output = Outcome<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    match crate::context::Context::current_if_set() {
+        None => spawn_traced(task),
+        Some(context) => spawn_traced(context.scope(task)),
+    }
+}
+
+#[inline]
+fn spawn_traced<F, T>(task: F) -> AsyncCall<T>
 where
     F: Future<Output = Outcome<T>> + Send + 'static,
     T: Send + 'static,
@@ -190,9 +205,13 @@ where
 {
     let span = Span::current();
     let inside = span.clone();
+    let context = crate::context::Context::current_if_set();
     let task = runtime::spawn_blocking(move || {
         let _entered = inside.enter();
-        into_outcome(f())
+        into_outcome(match context {
+            None => f(),
+            Some(context) => context.sync_scope(f),
+        })
     });
     AsyncCall::spawned(task, span)
 }

@@ -52,6 +52,8 @@ pub type SharedError = std::sync::Arc<dyn StdError + Send + Sync + 'static>;
 /// * calls by name: [`NotFound`](Self::NotFound), [`InvalidArguments`](Self::InvalidArguments),
 ///   [`InvalidResult`](Self::InvalidResult), [`DuplicateName`](Self::DuplicateName) and
 ///   [`RegistryBuilt`](Self::RegistryBuilt);
+/// * the call's context: [`MissingContext`](Self::MissingContext) (a `#[context]` value nobody
+///   attached);
 /// * the runtime it runs on: [`NoTimeDriver`](Self::NoTimeDriver) (built without timers);
 #[cfg_attr(
     any(feature = "http", feature = "nats"),
@@ -123,6 +125,12 @@ pub enum CallError {
     /// to guess which one is meant.
     #[error("{0}")]
     DuplicateName(Box<DuplicateNameError>),
+
+    /// The function takes a `#[context]` value its call's context does not hold: the server's
+    /// authorize hook did not attach it (over a transport, answered `401 unauthorized`), or a
+    /// local call ran outside a [`Context::scope`](crate::Context::scope) holding it.
+    #[error("{0}")]
+    MissingContext(Box<MissingContextError>),
 
     /// A remote server refused the call for a reason only a transport has (unauthorized,
     /// forbidden, payload too large, overloaded, shutting down, bad request); see
@@ -209,7 +217,31 @@ pub struct DuplicateNameError {
     pub definitions: Vec<String>,
 }
 
+/// The details of [`CallError::MissingContext`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "server function `{function}` needs a `{ty}` in its call's context (parameter `{parameter}`), and none was attached: \
+     over a transport the server's authorize hook attaches it (`caller.attach(..)`); a local call takes it from `Context::scope`"
+)]
+#[non_exhaustive]
+pub struct MissingContextError {
+    /// The registered name of the function.
+    pub function: String,
+    /// The `#[context]` parameter.
+    pub parameter: String,
+    /// The type it needs, as `std::any::type_name` gives it.
+    pub ty: String,
+}
+
 impl CallError {
+    pub(crate) fn missing_context(function: &str, parameter: &str, ty: &str) -> CallError {
+        CallError::MissingContext(Box::new(MissingContextError {
+            function: function.to_owned(),
+            parameter: parameter.to_owned(),
+            ty: ty.to_owned(),
+        }))
+    }
+
     pub(crate) fn not_found(name: &str, suggestion: Option<&str>) -> CallError {
         CallError::NotFound(Box::new(NotFoundError {
             name: name.to_owned(),
@@ -359,6 +391,7 @@ impl CallError {
             CallError::InvalidArguments(_) => "InvalidArguments",
             CallError::InvalidResult(_) => "InvalidResult",
             CallError::DuplicateName(_) => "DuplicateName",
+            CallError::MissingContext(_) => "MissingContext",
             CallError::RegistryBuilt(_) => "RegistryBuilt",
             CallError::NoTimeDriver => "NoTimeDriver",
             #[cfg(any(feature = "http", feature = "nats"))]

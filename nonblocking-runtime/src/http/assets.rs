@@ -62,8 +62,8 @@ pub(super) async fn asset(State(state): State<Arc<ServerState>>, request: Reques
 /// request: it depends on the caller's headers (the authorize hook), and is rarely asked for.
 #[cfg(feature = "schema")]
 fn description(state: &ServerState, name: &str, request: &Request) -> Response {
-    let caller = crate::remote::Caller::http(request.headers(), super::respond::peer(request.extensions()));
-    let api = crate::schema::ApiSchema::of(state.callable(&caller));
+    let mut caller = crate::remote::Caller::http(request.headers(), super::respond::peer(request.extensions()));
+    let api = crate::schema::ApiSchema::of(state.callable(&mut caller));
     // Per caller: never shared by a cache.
     let cache = "private, no-cache";
     if name == "openapi.json" {

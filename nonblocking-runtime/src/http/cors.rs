@@ -53,8 +53,10 @@ impl Cors {
     /// that sends cookies or a token must be named.
     ///
     /// By default the allowed methods are `POST` (calls) and `GET` (the listing and the
-    /// client's files), the allowed request header is `Content-Type`, credentials are not
-    /// allowed, and a preflight may be cached for 10 minutes.
+    /// client's files), the allowed request headers are `Content-Type` and those the JavaScript
+    /// client sends for the call itself (`Nonblocking-Timeout`, the deadline; `traceparent`
+    /// and `tracestate`, the trace), credentials are not allowed, and a preflight may be
+    /// cached for 10 minutes.
     pub fn allow_origins<I>(origins: I) -> Result<Cors, InvalidCors>
     where
         I: IntoIterator,
@@ -67,7 +69,12 @@ impl Cors {
         Ok(Cors {
             origins,
             methods: vec![Method::POST, Method::GET],
-            headers: vec![header::CONTENT_TYPE],
+            headers: vec![
+                header::CONTENT_TYPE,
+                HeaderName::from_static("nonblocking-timeout"),
+                HeaderName::from_static("traceparent"),
+                HeaderName::from_static("tracestate"),
+            ],
             credentials: false,
             max_age: Duration::from_secs(600),
         })
@@ -79,8 +86,8 @@ impl Cors {
         self
     }
 
-    /// Request headers a page may send besides `Content-Type`, for example `authorization`
-    /// for a bearer token read by the authorize hook.
+    /// Request headers a page may send besides the defaults, for example `authorization` for a
+    /// bearer token read by the authorize hook.
     pub fn allow_headers<I>(mut self, headers: I) -> Result<Self, InvalidCors>
     where
         I: IntoIterator,

@@ -51,7 +51,7 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
         }
         return too_large(&state);
     }
-    let caller = Caller::http(headers, peer(&parts.extensions));
+    let mut caller = Caller::http(headers, peer(&parts.extensions));
     let function = match registry().lookup(name) {
         Ok(function) if state.policy.expose.allows(name) => function,
         // Unexposed answers exactly like missing.
@@ -59,7 +59,7 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
             // A suggestion is a piece of the listing: only for a caller who may see it, and
             // only among the functions it shows this caller.
             let suggestion = if state.listing {
-                registry().suggest(name, |close| state.policy.callable(&caller, close))
+                registry().suggest(name, |close| state.policy.callable(&mut caller, close))
             } else {
                 None
             };
@@ -89,7 +89,7 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
         Ok(body)
     };
     // HTTP stops a call by dropping this handler (the client went away, the grace ran out).
-    match dispatch(&state.policy, function, &caller, body, std::future::pending()).await {
+    match dispatch(&state.policy, function, &mut caller, body, std::future::pending()).await {
         Ok(answer) => respond::answer(answer),
         Err(refusal) => refusal,
     }
@@ -98,9 +98,9 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
 /// `GET <prefix>`: the functions this caller may call (exposed, and allowed by the authorize
 /// hook for these headers), with their parameters.
 pub(super) async fn list(State(state): State<Arc<ServerState>>, request: Request) -> Response {
-    let caller = Caller::http(request.headers(), peer(request.extensions()));
+    let mut caller = Caller::http(request.headers(), peer(request.extensions()));
     let functions: Vec<Value> = state
-        .callable(&caller)
+        .callable(&mut caller)
         .map(|function| {
             json!({
                 "name": function.name(),

@@ -27,6 +27,7 @@ use crate::remote::{InvalidPolicy, Settings, policy_setters};
 /// ```
 /// use std::time::Duration;
 /// use nonblocking_runtime::http::{Refusal, Server};
+/// use nonblocking_runtime::context::Roles;
 /// use nonblocking_runtime::server_function;
 ///
 /// #[server_function(name = "items.rename", require = "editor")]
@@ -41,7 +42,11 @@ use crate::remote::{InvalidPolicy, Settings, policy_setters};
 ///     .authorize(|headers, function| match (function.require(), headers.get("x-user")) {
 ///         (None, _) => Ok(()),
 ///         (Some(_), None) => Err(Refusal::Unauthorized("log in first".into())),
-///         (Some(role), Some(user)) if user == role => Ok(()),
+///         (Some(role), Some(user)) if user == role => {
+///             // What `require` is checked against, and what the function may read.
+///             headers.attach_identity(Roles::new([role]));
+///             Ok(())
+///         }
 ///         (Some(role), Some(_)) => Err(Refusal::Forbidden(format!("needs {role}"))),
 ///     })
 ///     .body_limit(64 * 1024)

@@ -28,7 +28,7 @@ pub(super) struct ServerState {
 impl ServerState {
     /// The functions a caller with these headers may call: exposed, and allowed by the
     /// authorize hook. What the listing, the OpenAPI document and the stubs show.
-    pub(super) fn callable<'a>(&'a self, caller: &'a Caller<'a>) -> impl Iterator<Item = &'static ServerFunction> + 'a {
+    pub(super) fn callable<'a>(&'a self, caller: &'a mut Caller<'a>) -> impl Iterator<Item = &'static ServerFunction> + 'a {
         registry().iter().filter(|function| self.policy.callable(caller, function))
     }
 }

@@ -54,7 +54,7 @@ impl Cancels {
 
     /// A cancel for `id` sent by `caller`: stops the call if it runs here and the policy's
     /// authorize hook lets `caller` call its function. Whether it stopped one.
-    pub(crate) fn cancel(&self, id: &str, caller: &Caller<'_>, policy: &Policy) -> bool {
+    pub(crate) fn cancel(&self, id: &str, caller: &mut Caller<'_>, policy: &Policy) -> bool {
         let Some(function) = self.lock().get(id).map(|entry| entry.function) else {
             return false;
         };
@@ -91,34 +91,34 @@ mod tests {
         let function = test_function("cancels_probe");
         let open = Settings::with_prefix("rpc").check().unwrap();
         let headers = async_nats::HeaderMap::new();
-        let anyone = Caller::nats(Some(&headers));
+        let mut anyone = Caller::nats(Some(&headers));
         let cancels = Cancels::default();
 
         let (running, mut cancelled) = cancels.register("a", function).unwrap();
         assert!(cancels.register("a", function).is_none(), "an id runs once");
         assert!(cancelled.try_recv().is_err());
-        assert!(cancels.cancel("a", &anyone, &open));
+        assert!(cancels.cancel("a", &mut anyone, &open));
         assert!(cancelled.try_recv().is_ok());
         drop(running);
 
         // Unknown ids leave nothing behind: a cancel storm costs a lookup each.
         for id in 0..10_000 {
-            assert!(!cancels.cancel(&id.to_string(), &anyone, &open));
+            assert!(!cancels.cancel(&id.to_string(), &mut anyone, &open));
         }
         assert_eq!(cancels.len(), 0);
 
         // The hook decides who may cancel.
         let mut guarded = Settings::with_prefix("rpc");
-        guarded.authorize = Some(std::sync::Arc::new(|caller: &Caller<'_>, _: &_| match caller.get("x-user") {
+        guarded.authorize = Some(std::sync::Arc::new(|caller: &mut Caller<'_>, _: &_| match caller.get("x-user") {
             Some(user) if user == "alice" => Ok(()),
             _ => Err(Refusal::Forbidden("not yours".into())),
         }));
         let guarded = guarded.check().unwrap();
         let (running, mut cancelled) = cancels.register("b", function).unwrap();
-        assert!(!cancels.cancel("b", &anyone, &guarded));
+        assert!(!cancels.cancel("b", &mut anyone, &guarded));
         let mut alice = async_nats::HeaderMap::new();
         alice.insert("x-user", "alice");
-        assert!(cancels.cancel("b", &Caller::nats(Some(&alice)), &guarded));
+        assert!(cancels.cancel("b", &mut Caller::nats(Some(&alice)), &guarded));
         assert!(cancelled.try_recv().is_ok());
         drop(running);
         assert_eq!(cancels.len(), 0);

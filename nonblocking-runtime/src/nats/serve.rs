@@ -42,12 +42,12 @@ pub(crate) struct Served {
 /// answers it on `reply`.
 pub(crate) async fn handle(served: Arc<Served>, endpoint: usize, function: &'static ServerFunction, message: Message, reply: Subject) {
     let arrived = Instant::now();
-    let caller = Caller::nats(message.headers.as_ref());
+    let mut caller = Caller::nats(message.headers.as_ref());
     let header = |name: &str| message.headers.as_ref().and_then(|headers| headers.get(name)).map(|value| value.as_str());
     let cancellable = header(CALL_ID).zip(header(NOTIFY));
     let body = std::future::ready(Ok::<_, Infallible>(message.payload.clone()));
     let interrupt = interrupt(&served, cancellable, function);
-    let answer = match dispatch(&served.policy, function, &caller, body, interrupt).await {
+    let answer = match dispatch(&served.policy, function, &mut caller, body, interrupt).await {
         Ok(answer) => answer,
         Err(never) => match never {},
     };

@@ -210,7 +210,7 @@ impl WorkerBuilder {
             tokio::spawn(async move {
                 while let Some(message) = cancels.next().await {
                     if let Ok(id) = std::str::from_utf8(&message.payload) {
-                        served.cancels.cancel(id, &Caller::nats(message.headers.as_ref()), &served.policy);
+                        served.cancels.cancel(id, &mut Caller::nats(message.headers.as_ref()), &served.policy);
                     }
                 }
             })

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use super::depth::{MAX_DEPTH, drop_flat, too_deep};
 use super::raw::RawArgs;
+use crate::context::Context;
 use crate::errors::CallError;
 
 /// The arguments of one call by name, read one parameter at a time by the generated handler.
@@ -25,6 +26,8 @@ pub struct Arguments<'a> {
     params: &'static [Param],
     values: Values<'a>,
     next: usize,
+    /// The call's context, for `#[context]` parameters and for the run.
+    context: Context,
 }
 
 /// One parameter of a server function, as written in its signature.
@@ -77,9 +80,19 @@ impl<'a> Arguments<'a> {
         self.name
     }
 
+    /// The call's context, which `#[context]` parameters are read from.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// Takes the context out, for the run.
+    pub(super) fn take_context(&mut self) -> Context {
+        std::mem::take(&mut self.context)
+    }
+
     /// Reads `args` by the rule above, rejecting surplus positional arguments and unknown
     /// keywords before anything is decoded.
-    pub(crate) fn new(name: &'static str, params: &'static [Param], args: Value) -> Result<Self, CallError> {
+    pub(crate) fn new(name: &'static str, params: &'static [Param], args: Value, context: Context) -> Result<Self, CallError> {
         if too_deep(&args) {
             drop_flat(args);
             return Err(invalid(
@@ -112,12 +125,17 @@ impl<'a> Arguments<'a> {
                 Values::Positional(vec![single].into_iter())
             }
         };
-        Ok(Arguments { name, params, values, next: 0 })
+        Ok(Arguments { name, params, values, next: 0, context })
     }
 
     /// Reads a split JSON body by the same rule and with the same refusals as [`new`](Self::new).
     #[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
-    pub(crate) fn from_raw(name: &'static str, params: &'static [Param], args: RawArgs<'a>) -> Result<Self, CallError> {
+    pub(crate) fn from_raw(
+        name: &'static str,
+        params: &'static [Param],
+        args: RawArgs<'a>,
+        context: Context,
+    ) -> Result<Self, CallError> {
         let values = match args {
             RawArgs::None => Values::RawPositional(Vec::new().into_iter()),
             RawArgs::Positional(values) => {
@@ -145,7 +163,7 @@ impl<'a> Arguments<'a> {
                 Values::RawPositional(vec![single].into_iter())
             }
         };
-        Ok(Arguments { name, params, values, next: 0 })
+        Ok(Arguments { name, params, values, next: 0, context })
     }
 
     /// Decodes the next parameter's argument with `decode` (the parameter type's

@@ -12,6 +12,7 @@ use super::raw::RawArgs;
 use super::function::ServerFunction;
 use super::table::registry;
 use crate::calls::{AsyncCall, call_with_outcome};
+use crate::context::Context;
 use crate::errors::CallError;
 
 /// Calls the server function registered as `name`, without waiting (Anvil's
@@ -81,12 +82,16 @@ fn start(name: &str, args: &impl Serialize) -> Result<(&'static str, Invocation)
 /// Decodes `args` for `function` and creates (but does not poll) its future: a call by name
 /// without a task of its own, for callers that already run in one (the HTTP server).
 pub(crate) fn invoke(function: &'static ServerFunction, args: Value) -> Result<Invocation, CallError> {
-    (function.handler())(Arguments::new(function.name(), function.params(), args)?)
+    (function.handler())(Arguments::new(function.name(), function.params(), args, Context::current())?)
 }
 
 /// [`invoke`] with the arguments read straight from a JSON body (no `Value` tree built). The
 /// body has already been split: an argument can fail here only on its type.
 #[cfg(any(feature = "http", feature = "nats"))]
-pub(crate) fn invoke_raw(function: &'static ServerFunction, args: RawArgs<'_>) -> Result<Invocation, CallError> {
-    (function.handler())(Arguments::from_raw(function.name(), function.params(), args)?)
+pub(crate) fn invoke_raw(
+    function: &'static ServerFunction,
+    args: RawArgs<'_>,
+    context: Context,
+) -> Result<Invocation, CallError> {
+    (function.handler())(Arguments::from_raw(function.name(), function.params(), args, context)?)
 }

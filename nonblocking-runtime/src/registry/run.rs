@@ -9,6 +9,7 @@ use std::pin::Pin;
 use serde_json::Value;
 
 use super::arguments::Arguments;
+use crate::context::Context;
 use crate::errors::{BoxError, CallError};
 use crate::panic::catching;
 
@@ -18,22 +19,22 @@ pub type Invocation = Pin<Box<dyn Future<Output = Result<Value, CallError>> + Se
 impl Arguments<'_> {
     /// Runs an async function's future; `encode` encodes its value (the return type's
     /// `ReturnValue::encode`, named by the generated code for the same reason as in `next`).
-    pub fn run_async<F>(self, future: F, encode: Encode<F::Output>) -> Invocation
+    pub fn run_async<F>(mut self, future: F, encode: Encode<F::Output>) -> Invocation
     where
         F: Future + Send + 'static,
     {
         let name = self.name();
-        Box::pin(async move { encoded(name, encode(&future.await)) })
+        in_context(self.take_context(), async move { encoded(name, encode(&future.await)) })
     }
 
     /// Runs an async function's future whose `Err` is the call's failure.
-    pub fn run_try_async<F, T>(self, future: F, encode: Encode<T>) -> Invocation
+    pub fn run_try_async<F, T>(mut self, future: F, encode: Encode<T>) -> Invocation
     where
         F: Future<Output = Result<T, BoxError>> + Send + 'static,
         T: 'static,
     {
         let name = self.name();
-        Box::pin(async move {
+        in_context(self.take_context(), async move {
             match future.await {
                 Ok(value) => encoded(name, encode(&value)),
                 Err(error) => Err(CallError::Failed(error.into())),
@@ -44,13 +45,13 @@ impl Arguments<'_> {
     /// Runs a sync function on the async worker (`#[server_function(inline)]`): no thread hop,
     /// but a run cannot be preempted or timed out, and while it blocks, every other call on
     /// that worker waits.
-    pub fn run_inline<F, R>(self, f: F, encode: Encode<R>) -> Invocation
+    pub fn run_inline<F, R>(mut self, f: F, encode: Encode<R>) -> Invocation
     where
         F: FnOnce() -> R + Send + 'static,
         R: 'static,
     {
         let name = self.name();
-        Box::pin(async move { encoded(name, encode(&f())) })
+        in_context(self.take_context(), async move { encoded(name, encode(&f())) })
     }
 
     /// Runs a sync function on the async worker, its `Err` being the call's failure.
@@ -64,29 +65,48 @@ impl Arguments<'_> {
 
     /// Runs a sync function on the blocking pool, so that however long it blocks, it never
     /// holds up an async worker and the caller's timeout still answers at its deadline.
-    pub fn run_blocking<F, R>(self, f: F, encode: Encode<R>) -> Invocation
+    pub fn run_blocking<F, R>(mut self, f: F, encode: Encode<R>) -> Invocation
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
         let name = self.name();
-        Box::pin(async move { encoded(name, encode(&on_blocking_pool(f).await?)) })
+        let context = self.take_context();
+        let f = within(context.clone(), f);
+        in_context(context, async move { encoded(name, encode(&on_blocking_pool(f).await?)) })
     }
 
     /// [`run_blocking`](Self::run_blocking) for a function whose `Err` is the call's failure.
-    pub fn run_try_blocking<F, T>(self, f: F, encode: Encode<T>) -> Invocation
+    pub fn run_try_blocking<F, T>(mut self, f: F, encode: Encode<T>) -> Invocation
     where
         F: FnOnce() -> Result<T, BoxError> + Send + 'static,
         T: Send + 'static,
     {
         let name = self.name();
-        Box::pin(async move {
+        let context = self.take_context();
+        let f = within(context.clone(), f);
+        in_context(context, async move {
             match on_blocking_pool(f).await? {
                 Ok(value) => encoded(name, encode(&value)),
                 Err(error) => Err(CallError::Failed(error.into())),
             }
         })
     }
+}
+
+/// The invocation of `future`, run with `context` as the current one (so the function, and
+/// the stubs it calls, see it); a call without a context pays nothing for it.
+fn in_context<F>(context: Context, future: F) -> Invocation
+where
+    F: Future<Output = Result<Value, CallError>> + Send + 'static,
+{
+    if context.is_empty() { Box::pin(future) } else { Box::pin(context.scope(future)) }
+}
+
+/// `f`, run with `context` as the current one, for the blocking pool (whose thread has no
+/// task-locals of the call's task).
+fn within<F: FnOnce() -> R, R>(context: Context, f: F) -> impl FnOnce() -> R {
+    move || if context.is_empty() { f() } else { context.sync_scope(f) }
 }
 
 /// Encodes a function's value as JSON.

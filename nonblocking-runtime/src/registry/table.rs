@@ -182,7 +182,7 @@ impl Registry {
     /// The registered name closest to `name` among the functions `visible` allows (a bounded
     /// amount of work, see `suggest.rs`).
     #[cfg(feature = "http")]
-    pub(crate) fn suggest(&self, name: &str, visible: impl Fn(&ServerFunction) -> bool) -> Option<&'static str> {
+    pub(crate) fn suggest(&self, name: &str, mut visible: impl FnMut(&ServerFunction) -> bool) -> Option<&'static str> {
         if !is_valid_name(name) {
             return None;
         }

@@ -5,6 +5,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::context::{Context, Identity};
+
 /// The transport a call arrived by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -27,7 +29,7 @@ pub enum Via {
 /// use nonblocking_runtime::remote::{Caller, Refusal};
 /// use nonblocking_runtime::registry::ServerFunction;
 ///
-/// fn bearer_only(caller: &Caller<'_>, function: &ServerFunction) -> Result<(), Refusal> {
+/// fn bearer_only(caller: &mut Caller<'_>, function: &ServerFunction) -> Result<(), Refusal> {
 ///     match (function.require(), caller.get("authorization").and_then(|v| v.to_str().ok())) {
 ///         (None, _) => Ok(()),
 ///         (Some(role), Some(token)) if token == format!("Bearer {role}-token") => Ok(()),
@@ -40,6 +42,10 @@ pub struct Caller<'a> {
     headers: Headers<'a>,
     via: Via,
     peer: Option<SocketAddr>,
+    /// What every call of this request starts with (an `InProcess` transport's chosen one).
+    base: Context,
+    /// What the hook attached so far.
+    context: Context,
 }
 
 enum Headers<'a> {
@@ -54,16 +60,51 @@ enum Headers<'a> {
 impl<'a> Caller<'a> {
     #[cfg(feature = "http")]
     pub(crate) fn http(headers: &'a axum::http::HeaderMap, peer: Option<SocketAddr>) -> Self {
-        Caller { headers: Headers::Http(headers), via: Via::Http, peer }
+        Caller { headers: Headers::Http(headers), via: Via::Http, peer, base: Context::new(), context: Context::new() }
     }
 
     #[cfg(feature = "nats")]
     pub(crate) fn nats(headers: Option<&'a async_nats::HeaderMap>) -> Self {
-        Caller { headers: Headers::Nats(headers), via: Via::Nats, peer: None }
+        Caller {
+            headers: Headers::Nats(headers),
+            via: Via::Nats,
+            peer: None,
+            base: Context::new(),
+            context: Context::new(),
+        }
     }
 
-    pub(crate) fn in_process(headers: &'a [(String, String)]) -> Self {
-        Caller { headers: Headers::Given(headers), via: Via::InProcess, peer: None }
+    pub(crate) fn in_process(headers: &'a [(String, String)], base: Context) -> Self {
+        Caller { headers: Headers::Given(headers), via: Via::InProcess, peer: None, context: base.clone(), base }
+    }
+
+    /// Attaches `value` to the call, replacing any value of the same type: the server
+    /// function reads it as a `#[context]` parameter (or from its [`Context`]). Meant for the
+    /// authorize hook, which attaches what it learned from the request (the signed-in user, a
+    /// tenant); a client can never send it.
+    pub fn attach<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.context = std::mem::take(&mut self.context).with(value);
+    }
+
+    /// Attaches `identity` as the caller's [`Identity`], which `require = ".."` is checked
+    /// against; it is also attached as a value of its own type.
+    pub fn attach_identity<I: Identity>(&mut self, identity: I) {
+        self.context = std::mem::take(&mut self.context).with_identity(identity);
+    }
+
+    /// What is attached to the call so far.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// Starts over from the base context, for the next function the hook is asked about.
+    pub(crate) fn reset_context(&mut self) {
+        self.context = self.base.clone();
+    }
+
+    /// The attached context, for the call.
+    pub(crate) fn take_context(&mut self) -> Context {
+        std::mem::take(&mut self.context)
     }
 
     /// The first value of the header `name` (case-insensitive), if the request has one.

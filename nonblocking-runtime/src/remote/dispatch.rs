@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::caller::Caller;
 use super::policy::Policy;
 use super::wire::{ErrorBody, codes, refuse_arguments, to_wire};
+use crate::context::Context;
 use crate::errors::CallError;
 use crate::panic::catching_async;
 use crate::registry::{RawArgs, ServerFunction, invoke_raw};
@@ -57,7 +58,7 @@ pub(crate) enum Interrupt {
 pub(crate) async fn dispatch<B, E, I>(
     policy: &Policy,
     function: &'static ServerFunction,
-    caller: &Caller<'_>,
+    caller: &mut Caller<'_>,
     body: B,
     interrupt: I,
 ) -> Result<Answer, E>
@@ -65,9 +66,10 @@ where
     B: Future<Output = Result<bytes::Bytes, E>>,
     I: Future<Output = Interrupt>,
 {
-    if let Err((code, message)) = policy.authorize(caller, function) {
-        return Ok(Answer::refusal(code, message));
-    }
+    let context = match policy.authorize(caller, function) {
+        Ok(context) => context,
+        Err((code, message)) => return Ok(Answer::refusal(code, message)),
+    };
     // The caller's deadline, sent as the time it still waits: the earlier one wins.
     let timeout = match caller.timeout() {
         Ok(None) => policy.timeout,
@@ -80,7 +82,10 @@ where
         Err(invalid) => return Ok(Answer::refusal(codes::BAD_REQUEST, invalid.to_string())),
     };
     let body = body.await?;
-    Ok(run(policy, function, &body, timeout, interrupt).await)
+    // The function can read its deadline (`Context::deadline`): set once the body is in, when
+    // the timeout starts counting.
+    let context = context.with_deadline(tokio::time::Instant::now() + timeout);
+    Ok(run(policy, function, &body, context, timeout, interrupt).await)
 }
 
 /// The rest of [`dispatch`], once the body is in: the call runs for `timeout` at most.
@@ -88,6 +93,7 @@ async fn run(
     policy: &Policy,
     function: &'static ServerFunction,
     body: &[u8],
+    context: Context,
     timeout: Duration,
     interrupt: impl Future<Output = Interrupt>,
 ) -> Answer {
@@ -109,7 +115,7 @@ async fn run(
     };
     // The call runs inside the transport's own task: dropping that task (a client gone, a
     // shutdown out of grace) drops the call with it.
-    let invocation = match invoke_raw(function, args) {
+    let invocation = match invoke_raw(function, args, context) {
         Ok(invocation) => invocation,
         Err(failure) => return Answer::failure(&failure, policy, function),
     };

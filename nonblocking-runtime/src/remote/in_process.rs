@@ -14,6 +14,7 @@ use super::policy::{InvalidPolicy, Policy, Settings, policy_setters};
 use super::wire::from_wire;
 use super::{Caller, Decode, Transport, sealed};
 use crate::calls::{AsyncCall, call_with_outcome};
+use crate::context::Context;
 use crate::errors::CallError;
 use crate::registry::registry;
 
@@ -28,34 +29,50 @@ use crate::registry::registry;
 /// # Examples
 ///
 /// ```
-/// use nonblocking_runtime::remote::{InProcess, Refusal};
-/// use nonblocking_runtime::server_function;
+/// use nonblocking_runtime::remote::InProcess;
+/// use nonblocking_runtime::{Context, Identity, server_function};
+///
+/// #[derive(Clone)]
+/// struct User(String);
+///
+/// impl Identity for User {
+///     fn has_role(&self, role: &str) -> bool {
+///         role == "user"
+///     }
+/// }
 ///
 /// #[server_function(name = "in_process.greet", require = "user")]
-/// async fn greet(name: String) -> String {
-///     format!("hello, {name}")
+/// async fn greet(#[context] user: User, greeting: String) -> String {
+///     format!("{greeting}, {}", user.0)
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let app = InProcess::builder()
-///     .authorize(|caller, function| match (function.require(), caller.get("x-user")) {
-///         (Some(_), None) => Err(Refusal::Unauthorized("log in first".into())),
-///         _ => Ok(()),
+///     .authorize(|caller, _function| {
+///         if let Some(name) = caller.get("x-user").and_then(|name| name.to_str().ok()) {
+///             caller.attach_identity(User(name.to_owned()));
+///         }
+///         Ok(())
 ///     })
 ///     .build()
 ///     .unwrap();
-/// let anonymous = app.call_async_by_name::<String>("in_process.greet", ("ada",)).await;
-/// assert!(anonymous.unwrap_err().to_string().contains("log in first"));
+/// let anonymous = app.call_async_by_name::<String>("in_process.greet", ("hello",)).await;
+/// assert!(anonymous.unwrap_err().to_string().contains("requires `user`"));
 ///
 /// let ada = app.with_header("x-user", "ada");
-/// assert_eq!(call_remote_greet(&ada, "ada".into()).await.unwrap(), "hello, ada");
+/// assert_eq!(call_remote_greet(&ada, "hello".into()).await.unwrap(), "hello, ada");
+///
+/// // Or skip the headers: every call starts with this context, before the hook adds to it.
+/// let bob = app.with_context(Context::new().with_identity(User("bob".into())));
+/// assert_eq!(call_remote_greet(&bob, "hi".into()).await.unwrap(), "hi, bob");
 /// # }
 /// ```
 #[derive(Clone)]
 pub struct InProcess {
     policy: Arc<Policy>,
     headers: Arc<[(String, String)]>,
+    context: Context,
 }
 
 /// Builds an [`InProcess`] transport: the policy a server would have, and the headers its
@@ -64,6 +81,7 @@ pub struct InProcess {
 pub struct InProcessBuilder {
     policy: Settings,
     headers: Vec<(String, String)>,
+    context: Context,
 }
 
 impl InProcessBuilder {
@@ -75,9 +93,16 @@ impl InProcessBuilder {
         self
     }
 
+    /// The context every call starts with, before the authorize hook attaches to it: the
+    /// caller a test wants, without headers for the hook to read.
+    pub fn context(mut self, context: Context) -> Self {
+        self.context = context;
+        self
+    }
+
     /// The transport, or [`InvalidPolicy`] naming an `expose`d name that is not registered.
     pub fn build(self) -> Result<InProcess, InvalidPolicy> {
-        Ok(InProcess { policy: Arc::new(self.policy.check()?), headers: self.headers.into() })
+        Ok(InProcess { policy: Arc::new(self.policy.check()?), headers: self.headers.into(), context: self.context })
     }
 }
 
@@ -107,14 +132,20 @@ impl InProcess {
     /// A builder with a server's defaults: every function exposed, no hook, 30 s per call,
     /// 1,024 calls at once, 1 MiB of arguments.
     pub fn builder() -> InProcessBuilder {
-        InProcessBuilder { policy: Settings::with_prefix(""), headers: Vec::new() }
+        InProcessBuilder { policy: Settings::with_prefix(""), headers: Vec::new(), context: Context::new() }
     }
 
     /// This transport's policy with one more header on every call (a logged-in user, say).
     pub fn with_header(&self, name: &str, value: &str) -> Self {
         let headers: Vec<(String, String)> =
             self.headers.iter().cloned().chain([(name.to_owned(), value.to_owned())]).collect();
-        InProcess { policy: Arc::clone(&self.policy), headers: headers.into() }
+        InProcess { policy: Arc::clone(&self.policy), headers: headers.into(), context: self.context.clone() }
+    }
+
+    /// This transport with `context` as the one every call starts with, before the authorize
+    /// hook attaches to it (see [`InProcessBuilder::context`]).
+    pub fn with_context(&self, context: Context) -> Self {
+        InProcess { context, ..self.clone() }
     }
 
     /// Calls the server function `name` without waiting; see [`Transport::call_async_by_name`].
@@ -131,6 +162,7 @@ impl sealed::Sealed for InProcess {}
 impl Transport for InProcess {
     fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>) -> AsyncCall<R> {
         let (policy, headers, name) = (Arc::clone(&self.policy), Arc::clone(&self.headers), name.to_owned());
+        let context = self.context.clone();
         call_with_outcome(async move {
             let body = body?;
             // Unexposed answers exactly like missing, as on a server.
@@ -139,9 +171,9 @@ impl Transport for InProcess {
                 Ok(_) => return Err(CallError::not_found(&name, None)),
                 Err(error) => return Err(error),
             };
-            let caller = Caller::in_process(&headers);
+            let mut caller = Caller::in_process(&headers, context);
             let body = std::future::ready(Ok::<_, Infallible>(bytes::Bytes::from(body)));
-            let answer = match dispatch(&policy, function, &caller, body, std::future::pending()).await {
+            let answer = match dispatch(&policy, function, &mut caller, body, std::future::pending()).await {
                 Ok(answer) => answer,
                 Err(never) => match never {},
             };

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::caller::Caller;
+use crate::context::Context;
 use super::prefix::{InvalidPrefix, segments};
 use super::slots::Slots;
 use super::wire::{Code, ErrorBody, codes};
@@ -48,7 +49,7 @@ pub enum Refusal {
 /// and the function's registry entry (its [`require`](ServerFunction::require) value among it)
 /// before the call starts. One hook serves every transport, and over NATS it also decides who
 /// may cancel a running call.
-pub type Authorize = Arc<dyn Fn(&Caller<'_>, &ServerFunction) -> Result<(), Refusal> + Send + Sync>;
+pub type Authorize = Arc<dyn Fn(&mut Caller<'_>, &ServerFunction) -> Result<(), Refusal> + Send + Sync>;
 
 /// Settings a server or worker was built with that break the rules every transport shares.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -158,23 +159,44 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
-    /// Whether `caller` may call `function`: the authorize hook's word, as the wire's refusal.
-    /// A hook that panics refuses (`500 panicked`): the request is answered, and the
-    /// connection (or the worker's task) survives.
-    pub(crate) fn authorize(&self, caller: &Caller<'_>, function: &ServerFunction) -> Result<(), (Code, String)> {
-        let Some(authorize) = &self.authorize else { return Ok(()) };
-        match crate::panic::catching(|| authorize(caller, function)) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(Refusal::Unauthorized(message))) => Err((codes::UNAUTHORIZED, message)),
-            Ok(Err(Refusal::Forbidden(message))) => Err((codes::FORBIDDEN, message)),
-            Err(_) => Err((codes::PANICKED, "the server's authorize hook panicked".to_owned())),
+    /// Whether `caller` may call `function`, and with which context: the authorize hook's
+    /// word (and what it attached), then the function's `require = ".."` checked against the
+    /// attached [`Identity`](crate::Identity), as the wire's refusal. A hook (or an identity)
+    /// that panics refuses (`500 panicked`): the request is answered, and the connection (or
+    /// the worker's task) survives.
+    pub(crate) fn authorize(&self, caller: &mut Caller<'_>, function: &ServerFunction) -> Result<Context, (Code, String)> {
+        caller.reset_context();
+        if let Some(authorize) = &self.authorize {
+            match crate::panic::catching(|| authorize(caller, function)) {
+                Ok(Ok(())) => {}
+                Ok(Err(Refusal::Unauthorized(message))) => return Err((codes::UNAUTHORIZED, message)),
+                Ok(Err(Refusal::Forbidden(message))) => return Err((codes::FORBIDDEN, message)),
+                Err(_) => return Err((codes::PANICKED, "the server's authorize hook panicked".to_owned())),
+            }
+        }
+        let context = caller.take_context();
+        let Some(role) = function.require() else { return Ok(context) };
+        let name = function.name();
+        match context.identity().map(|identity| crate::panic::catching(|| identity.has_role(role))) {
+            Some(Ok(true)) => Ok(context),
+            Some(Ok(false)) => Err((
+                codes::FORBIDDEN,
+                format!("server function `{name}` requires `{role}`, which the caller's identity does not have"),
+            )),
+            Some(Err(_)) => Err((codes::PANICKED, "the caller's identity panicked in `has_role`".to_owned())),
+            None => Err((
+                codes::UNAUTHORIZED,
+                format!(
+                    "server function `{name}` requires `{role}`, and the call carries no identity (the server's authorize hook attaches one for a signed-in caller: `caller.attach_identity(..)`)"
+                ),
+            )),
         }
     }
 
-    /// Whether `caller` may see and call `function`: exposed, and allowed by the hook. What a
-    /// listing, a description or a not-found suggestion shows (HTTP's).
+    /// Whether `caller` may see and call `function`: exposed, and allowed by the hook and its
+    /// `require`. What a listing, a description or a not-found suggestion shows (HTTP's).
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
-    pub(crate) fn callable(&self, caller: &Caller<'_>, function: &ServerFunction) -> bool {
+    pub(crate) fn callable(&self, caller: &mut Caller<'_>, function: &ServerFunction) -> bool {
         self.expose.allows(function.name()) && self.authorize(caller, function).is_ok()
     }
 
@@ -235,12 +257,15 @@ macro_rules! policy_setters {
 
         /// The authorization hook, one for every transport: it sees the request through
         /// [`Caller`](crate::remote::Caller) (headers, transport, peer where known) and the
-        /// function's registry entry, and refuses with `unauthorized` or `forbidden`. Over NATS
+        /// function's registry entry, refuses with `unauthorized` or `forbidden`, and attaches
+        /// what it learned for the function to read (`caller.attach(user)`, read as a
+        /// `#[context] user: User` parameter; `caller.attach_identity(user)`, which a
+        /// function's `require = ".."` is then checked against). Over NATS
         /// it also decides who may cancel a running call: a cancel is applied only when the
         /// hook allows its sender to call the function.
         pub fn authorize(
             mut self,
-            hook: impl Fn(&$crate::remote::Caller<'_>, &$crate::registry::ServerFunction) -> Result<(), $crate::remote::Refusal>
+            hook: impl Fn(&mut $crate::remote::Caller<'_>, &$crate::registry::ServerFunction) -> Result<(), $crate::remote::Refusal>
                 + Send
                 + Sync
                 + 'static,

@@ -125,6 +125,10 @@ pub(crate) fn to_wire(error: &CallError, show_panics: bool, function: Option<&Se
             codes::DUPLICATE_NAME,
             json!({"name": duplicate.name, "definitions": duplicate.definitions}),
         ),
+        CallError::MissingContext(missing) => (
+            codes::UNAUTHORIZED,
+            json!({"function": missing.function, "parameter": missing.parameter, "type": missing.ty}),
+        ),
         CallError::TimedOut(after) => (codes::TIMED_OUT, json!({"after_ms": after.as_millis() as u64})),
         CallError::Panicked(_) if !show_panics => {
             return (codes::PANICKED.status, codes::PANICKED.body("the server function panicked"));
