@@ -89,6 +89,12 @@ async fn time_left(#[context] context: Context) -> u64 {
         .map_or(0, |left| left.as_millis() as u64)
 }
 
+/// The id of the trace the call runs in, if its caller sent one.
+#[server_function(name = "js.trace_id")]
+async fn trace_id(#[context] context: Context) -> Option<String> {
+    context.trace().map(|trace| trace.trace_id_hex())
+}
+
 async fn start() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -79,9 +79,18 @@ test("the signed-in user the hook attached reaches the function; without one it 
 test("timeout(seconds) tells the server the deadline, which the function can read", async () => {
   const left = await client.callAsync<number>("js.time_left").timeout(2);
   assert.ok(left > 1000 && left <= 2000, `${left} ms left`);
-  const bounded = new Client({ url: process.env.NONBLOCKING_URL, timeout: 3 });
+  const bounded = new Client({ url, timeout: 3 });
   const boundedLeft = await bounded.callAsync<number>("js.time_left");
   assert.ok(boundedLeft > 2000 && boundedLeft <= 3000, `${boundedLeft} ms left`);
+});
+
+test("the page's traceparent puts the server's call in the page's trace", async () => {
+  const traced = new Client({
+    url: process.env.NONBLOCKING_URL,
+    traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+  });
+  assert.equal(await traced.callAsync<string>("js.trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+  assert.equal(await client.callAsync<string | null>("js.trace_id"), null);
 });
 
 test("a bearer token from the client reaches the authorize hook", async () => {

@@ -1,6 +1,7 @@
 //! [`Context`]: what a call carries besides its arguments — values the server's authorize hook
 //! attached for it (the signed-in user, a tenant, a database handle), the caller's
-//! [`Identity`] that `require = ".."` is checked against, and the call's deadline.
+//! [`Identity`] that `require = ".."` is checked against, the call's deadline, and its place in
+//! a distributed trace ([`TraceContext`]).
 //!
 //! A server function reads it through parameters marked `#[context]`, which are never sent
 //! on the wire:
@@ -35,6 +36,7 @@
 //! authorize hook (`caller.attach(user)`), so a client can never send it.
 
 mod identity;
+mod trace;
 
 use std::any::{Any, TypeId};
 use std::fmt;
@@ -44,6 +46,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use self::identity::{Identity, Roles};
+pub use self::trace::{TRACEPARENT, TRACESTATE, TraceContext};
 
 tokio::task_local! {
     // A task-local, so the current context follows a call across the awaits of its future
@@ -64,6 +67,7 @@ struct Inner {
     values: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     identity: Option<Arc<dyn Identity>>,
     deadline: Option<Instant>,
+    trace: Option<TraceContext>,
 }
 
 impl Context {
@@ -89,6 +93,12 @@ impl Context {
     /// This context with the call's deadline set.
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
         self.inner_mut().deadline = Some(deadline);
+        self
+    }
+
+    /// This context with the call's place in a distributed trace.
+    pub fn with_trace(mut self, trace: TraceContext) -> Self {
+        self.inner_mut().trace = Some(trace);
         self
     }
 
@@ -121,6 +131,12 @@ impl Context {
     /// server's timeout and the caller's own deadline; for a local call, what its scope set.
     pub fn deadline(&self) -> Option<Instant> {
         self.inner.as_deref()?.deadline
+    }
+
+    /// The call's place in a distributed trace, when its caller sent one (or a scope set it):
+    /// the calls it makes through a Rust client carry it on.
+    pub fn trace(&self) -> Option<&TraceContext> {
+        self.inner.as_deref()?.trace.as_ref()
     }
 
     /// The time left until the [`deadline`](Self::deadline) (zero once it passed).
@@ -164,7 +180,8 @@ impl fmt::Debug for Context {
         if let Some(inner) = &self.inner {
             out.field("values", &inner.values.len())
                 .field("identity", &inner.identity.is_some())
-                .field("deadline", &inner.deadline);
+                .field("deadline", &inner.deadline)
+                .field("trace", &inner.trace);
         }
         out.finish_non_exhaustive()
     }

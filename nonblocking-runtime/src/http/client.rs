@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::connector::{Connector, TlsRoots};
 use crate::remote::wire::from_wire;
-use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, sealed};
+use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::{CallError, TransportError};
 
@@ -350,6 +350,8 @@ impl Remote {
         if let Some(timeout) = self.timeout {
             request.headers_mut().insert(TIMEOUT_HEADER, HeaderValue::from(timeout.as_millis().min(u128::from(u64::MAX)) as u64));
         }
+        // The trace goes on: the server's span for the call is this one's child.
+        send_trace(outgoing_trace().as_ref(), &mut OutgoingHeaders::http(request.headers_mut()));
         if let Some(intercept) = &self.intercept {
             intercept(name, &mut OutgoingHeaders::http(request.headers_mut()));
         }

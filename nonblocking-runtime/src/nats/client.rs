@@ -20,7 +20,7 @@ use super::subjects::subject;
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::{CallError, NoRespondersError, RejectedError, TransportError};
 use crate::remote::wire::{codes, from_wire};
-use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, sealed};
+use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
 
 /// How often a call that found no worker is tried again, and how long apart at first (a
 /// worker may be restarting); after that, [`CallError::NoResponders`] at once.
@@ -243,6 +243,8 @@ impl Remote {
         let notice = self.notices().await?.expect();
         let id = call_id().map_err(|error| TransportError::caused(subject.clone(), "no random call id", Box::new(error)))?;
         let mut headers = HeaderMap::clone(&self.headers);
+        // The trace goes on: the worker's span for the call is this one's child.
+        send_trace(outgoing_trace().as_ref(), &mut OutgoingHeaders::nats(&mut headers));
         if let Some(intercept) = &self.intercept {
             intercept(&name, &mut OutgoingHeaders::nats(&mut headers));
         }

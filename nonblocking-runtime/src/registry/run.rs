@@ -119,7 +119,9 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    match crate::runtime::spawn_blocking(move || catching(f)).await {
+    // The call's span (a served call's `nonblocking.call`) follows it onto the pool.
+    let span = tracing::Span::current();
+    match crate::runtime::spawn_blocking(move || span.in_scope(|| catching(f))).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(message)) => Err(CallError::Panicked(message)),
         // The blocking task never ran: its runtime is shutting down.

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::context::{Context, Identity};
+use crate::context::{Context, Identity, TRACEPARENT, TRACESTATE, TraceContext};
 
 /// The transport a call arrived by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +156,14 @@ impl<'a> Caller<'a> {
     /// NATS.
     pub fn peer(&self) -> Option<SocketAddr> {
         self.peer
+    }
+
+    /// The caller's place in a distributed trace, from its `traceparent` and `tracestate`
+    /// headers (W3C Trace Context); `None` when it sent none, or a malformed one.
+    pub fn trace(&self) -> Option<TraceContext> {
+        let parent = self.get(TRACEPARENT)?.to_str().ok()?;
+        let state = self.get(TRACESTATE).and_then(|state| state.to_str().ok());
+        TraceContext::parse(parent, state)
     }
 
     /// How long the caller still waits for the answer, as it sent it ([`TIMEOUT_HEADER`]:

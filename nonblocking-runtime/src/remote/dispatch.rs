@@ -8,7 +8,10 @@ use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use super::caller::Caller;
+use super::traces::call_span;
 use super::policy::Policy;
 use super::wire::{ErrorBody, codes, refuse_arguments, to_wire};
 use crate::context::Context;
@@ -85,7 +88,8 @@ where
     // The function can read its deadline (`Context::deadline`): set once the body is in, when
     // the timeout starts counting.
     let context = context.with_deadline(tokio::time::Instant::now() + timeout);
-    Ok(run(policy, function, &body, context, timeout, interrupt).await)
+    let (span, context) = call_span(function.name(), caller, context);
+    Ok(run(policy, function, &body, context, timeout, interrupt).instrument(span).await)
 }
 
 /// The rest of [`dispatch`], once the body is in: the call runs for `timeout` at most.

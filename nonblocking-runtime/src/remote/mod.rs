@@ -13,9 +13,12 @@ pub(crate) mod failures;
 mod in_process;
 mod intercept;
 mod mock;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 mod policy;
 mod prefix;
 pub(crate) mod slots;
+mod traces;
 mod transport;
 pub(crate) mod wire;
 
@@ -30,3 +33,4 @@ pub use self::transport::{Decode, Transport};
 #[doc(hidden)]
 pub use self::transport::call_typed;
 pub(crate) use self::transport::sealed;
+pub(crate) use self::traces::{outgoing as outgoing_trace, send as send_trace};
