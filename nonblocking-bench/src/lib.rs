@@ -48,6 +48,27 @@ pub fn add_inline(a: i64, b: i64) -> i64 {
     a + b
 }
 
+/// The signed-in user, as the bench server's authorize hook attaches it.
+#[derive(Clone)]
+pub struct User(pub String);
+
+/// `add` that reads the caller's user from its context (the cost of the context, per call).
+#[server_function]
+pub async fn add_for(#[context] user: User, a: i64, b: i64) -> i64 {
+    a + b + i64::from(user.0.is_empty())
+}
+
+/// The bench servers' authorize hook: the `x-user` header becomes the call's `User`.
+pub fn sign_in(
+    caller: &mut nonblocking_runtime::remote::Caller<'_>,
+    _: &nonblocking_runtime::registry::ServerFunction,
+) -> Result<(), nonblocking_runtime::remote::Refusal> {
+    if let Some(name) = caller.get("x-user").and_then(|name| name.to_str().ok()) {
+        caller.attach(User(name.to_owned()));
+    }
+    Ok(())
+}
+
 /// The HTTP rows' baseline: a bare axum JSON handler doing `add` from the same keyword body
 /// (`POST /rpc/add` with `{"a":40,"b":2}`), with no limits of any kind.
 pub fn bare_router() -> axum::Router {

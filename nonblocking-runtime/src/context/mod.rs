@@ -59,6 +59,8 @@ tokio::task_local! {
 #[derive(Clone, Default)]
 pub struct Context {
     inner: Option<Arc<Inner>>,
+    // Every served call has a deadline: kept here, it costs that call no allocation.
+    deadline: Option<Instant>,
 }
 
 #[derive(Clone, Default)]
@@ -66,14 +68,13 @@ struct Inner {
     // A handful of values at most: a linear scan beats hashing.
     values: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     identity: Option<Arc<dyn Identity>>,
-    deadline: Option<Instant>,
     trace: Option<TraceContext>,
 }
 
 impl Context {
     /// An empty context: no values, no identity, no deadline.
     pub const fn new() -> Self {
-        Context { inner: None }
+        Context { inner: None, deadline: None }
     }
 
     /// This context with `value` attached, replacing any value of the same type.
@@ -92,7 +93,7 @@ impl Context {
 
     /// This context with the call's deadline set.
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
-        self.inner_mut().deadline = Some(deadline);
+        self.deadline = Some(deadline);
         self
     }
 
@@ -130,7 +131,7 @@ impl Context {
     /// When the call must be done: for a call served by a transport, the earlier of the
     /// server's timeout and the caller's own deadline; for a local call, what its scope set.
     pub fn deadline(&self) -> Option<Instant> {
-        self.inner.as_deref()?.deadline
+        self.deadline
     }
 
     /// The call's place in a distributed trace, when its caller sent one (or a scope set it):
@@ -146,7 +147,7 @@ impl Context {
 
     /// Whether nothing is attached and no deadline is set.
     pub fn is_empty(&self) -> bool {
-        self.inner.is_none()
+        self.inner.is_none() && self.deadline.is_none()
     }
 
     /// The context of the code running now: inside a server function, its call's context;
@@ -158,7 +159,7 @@ impl Context {
 
     /// The current context, if one with anything in it is set (the call path's cheap check).
     pub(crate) fn current_if_set() -> Option<Context> {
-        CURRENT.try_with(|context| context.inner.is_some().then(|| context.clone())).ok().flatten()
+        CURRENT.try_with(|context| (!context.is_empty()).then(|| context.clone())).ok().flatten()
     }
 
     /// Runs `future` with this context as the [`current`](Self::current) one: typed stubs of
@@ -180,10 +181,9 @@ impl fmt::Debug for Context {
         if let Some(inner) = &self.inner {
             out.field("values", &inner.values.len())
                 .field("identity", &inner.identity.is_some())
-                .field("deadline", &inner.deadline)
                 .field("trace", &inner.trace);
         }
-        out.finish_non_exhaustive()
+        out.field("deadline", &self.deadline).finish_non_exhaustive()
     }
 }
 

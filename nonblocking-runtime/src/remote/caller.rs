@@ -125,6 +125,16 @@ impl<'a> Caller<'a> {
         }
     }
 
+    /// A header the runtime itself reads on every call: on HTTP by its name parsed once, at
+    /// compile time, instead of on every request.
+    fn get_known(&self, known: &Known) -> Option<HeaderText<'a>> {
+        match &self.headers {
+            #[cfg(feature = "http")]
+            Headers::Http(headers) => headers.get(&known.http).map(|value| HeaderText(value.as_bytes())),
+            _ => self.get(known.name),
+        }
+    }
+
     /// Every header as a name and a value, a name once per value, in no set order.
     pub fn headers(&self) -> Vec<(&'a str, HeaderText<'a>)> {
         match &self.headers {
@@ -161,8 +171,8 @@ impl<'a> Caller<'a> {
     /// The caller's place in a distributed trace, from its `traceparent` and `tracestate`
     /// headers (W3C Trace Context); `None` when it sent none, or a malformed one.
     pub fn trace(&self) -> Option<TraceContext> {
-        let parent = self.get(TRACEPARENT)?.to_str().ok()?;
-        let state = self.get(TRACESTATE).and_then(|state| state.to_str().ok());
+        let parent = self.get_known(&KNOWN_TRACEPARENT)?.to_str().ok()?;
+        let state = self.get_known(&KNOWN_TRACESTATE).and_then(|state| state.to_str().ok());
         TraceContext::parse(parent, state)
     }
 
@@ -171,12 +181,35 @@ impl<'a> Caller<'a> {
     /// clocks need not agree). `None` when it sent none; an error for a value that is not a
     /// whole number of milliseconds.
     pub fn timeout(&self) -> Result<Option<Duration>, InvalidTimeout> {
-        let Some(value) = self.get(TIMEOUT_HEADER) else { return Ok(None) };
+        let Some(value) = self.get_known(&KNOWN_TIMEOUT) else { return Ok(None) };
         let text = value.to_str().map_err(|_| InvalidTimeout)?;
         let millis: u64 = text.trim().parse().map_err(|_| InvalidTimeout)?;
         Ok(Some(Duration::from_millis(millis)))
     }
 }
+
+/// A header name the runtime reads on every call, with its HTTP form made at compile time.
+struct Known {
+    name: &'static str,
+    #[cfg(feature = "http")]
+    http: axum::http::HeaderName,
+}
+
+impl Known {
+    /// `lowercase` is `name` in lowercase (HTTP/2 and `http`'s parsed names are lowercase).
+    #[cfg_attr(not(feature = "http"), allow(unused_variables))]
+    const fn new(name: &'static str, lowercase: &'static str) -> Self {
+        Known {
+            name,
+            #[cfg(feature = "http")]
+            http: axum::http::HeaderName::from_static(lowercase),
+        }
+    }
+}
+
+const KNOWN_TIMEOUT: Known = Known::new(TIMEOUT_HEADER, "nonblocking-timeout");
+const KNOWN_TRACEPARENT: Known = Known::new(TRACEPARENT, "traceparent");
+const KNOWN_TRACESTATE: Known = Known::new(TRACESTATE, "tracestate");
 
 /// The header in which a caller sends how long it still waits, in whole milliseconds: a server
 /// runs the call until the earlier of its own timeout and this, and refuses a call that

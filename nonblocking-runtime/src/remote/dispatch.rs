@@ -89,7 +89,11 @@ where
     // the timeout starts counting.
     let context = context.with_deadline(tokio::time::Instant::now() + timeout);
     let (span, context) = call_span(function.name(), caller, context);
-    Ok(run(policy, function, &body, context, timeout, interrupt).instrument(span).await)
+    let running = run(policy, function, &body, context, timeout, interrupt);
+    Ok(match span {
+        Some(span) => running.instrument(span).await,
+        None => running.await,
+    })
 }
 
 /// The rest of [`dispatch`], once the body is in: the call runs for `timeout` at most.

@@ -7,9 +7,18 @@ use super::caller::Caller;
 use super::intercept::OutgoingHeaders;
 use crate::context::{Context, TRACEPARENT, TRACESTATE, TraceContext};
 
-/// The span a served call of `function` runs in, and `context` with the call's place in the
-/// trace: a child of the caller's span when it sent a valid `traceparent`.
-pub(crate) fn call_span(function: &str, caller: &Caller<'_>, context: Context) -> (Span, Context) {
+/// The span a served call of `function` runs in (none when no `tracing` subscriber was ever
+/// set: nothing could record it), and `context` with the call's place in the trace: a child of
+/// the caller's span when it sent a valid `traceparent`.
+pub(crate) fn call_span(function: &str, caller: &Caller<'_>, context: Context) -> (Option<Span>, Context) {
+    let parent = caller.trace();
+    if !tracing::dispatcher::has_been_set() {
+        let context = match parent {
+            Some(parent) => context.with_trace(parent.child()),
+            None => context,
+        };
+        return (None, context);
+    }
     let span = tracing::info_span!(
         "nonblocking.call",
         function,
@@ -18,7 +27,7 @@ pub(crate) fn call_span(function: &str, caller: &Caller<'_>, context: Context) -
         span_id = tracing::field::Empty,
         parent_span_id = tracing::field::Empty,
     );
-    let Some(parent) = caller.trace() else { return (span, context) };
+    let Some(parent) = parent else { return (Some(span), context) };
     #[cfg(feature = "opentelemetry")]
     super::otel::set_parent(&span, &parent);
     let own = parent.child();
@@ -27,7 +36,7 @@ pub(crate) fn call_span(function: &str, caller: &Caller<'_>, context: Context) -
         span.record("span_id", format!("{:016x}", own.span_id()));
         span.record("parent_span_id", format!("{:016x}", parent.span_id()));
     }
-    (span, context.with_trace(own))
+    (Some(span), context.with_trace(own))
 }
 
 /// The trace a call made now continues: the current OpenTelemetry span's (feature

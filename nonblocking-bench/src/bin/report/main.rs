@@ -428,7 +428,15 @@ fn http_rows(measured: &[http::Measured], target: &Path, out: &Path, rows: &mut 
     let counts = instructions_per_call(
         &target.join("release/http_instructions"),
         out,
-        &["ours", "ours_sync", "ours_inline", "ours_router", "bare"],
+        &[
+            "ours",
+            "ours_sync",
+            "ours_inline",
+            "ours_router",
+            "ours_signed_in",
+            "ours_context",
+            "bare",
+        ],
         (200, 400),
     );
     let bare = counts["bare_instructions"];
@@ -451,6 +459,20 @@ fn http_rows(measured: &[http::Measured], target: &Path, out: &Path, rows: &mut 
             Bound::Peer,
         ));
     }
+    // The cost of the caller's context: the same hook attaching the same user to the same
+    // request, read by the function as a `#[context]` parameter or not at all.
+    let (read, unread) = (
+        counts["ours_context_instructions"],
+        counts["ours_signed_in_instructions"],
+    );
+    rows.push(Row::bounded(
+        "HTTP instructions per request (callgrind): async fn reading a #[context] value",
+        format!("{read:.0} instr (+{:.0})", read - unread),
+        format!("the same fn without it {unread:.0} instr"),
+        read / unread,
+        "≤ 1.03 of the same fn without",
+        Bound::AtMost(1.03),
+    ));
 }
 
 fn criterion_median(target: &Path, group: &str, function: &str) -> f64 {
