@@ -16,7 +16,8 @@
 //! - The **heartbeat** badge is driven by `repeat`, calling `todo.ping`.
 //! - The **draft** field is saved with `defer` / `reset`: typing fast gives one save, counted
 //!   here on the server (`todo.saves`).
-//! - **Slow call** starts a 30-second call that **Cancel** cancels: the server observes it.
+//! - **Slow call** starts a 30-second call that **Cancel** cancels: the server observes it
+//!   (`todo.slow_stopped`).
 //! - The **status** line follows the last call: pending, then completed, failed or cancelled.
 //!
 //! From Rust, the same functions with the same login header:
@@ -42,7 +43,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use axum::response::Html;
@@ -113,7 +114,7 @@ static ITEMS: Mutex<Option<HashMap<String, Vec<Item>>>> = Mutex::new(None);
 static SAVES: AtomicU32 = AtomicU32::new(0);
 static DRAFT: Mutex<String> = Mutex::new(String::new());
 static BEATS: AtomicU32 = AtomicU32::new(0);
-static SLOW_CANCELLED: AtomicBool = AtomicBool::new(false);
+static SLOW_STOPPED: AtomicU32 = AtomicU32::new(0);
 
 /// Adds an item to the caller's list; refuses a blank title.
 #[server_function(name = "todo.add", require = "user")]
@@ -191,12 +192,12 @@ struct OnCancel;
 
 impl Drop for OnCancel {
     fn drop(&mut self) {
-        SLOW_CANCELLED.store(true, Ordering::SeqCst);
-        println!("[server] the slow call was cancelled");
+        SLOW_STOPPED.fetch_add(1, Ordering::SeqCst);
+        println!("[server] the slow call was stopped before it finished");
     }
 }
 
-/// Takes 30 seconds, unless cancelled.
+/// Takes 30 seconds, unless cancelled (or its caller's deadline comes first).
 #[server_function(name = "todo.slow")]
 pub async fn slow() -> String {
     let on_cancel = OnCancel;
@@ -205,10 +206,11 @@ pub async fn slow() -> String {
     "slow work done".into()
 }
 
-/// Whether the server saw the slow call cancelled.
-#[server_function(name = "todo.slow_was_cancelled")]
-pub async fn slow_was_cancelled() -> bool {
-    SLOW_CANCELLED.load(Ordering::SeqCst)
+/// How many slow calls the server stopped before they finished: cancelled, or past their
+/// caller's deadline.
+#[server_function(name = "todo.slow_stopped")]
+pub async fn slow_stopped() -> u32 {
+    SLOW_STOPPED.load(Ordering::SeqCst)
 }
 
 #[tokio::main]

@@ -89,6 +89,32 @@ async fn time_left(#[context] context: Context) -> u64 {
         .map_or(0, |left| left.as_millis() as u64)
 }
 
+static NAPS_STOPPED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Counts a nap stopped before it finished.
+struct NapWatch;
+
+impl Drop for NapWatch {
+    fn drop(&mut self) {
+        NAPS_STOPPED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Sleeps `ms` milliseconds, unless stopped first (its caller's deadline).
+#[server_function(name = "js.nap")]
+async fn nap(ms: u64) -> u64 {
+    let watch = NapWatch;
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    std::mem::forget(watch);
+    ms
+}
+
+/// How many naps the server stopped before they finished.
+#[server_function(name = "js.naps_stopped")]
+async fn naps_stopped() -> u32 {
+    NAPS_STOPPED.load(Ordering::SeqCst)
+}
+
 /// The id of the trace the call runs in, if its caller sent one.
 #[server_function(name = "js.trace_id")]
 async fn trace_id(#[context] context: Context) -> Option<String> {

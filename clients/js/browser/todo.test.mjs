@@ -125,20 +125,52 @@ test("the status of the last call goes pending, then completed", async () => {
   assert.ok(statuses.indexOf("pending") >= 0, statuses.join(" -> "));
 });
 
+/** Waits until the server has stopped `count` slow calls in all. */
+async function slowStopped(count) {
+  let stopped = 0;
+  for (let attempt = 0; attempt < 50 && stopped < count; attempt += 1) {
+    stopped = await ask("todo.slow_stopped");
+    if (stopped < count) await page.waitForTimeout(50);
+  }
+  return stopped;
+}
+
 test("Cancel makes the server observe the cancellation", async () => {
-  assert.equal(await ask("todo.slow_was_cancelled"), false);
+  const before = await ask("todo.slow_stopped");
   await page.click("#slow");
   await page.locator("#status", { hasText: "pending" }).waitFor();
   await page.waitForTimeout(200); // the request is at the server
   await page.click("#cancel");
   await page.locator("#status", { hasText: "cancelled" }).waitFor();
   await page.locator("#error", { hasText: "cancelled" }).waitFor();
-  let observed = false;
-  for (let attempt = 0; attempt < 50 && !observed; attempt += 1) {
-    observed = await ask("todo.slow_was_cancelled");
-    if (!observed) await page.waitForTimeout(50);
-  }
-  assert.ok(observed, "the server saw the slow call cancelled");
+  assert.equal(await slowStopped(before + 1), before + 1, "the server saw the slow call cancelled");
+});
+
+test("a deadline set in the page stops the function on the server", async () => {
+  const before = await ask("todo.slow_stopped");
+  const code = await page.evaluate(async () => {
+    const { callAsync } = await import("/rpc/nonblocking.js");
+    return callAsync("todo.slow").timeout(0.3).then(
+      () => "completed",
+      (error) => error.code,
+    );
+  });
+  assert.equal(code, "timed_out");
+  assert.equal(await slowStopped(before + 1), before + 1, "the server stopped the slow call");
+});
+
+test("mixed positional and keyword arguments from the page, and their errors", async () => {
+  const outcome = await page.evaluate(async () => {
+    // The page's own module: its calls carry the signed-in user's header.
+    const { callAsync, kw } = await import("/rpc/nonblocking.js");
+    const item = await callAsync("todo.add", kw({ title: "by keyword" }));
+    const twice = await callAsync("todo.add", "a", kw({ title: "b" })).then(
+      () => null,
+      (error) => ({ code: error.code, parameter: error.details?.parameter }),
+    );
+    return { title: item.title, twice };
+  });
+  assert.deepEqual(outcome, { title: "by keyword", twice: { code: "invalid_arguments", parameter: "title" } });
 });
 
 test("signed in again, a user finds their items, and only theirs", async () => {

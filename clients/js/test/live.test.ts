@@ -84,6 +84,21 @@ test("timeout(seconds) tells the server the deadline, which the function can rea
   assert.ok(boundedLeft > 2000 && boundedLeft <= 3000, `${boundedLeft} ms left`);
 });
 
+test("a deadline set with timeout() stops the function on the server", async () => {
+  const before = await client.callAsync<number>("js.naps_stopped");
+  const code = await settled(client.callAsync("js.nap", 20_000).timeout(0.3)).then(
+    () => "completed",
+    (error: NonBlockingError) => error.code,
+  );
+  assert.equal(code, "timed_out");
+  let stopped = before;
+  for (let attempt = 0; attempt < 50 && stopped === before; attempt += 1) {
+    await sleep(50);
+    stopped = await client.callAsync<number>("js.naps_stopped");
+  }
+  assert.equal(stopped, before + 1, "the server stopped the nap");
+});
+
 test("the page's traceparent puts the server's call in the page's trace", async () => {
   const traced = new Client({
     url: process.env.NONBLOCKING_URL,

@@ -17,8 +17,8 @@ export async function page(show: (text: string) => void): Promise<void> {
   show(`${beats} beats, ${draft.saves} saves of ${draft.text.length} characters`);
   const elsewhere = apiFor(new Client({ url: "https://elsewhere.example/rpc", headers: { Authorization: "Bearer x" } }));
   elsewhere.todo.save_draft("text").timeout(2).cancel();
-  const cancelled: boolean = await api.todo.slow_was_cancelled();
-  void cancelled;
+  const stopped: number = await api.todo.slow_stopped();
+  void stopped;
 
   // @ts-expect-error: the title is a string
   api.todo.add(42);
