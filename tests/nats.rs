@@ -667,3 +667,15 @@ async fn a_payload_over_the_workers_limit_is_refused_before_it_runs() {
     assert!(format!("{:?}", Worker::builder()).contains("body_limit: 1048576"));
     worker.stop().await.unwrap();
 }
+
+/// The test servers' own guard: free ports can collide between tests that run at once, and a
+/// server that cannot bind exits while the other one answers on its port (two tests would then
+/// share a server). A server checks its own name in the INFO line and moves on if it is not
+/// the one answering.
+#[test]
+fn a_test_server_whose_port_is_taken_starts_on_another() {
+    let first = NatsServer::start("");
+    let second = NatsServer::start_at(first.port, "");
+    assert_ne!(second.port, first.port);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", second.port)).is_ok());
+}

@@ -1,9 +1,11 @@
 //! A real `nats-server` (Debian's, `apt-get install nats-server`) on free loopback ports,
 //! started by a test and killed when dropped; optionally one node of a cluster.
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{free_port, target_dir};
@@ -13,12 +15,23 @@ pub struct NatsServer {
     pub port: u16,
     pub cluster_port: u16,
     config: PathBuf,
+    /// This server's unique name, which its INFO line carries: how a test knows the server
+    /// that answers on its port is the one it started (free ports can collide between tests
+    /// that run at once, and a server that cannot bind exits while the other one answers).
+    name: String,
+    cluster: String,
+    extra: String,
 }
 
 impl NatsServer {
     /// A lone server; `config` is extra configuration (e.g. `max_payload: 4096`).
     pub fn start(config: &str) -> NatsServer {
         NatsServer::launch(free_port(), free_port(), config, &[])
+    }
+
+    /// A lone server asked for `port`: on another one if that is taken.
+    pub fn start_at(port: u16, config: &str) -> NatsServer {
+        NatsServer::launch(port, free_port(), config, &[])
     }
 
     /// Three nodes routed to each other, each on its own client port.
@@ -35,9 +48,7 @@ impl NatsServer {
     }
 
     fn launch(port: u16, cluster_port: u16, extra: &str, routes: &[String]) -> NatsServer {
-        let dir = target_dir().join("nats-test");
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join(format!("nats-{port}.conf"));
+        static STARTED: AtomicU32 = AtomicU32::new(0);
         let cluster = if routes.is_empty() {
             String::new()
         } else {
@@ -50,39 +61,81 @@ impl NatsServer {
                 "cluster {{\n  name: \"test\"\n  listen: \"127.0.0.1:{cluster_port}\"\n  routes: [{routes}]\n}}\n"
             )
         };
-        std::fs::write(
-            &config,
-            format!("listen: \"127.0.0.1:{port}\"\n{cluster}{extra}\n"),
-        )
-        .unwrap();
+        let name = format!(
+            "test-{}-{}",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        );
         let mut server = NatsServer {
             child: None,
             port,
             cluster_port,
-            config,
+            config: PathBuf::new(),
+            name,
+            cluster,
+            extra: extra.to_owned(),
         };
-        server.spawn();
-        server
+        // A port another test took meanwhile: try again on a new one.
+        for attempt in 1..=5 {
+            match server.spawn() {
+                Ok(()) => return server,
+                Err(why) if attempt < 5 => {
+                    eprintln!("nats-server on {}: {why}; trying another port", server.port);
+                    server.port = free_port();
+                }
+                Err(why) => panic!("nats-server could not start: {why}"),
+            }
+        }
+        unreachable!()
     }
 
-    fn spawn(&mut self) {
-        let child = Command::new(nats_server())
+    /// Starts the server on `self.port` and waits until it (and not another one) answers.
+    fn spawn(&mut self) -> Result<(), String> {
+        let dir = target_dir().join("nats-test");
+        std::fs::create_dir_all(&dir).unwrap();
+        self.config = dir.join(format!("nats-{}.conf", self.port));
+        std::fs::write(
+            &self.config,
+            format!(
+                "server_name: \"{}\"\nlisten: \"127.0.0.1:{}\"\n{}{}\n",
+                self.name, self.port, self.cluster, self.extra
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(nats_server())
             .arg("-c")
             .arg(&self.config)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| panic!("nats-server could not start ({error}): install it with `apt-get install nats-server`"));
-        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nats-server did not listen on {} within 10 s",
-                self.port
-            );
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("it exited ({status}): is the port taken?"));
+            }
+            if self.answers_as_itself() {
+                self.child = Some(child);
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("it did not answer on {} within 10 s", self.port));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Whether the server answering on the port sends this server's name in its INFO line.
+    fn answers_as_itself(&self) -> bool {
+        let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut info = String::new();
+        let _ = BufReader::new(stream).read_line(&mut info);
+        info.contains(&format!("\"server_name\":\"{}\"", self.name))
     }
 
     pub fn url(&self) -> String {
