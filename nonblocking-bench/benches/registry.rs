@@ -34,6 +34,7 @@ fn build() -> (Vec<&'static str>, Duration) {
                 returns: "()",
                 is_async: false,
                 require: None,
+                reports_progress: false,
                 handler,
                 error_value: nonblocking_runtime::__private::no_error_value,
                 doc: "",

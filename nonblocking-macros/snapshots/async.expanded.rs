@@ -27,6 +27,7 @@ pub const ADD_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunction 
     returns: "i64",
     is_async: true,
     require: ::core::option::Option::None,
+    reports_progress: false,
     handler: {
         fn handler(
             mut args: ::nonblocking_runtime::__private::Arguments,

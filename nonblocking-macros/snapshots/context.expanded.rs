@@ -36,6 +36,7 @@ pub const SAVE_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunction
     returns: "Result<u32, String>",
     is_async: false,
     require: ::core::option::Option::Some("user"),
+    reports_progress: false,
     handler: {
         fn handler(
             mut args: ::nonblocking_runtime::__private::Arguments,

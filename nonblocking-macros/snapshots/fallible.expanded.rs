@@ -24,6 +24,7 @@ pub(crate) const PARSE_SERVER_FUNCTION: ::nonblocking_runtime::__private::Server
     returns: "Result<u32, std::num::ParseIntError>",
     is_async: false,
     require: ::core::option::Option::Some("admin"),
+    reports_progress: false,
     handler: {
         fn handler(
             mut args: ::nonblocking_runtime::__private::Arguments,

@@ -23,6 +23,7 @@ pub const SHOUT_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunctio
     returns: "String",
     is_async: false,
     require: ::core::option::Option::None,
+    reports_progress: false,
     handler: {
         fn handler(
             mut args: ::nonblocking_runtime::__private::Arguments,

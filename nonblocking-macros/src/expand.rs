@@ -228,6 +228,7 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         .map(|name| name.to_string().trim_start_matches("r#").to_owned());
     let param_types = types.iter().map(|ty| display_type(ty));
     let is_async = model.is_async;
+    let reports_progress = model.reports_progress();
     let require = match &model.require {
         Some(require) => quote!(::core::option::Option::Some(#require)),
         None => quote!(::core::option::Option::None),
@@ -258,6 +259,11 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
                 match &param.context {
                     Some(FromContext::Optional(inner)) => {
                         let read = respan(quote!(#rt::context_optional::<#inner>), inner.span());
+                        (ident, ty, quote!(#read(#context)), false)
+                    }
+                    Some(FromContext::Progress(reported)) => {
+                        let read =
+                            respan(quote!(#rt::context_progress::<#reported>), reported.span());
                         (ident, ty, quote!(#read(#context)), false)
                     }
                     _ => {
@@ -298,13 +304,24 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         let encode = respan(quote!(<#ty as #rt::Argument>::encode), ty.span());
         quote!(#encode(&#name))
     });
-    let stub_prelude = if reads_context {
-        quote! {
+    // A function that reports progress starts inside a context carrying the reporter, and
+    // its call gets the cell the caller's `on_progress` reads.
+    let (stub_prelude, start) = if model.reports_progress() {
+        let body = quote! {
+            #rt::with_progress(#rt::Context::current(), |#context| {
+                #(#stub_context)*
+                #start
+            })
+        };
+        (quote!(), body)
+    } else if reads_context {
+        let prelude = quote! {
             let #context = #rt::Context::current();
             #(#stub_context)*
-        }
+        };
+        (prelude, start)
     } else {
-        quote!()
+        (quote!(), start)
     };
     let register = format_ident!("__{}_SERVER_FUNCTION_SUBMIT", plain.to_uppercase());
 
@@ -332,6 +349,7 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
             returns: #returns,
             is_async: #is_async,
             require: #require,
+            reports_progress: #reports_progress,
             handler: {
                 fn handler(#args_binding: #rt::Arguments) -> #rt::Result<#rt::Invocation, #rt::CallError> {
                     #(#decode)*
@@ -491,6 +509,19 @@ mod snapshots {
             quote! {
                 pub fn save(#[context] user: User, text: String, #[context] tenant: Option<Tenant>) -> Result<u32, String> {
                     Ok(text.len() as u32)
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn progress_parameter() {
+        check(
+            "progress",
+            quote!(),
+            quote! {
+                pub async fn import(#[context] user: User, rows: u32, #[context] progress: Progress<f32>) -> u32 {
+                    rows
                 }
             },
         );

@@ -33,6 +33,8 @@ pub(crate) enum FromContext {
     Required,
     /// `Option<T>`: the attached `T`, if there is one.
     Optional(Box<Type>),
+    /// `Progress<P>`: reports `P` values to the caller.
+    Progress(Box<Type>),
 }
 
 impl ServerFn {
@@ -44,6 +46,13 @@ impl ServerFn {
     /// The `#[context]` parameters.
     pub(crate) fn context_params(&self) -> impl Iterator<Item = &Param> {
         self.params.iter().filter(|param| param.context.is_some())
+    }
+
+    /// Whether it takes a `#[context] Progress<P>`.
+    pub(crate) fn reports_progress(&self) -> bool {
+        self.params
+            .iter()
+            .any(|param| matches!(param.context, Some(FromContext::Progress(_))))
     }
 }
 
@@ -276,9 +285,10 @@ fn read_param(input: &FnArg, errors: &mut Errors) -> Option<Param> {
         if context.is_some() {
             errors.push(syn::Error::new(attr.span(), "`#[context]` is given twice"));
         }
-        context = Some(match option_inner(&typed.ty) {
-            Some(inner) => FromContext::Optional(Box::new(inner)),
-            None => FromContext::Required,
+        context = Some(match (option_inner(&typed.ty), progress_inner(&typed.ty)) {
+            (Some(inner), _) => FromContext::Optional(Box::new(inner)),
+            (None, Some(reported)) => FromContext::Progress(Box::new(reported)),
+            (None, None) => FromContext::Required,
         });
     }
     if let Some(message) = unsupported_type(&typed.ty) {
@@ -379,6 +389,14 @@ fn read_returns(output: &ReturnType, args: &Args, errors: &mut Errors) -> Return
 fn option_inner(ty: &Type) -> Option<Type> {
     match type_arguments(ty, "Option")?.as_slice() {
         [inner] => Some(inner.clone()),
+        _ => None,
+    }
+}
+
+/// `P` of `Progress<P>` (by its last path segment, as written).
+fn progress_inner(ty: &Type) -> Option<Type> {
+    match type_arguments(ty, "Progress")?.as_slice() {
+        [reported] => Some(reported.clone()),
         _ => None,
     }
 }

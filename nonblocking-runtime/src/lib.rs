@@ -26,6 +26,7 @@
 //! | [`timers`] | [`repeat`], [`repeat_with`], [`repeat_async`], [`defer`] |
 //! | [`registry`](mod@registry) | [`registry()`], [`call_async_by_name`], the entries of `#[server_function]`s |
 //! | [`context`] | [`Context`]: what a call carries besides its arguments (attached values, the caller's [`Identity`], its deadline) |
+//! | [`progress`] | [`Progress`](progress::Progress): a running server function tells its caller how far it got (`on_progress`) |
 //! | [`errors`] | [`CallError`] and the details of its variants; how unobserved failures are reported |
 //! | [`ui`] | `UiContext`: handlers, repeats and defers that run on a GUI's UI thread (`on_result_ui`, `pump`) |
 //! | `remote` | what every transport shares: the typed stubs' `Transport`, `Caller`, `Refusal`, `Expose`, `InvalidPolicy`, and the transports for tests, `InProcess` and `Mock` (features `http`, `nats`) |
@@ -159,6 +160,7 @@ pub mod http;
 #[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
 pub mod nats;
 mod panic;
+pub mod progress;
 pub mod registry;
 #[cfg(any(feature = "http", feature = "nats"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "http", feature = "nats"))))]

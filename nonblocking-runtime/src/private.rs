@@ -231,3 +231,19 @@ pub fn context_optional<T: ContextValue>(context: &Context) -> Option<T> {
 pub fn failed_call<T: Send + 'static>(error: CallError) -> AsyncCall<T> {
     crate::calls::call_with_outcome(core::future::ready(Err(error)))
 }
+
+/// The `Progress` of a `#[context] progress: Progress<P>` parameter: reporting to the call's
+/// caller when it can see it, else to nobody.
+pub fn context_progress<P: serde::Serialize>(context: &Context) -> crate::progress::Progress<P> {
+    crate::progress::Progress::from_context(context)
+}
+
+/// Starts a call whose function reports progress: `start` runs in a context that carries the
+/// reporter (so the call's task, and the function's `Progress`, get it), and the call gets the
+/// cell its `on_progress` handlers read.
+pub fn with_progress<T: Send + 'static>(context: Context, start: impl FnOnce(&Context) -> AsyncCall<T>) -> AsyncCall<T> {
+    let (reporter, cell) = crate::progress::channel();
+    let context = context.with_progress(reporter);
+    let call = context.clone().sync_scope(|| start(&context));
+    call.with_progress(cell)
+}

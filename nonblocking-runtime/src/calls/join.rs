@@ -31,6 +31,9 @@ pub(crate) struct Join {
     /// The deadline of the `timeout` in force, if any: kept here, since only a call with a
     /// state machine has one, and the plain handle stays small.
     pub(crate) deadline: Mutex<Option<tokio::time::Instant>>,
+    /// Where the function's progress waits for `on_progress` handlers, for a call whose
+    /// function reports progress (set once, when the call starts).
+    pub(crate) progress: std::sync::OnceLock<std::sync::Arc<crate::progress::Cell>>,
 }
 
 impl Join {
@@ -39,6 +42,7 @@ impl Join {
             task: Mutex::new(task),
             span,
             deadline: Mutex::new(None),
+            progress: std::sync::OnceLock::new(),
         }
     }
 }

@@ -149,6 +149,19 @@ impl<T: Send + 'static> AsyncCall<T> {
         }
     }
 
+    /// This call with its function's progress arriving in `cell`, kept by the state machine
+    /// (made now): only a call whose function reports progress has one, so the plain handle
+    /// stays small.
+    pub(crate) fn with_progress(mut self, cell: Arc<crate::progress::Cell>) -> Self {
+        let _ = self.state().join.progress.set(cell);
+        self
+    }
+
+    /// Where its function's progress waits for `on_progress` handlers, if it reports any.
+    pub(crate) fn progress_cell(&self) -> Option<&Arc<crate::progress::Cell>> {
+        self.shared.as_ref()?.join.progress.get()
+    }
+
     /// The state machine, made on first need: from the outcome the handle already holds, or
     /// watching the task.
     fn state(&mut self) -> Arc<CallState<T>> {

@@ -69,6 +69,8 @@ struct Inner {
     values: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     identity: Option<Arc<dyn Identity>>,
     trace: Option<TraceContext>,
+    /// Where the call's `Progress` reports go, when its caller can see them.
+    progress: Option<Arc<crate::progress::Reporter>>,
 }
 
 impl Context {
@@ -101,6 +103,17 @@ impl Context {
     pub fn with_trace(mut self, trace: TraceContext) -> Self {
         self.inner_mut().trace = Some(trace);
         self
+    }
+
+    /// This context with the call's progress going to `reporter`.
+    pub(crate) fn with_progress(mut self, reporter: Arc<crate::progress::Reporter>) -> Self {
+        self.inner_mut().progress = Some(reporter);
+        self
+    }
+
+    /// Where the call's progress goes, if anywhere.
+    pub(crate) fn progress(&self) -> Option<&Arc<crate::progress::Reporter>> {
+        self.inner.as_deref()?.progress.as_ref()
     }
 
     fn with_shared<T: Send + Sync + 'static>(mut self, value: Arc<T>) -> Self {

@@ -58,17 +58,24 @@ pub fn call_async_by_name<R>(name: &str, args: impl Serialize) -> AsyncCall<R>
 where
     R: DeserializeOwned + Send + 'static,
 {
-    let started = start(name, &args);
-    call_with_outcome(async move {
-        let (function, invocation) = started?;
-        let value = invocation.await?;
-        R::deserialize(value).map_err(|error| CallError::invalid_result(function, error.to_string()))
-    })
+    let function = registry().get(name);
+    let run = |_: &crate::Context| {
+        let started = function.clone().and_then(|function| start(function, &args));
+        call_with_outcome(async move {
+            let (function, invocation) = started?;
+            let value = invocation.await?;
+            R::deserialize(value).map_err(|error| CallError::invalid_result(function, error.to_string()))
+        })
+    };
+    // A function that reports progress gets a channel for it (the call's `on_progress`).
+    match &function {
+        Ok(function) if function.reports_progress() => crate::__private::with_progress(crate::Context::current(), run),
+        _ => run(&crate::Context::new()),
+    }
 }
 
-/// Looks the function up, decodes the arguments and creates (but does not poll) its future.
-fn start(name: &str, args: &impl Serialize) -> Result<(&'static str, Invocation), CallError> {
-    let function = registry().get(name)?;
+/// Decodes the arguments and creates (but does not poll) the function's future.
+fn start(function: &'static ServerFunction, args: &impl Serialize) -> Result<(&'static str, Invocation), CallError> {
     let args = serde_json::to_value(args).map_err(|error| {
         CallError::invalid_arguments(
             function.name(),

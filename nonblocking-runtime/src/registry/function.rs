@@ -51,6 +51,8 @@ pub struct ServerFunctionParts {
     pub returns: &'static str,
     pub is_async: bool,
     pub require: Option<&'static str>,
+    /// Takes a `#[context] Progress`: a call by name gets its progress.
+    pub reports_progress: bool,
     pub handler: Handler,
     pub error_value: ErrorValueFn,
     pub doc: &'static str,
@@ -188,6 +190,13 @@ impl ServerFunction {
         self.parts.require
     }
 
+    /// Whether the function reports its progress (it takes a `#[context]`
+    /// [`Progress`](crate::progress::Progress)), which a caller sees with
+    /// [`on_progress`](crate::AsyncCall::on_progress).
+    pub fn reports_progress(&self) -> bool {
+        self.parts.reports_progress
+    }
+
     /// The function's doc comment (its `///` lines, without the leading space), or `""`.
     ///
     /// # Examples
@@ -292,6 +301,7 @@ pub(crate) fn test_function(name: &'static str) -> &'static ServerFunction {
         returns: "()",
         is_async: true,
         require: None,
+        reports_progress: false,
         handler: |_| unreachable!("a test entry is never called"),
         error_value: |_| None,
         doc: "",

@@ -24,7 +24,7 @@
 //! | code | runs on |
 //! |---|---|
 //! | the call itself, [`on_result`](crate::AsyncCall::on_result), [`on_error`](crate::AsyncCall::on_error), [`repeat`](crate::repeat), [`defer`](crate::defer) | a worker of the runtime (`Send` closures) |
-//! | [`on_result_ui`](crate::AsyncCall::on_result_ui), [`on_error_ui`](crate::AsyncCall::on_error_ui), [`UiContext::repeat`], [`UiContext::defer`], [`UiHandle::post`] | the UI thread, inside [`UiContext::pump`] (`!Send` closures allowed) |
+//! | [`on_result_ui`](crate::AsyncCall::on_result_ui), [`on_error_ui`](crate::AsyncCall::on_error_ui), [`on_progress_ui`](crate::AsyncCall::on_progress_ui), [`UiContext::repeat`], [`UiContext::defer`], [`UiHandle::post`] | the UI thread, inside [`UiContext::pump`] (`!Send` closures allowed) |
 //!
 //! Timing comes from the runtime's timer; only the delivery goes through the queue, so a UI
 //! body runs at the first pump after its time. Until the loop pumps, at most one entry per
@@ -37,6 +37,7 @@ mod context;
 mod defer;
 mod handlers;
 mod pending;
+mod progress;
 mod queue;
 mod repeat;
 mod table;

@@ -1,0 +1,107 @@
+//! [`Cell`]: where a call's progress waits for its handlers. It holds the latest value only (a
+//! slow handler sees the latest, never a queue), and delivers one value at a time, in order,
+//! from a small task while the call runs and, when the function is done, once more from the
+//! call's own thread, so the last value reaches the handlers before the call's outcome does.
+
+use std::mem;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::Value;
+use tokio::sync::Notify;
+
+type Handler = Box<dyn FnMut(&Value) + Send>;
+
+#[derive(Default)]
+pub(crate) struct Cell {
+    state: Mutex<State>,
+    /// One delivery at a time, so values reach the handlers in the order they were reported.
+    turn: Mutex<()>,
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    /// Reported and not yet delivered.
+    latest: Option<Value>,
+    handlers: Vec<Handler>,
+    /// The function is done: nothing more will be reported.
+    closed: bool,
+    /// The delivering task runs.
+    pumping: bool,
+}
+
+impl Cell {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new value, replacing one not yet delivered.
+    pub(crate) fn report(&self, value: Value) {
+        let mut state = self.state();
+        if state.closed {
+            return;
+        }
+        // Kept even with nobody listening yet: a handler attached while the call runs gets it.
+        state.latest = Some(value);
+        let pumping = state.pumping;
+        drop(state);
+        if pumping {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Adds a handler; the first one starts the delivering task.
+    pub(crate) fn attach(self: &Arc<Self>, handler: Handler) {
+        let mut state = self.state();
+        if state.closed {
+            return;
+        }
+        state.handlers.push(handler);
+        let start = !mem::replace(&mut state.pumping, true);
+        let pending = state.latest.is_some();
+        drop(state);
+        if start {
+            let cell = Arc::clone(self);
+            crate::runtime::spawn(async move {
+                loop {
+                    cell.wake.notified().await;
+                    cell.deliver();
+                    if cell.state().closed {
+                        break;
+                    }
+                }
+            });
+        }
+        if pending {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The function is done: the last value goes to the handlers now, and nothing after it.
+    pub(crate) fn close(&self) {
+        self.state().closed = true;
+        self.deliver();
+        self.wake.notify_one();
+    }
+
+    /// Hands the latest value, if any, to every handler.
+    fn deliver(&self) {
+        let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
+        let (value, mut handlers) = {
+            let mut state = self.state();
+            match state.latest.take() {
+                Some(value) => (value, mem::take(&mut state.handlers)),
+                None => return,
+            }
+        };
+        // User code runs outside the state's lock: a handler may attach another one.
+        for handler in &mut handlers {
+            if let Err(panic) = crate::panic::catching(|| handler(&value)) {
+                tracing::error!(panic, "a progress handler panicked");
+            }
+        }
+        let mut state = self.state();
+        handlers.append(&mut state.handlers);
+        state.handlers = handlers;
+    }
+}
