@@ -228,15 +228,12 @@ async fn in_process_with_headers_or_a_chosen_context() {
 
 #[tokio::test]
 async fn over_http() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/rpc", listener.local_addr().unwrap());
-    let server = Server::builder()
-        .prefix("/rpc")
-        .timeout(Duration::from_secs(30))
-        .authorize(sign_in)
-        .build()
-        .unwrap();
-    tokio::spawn(server.serve(listener, std::future::pending()));
+    let url = support::http::serve(
+        Server::builder()
+            .timeout(Duration::from_secs(30))
+            .authorize(sign_in),
+    )
+    .await;
     let remote = Remote::builder(url)
         .timeout(Duration::from_secs(2))
         .build()

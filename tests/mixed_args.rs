@@ -130,14 +130,7 @@ async fn in_process() {
 
 #[tokio::test]
 async fn over_http() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/rpc", listener.local_addr().unwrap());
-    let server = Server::builder()
-        .prefix("/rpc")
-        .expose(["mixed.update"])
-        .build()
-        .unwrap();
-    tokio::spawn(server.serve(listener, std::future::pending()));
+    let url = support::http::serve(Server::builder().expose(["mixed.update"])).await;
     let remote = Remote::builder(url)
         .timeout(Duration::from_secs(10))
         .build()

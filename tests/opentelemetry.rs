@@ -56,14 +56,7 @@ async fn one_trace_from_the_client_through_http_and_nats_to_a_second_worker() {
         .await
         .unwrap();
     BACK.set(remote).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/rpc", listener.local_addr().unwrap());
-    let server = Server::builder()
-        .prefix("/rpc")
-        .expose(["otel.front"])
-        .build()
-        .unwrap();
-    tokio::spawn(server.serve(listener, std::future::pending()));
+    let url = support::http::serve(Server::builder().expose(["otel.front"])).await;
 
     let client = Remote::new(&url).unwrap();
     let answer = async { call_remote_front(&client, 4).await }

@@ -65,14 +65,7 @@ async fn one_trace_id_from_the_caller_through_http_and_nats() {
         .unwrap();
     BACK.set(remote).unwrap();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/rpc", listener.local_addr().unwrap());
-    let server = Server::builder()
-        .prefix("/rpc")
-        .expose(["traces.front"])
-        .build()
-        .unwrap();
-    tokio::spawn(server.serve(listener, std::future::pending()));
+    let url = support::http::serve(Server::builder().expose(["traces.front"])).await;
 
     // A caller with a trace (a page's `traceparent`, say), sent as a header.
     let traced = Remote::builder(&url)

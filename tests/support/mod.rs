@@ -3,6 +3,8 @@
 //! those tools talk to.
 #![allow(dead_code)] // each test crate uses its part
 
+#[cfg(feature = "http")]
+pub mod http;
 pub mod nats_server;
 
 use std::io::{BufRead, BufReader, Read, Write};

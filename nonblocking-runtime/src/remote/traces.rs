@@ -12,11 +12,12 @@ use crate::context::{Context, TRACEPARENT, TRACESTATE, TraceContext};
 /// the caller's span when it sent a valid `traceparent`.
 pub(crate) fn call_span(function: &str, caller: &Caller<'_>, context: Context) -> (Option<Span>, Context) {
     let parent = caller.trace();
+    let own = parent.as_ref().map(TraceContext::child);
+    let context = match &own {
+        Some(own) => context.with_trace(own.clone()),
+        None => context,
+    };
     if !tracing::dispatcher::has_been_set() {
-        let context = match parent {
-            Some(parent) => context.with_trace(parent.child()),
-            None => context,
-        };
         return (None, context);
     }
     let span = tracing::info_span!(
@@ -27,16 +28,16 @@ pub(crate) fn call_span(function: &str, caller: &Caller<'_>, context: Context) -
         span_id = tracing::field::Empty,
         parent_span_id = tracing::field::Empty,
     );
-    let Some(parent) = parent else { return (Some(span), context) };
-    #[cfg(feature = "opentelemetry")]
-    super::otel::set_parent(&span, &parent);
-    let own = parent.child();
-    if !span.is_disabled() {
-        span.record("trace_id", own.trace_id_hex());
-        span.record("span_id", format!("{:016x}", own.span_id()));
-        span.record("parent_span_id", format!("{:016x}", parent.span_id()));
+    if let (Some(parent), Some(own)) = (&parent, &own) {
+        #[cfg(feature = "opentelemetry")]
+        super::otel::set_parent(&span, parent);
+        if !span.is_disabled() {
+            span.record("trace_id", own.trace_id_hex());
+            span.record("span_id", format!("{:016x}", own.span_id()));
+            span.record("parent_span_id", format!("{:016x}", parent.span_id()));
+        }
     }
-    (Some(span), context.with_trace(own))
+    (Some(span), context)
 }
 
 /// The trace a call made now continues: the current OpenTelemetry span's (feature
