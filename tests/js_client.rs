@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use nonblocking_runtime::context::Roles;
 use nonblocking_runtime::http::{Refusal, Server};
+use nonblocking_runtime::progress::Progress;
 use nonblocking_runtime::registry::ServerFunction;
 use nonblocking_runtime::remote::Caller;
 use nonblocking_runtime::{Context, server_function};
@@ -119,6 +120,60 @@ async fn naps_stopped() -> u32 {
 #[server_function(name = "js.trace_id")]
 async fn trace_id(#[context] context: Context) -> Option<String> {
     context.trace().map(|trace| trace.trace_id_hex())
+}
+
+/// Reports `1..=to` (and a text with characters of two, three and four bytes each time),
+/// pausing `pause_ms` between reports.
+#[server_function(name = "js.count")]
+async fn count(to: u32, pause_ms: u64, #[context] progress: Progress<(u32, String)>) -> u32 {
+    for done in 1..=to {
+        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+        progress.report((done, format!("caf\u{e9} \u{20ac} \u{1f600} {done}")));
+    }
+    to
+}
+
+/// Reports `1..at`, then fails with its row.
+#[server_function(name = "js.breaks")]
+async fn breaks(at: u32, #[context] progress: Progress<u32>) -> Result<u32, Broke> {
+    for row in 1..at {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        progress.report(row);
+    }
+    Err(Broke { row: at })
+}
+
+#[derive(Debug, thiserror::Error, serde::Serialize)]
+#[error("the import broke at row {row}")]
+struct Broke {
+    row: u32,
+}
+
+static TICKING_STOPPED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+struct TickWatch;
+
+impl Drop for TickWatch {
+    fn drop(&mut self) {
+        TICKING_STOPPED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Reports a tick every 20 ms until stopped.
+#[server_function(name = "js.ticking")]
+async fn ticking(#[context] progress: Progress<u32>) -> u8 {
+    let _watch = TickWatch;
+    for tick in 1.. {
+        progress.report(tick);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    unreachable!()
+}
+
+/// How many `js.ticking` calls were stopped.
+#[server_function(name = "js.ticking_stopped")]
+async fn ticking_stopped() -> u32 {
+    TICKING_STOPPED.load(Ordering::SeqCst)
 }
 
 async fn start() -> SocketAddr {

@@ -73,6 +73,11 @@ export class AsyncCall {
   #error = null;
   #resultHandlers = [];
   #errorHandlers = [];
+  #progressHandlers = [];
+  // The latest progress value (`#hasProgress`), and whether one waits to be delivered.
+  #progress = undefined;
+  #hasProgress = false;
+  #progressDue = false;
   #observed = false;
   #abort = null;
   #stopTimeout = null;
@@ -96,7 +101,7 @@ export class AsyncCall {
       try {
         // The deadline is read when the request goes out: `.timeout()` chained on the call
         // (before this microtask) travels with it.
-        started = Promise.resolve(start(abort.signal, () => this.#deadline));
+        started = Promise.resolve(start(abort.signal, () => this.#deadline, (value) => this.#reported(value)));
       } catch (error) {
         started = Promise.reject(error);
       }
@@ -144,6 +149,24 @@ export class AsyncCall {
     this.#observed = true;
     this.#errorHandlers.push(errorHandler);
     this.#deliverIfFinished();
+    return this;
+  }
+
+  /** A handler for the function's progress while it runs (each value its `Progress` reports,
+   * or only the latest when they come faster than they are handled); the last one arrives
+   * before the result and error handlers run. Attached while the call runs, it first gets the
+   * latest value so far; attached after the call finished, it never runs. */
+  onProgress(progressHandler) {
+    if (typeof progressHandler !== "function") throw new TypeError("onProgress needs a function");
+    if (this.#status !== "pending") return this;
+    this.#progressHandlers.push(progressHandler);
+    if (this.#hasProgress && !this.#progressDue) {
+      // The value so far, for this handler only: the others have had it.
+      const value = this.#progress;
+      queueMicrotask(() => {
+        if (this.#status === "pending") runHandler(progressHandler, value, this.#label);
+      });
+    }
     return this;
   }
 
@@ -198,8 +221,29 @@ export class AsyncCall {
     }
   }
 
+  // A progress frame arrived: delivered after the frames read with it (only the latest), or
+  // right away if the call finishes first.
+  #reported(value) {
+    if (this.#status !== "pending") return;
+    this.#progress = value;
+    this.#hasProgress = true;
+    if (this.#progressDue) return;
+    this.#progressDue = true;
+    queueMicrotask(() => this.#deliverProgress());
+  }
+
+  #deliverProgress() {
+    if (!this.#progressDue) return;
+    this.#progressDue = false;
+    for (const handler of this.#progressHandlers.slice()) runHandler(handler, this.#progress, this.#label);
+  }
+
   #finish(status, result, error) {
     if (this.#status !== "pending") return; // one outcome per call
+    // The last progress goes before the outcome; none after it. A cancelled call says no more.
+    if (status !== "cancelled") this.#deliverProgress();
+    this.#progressDue = false;
+    this.#progressHandlers = [];
     this.#status = status;
     this.#result = result;
     this.#error = error;
@@ -339,7 +383,7 @@ export class Client {
   #call(name, body) {
     if (typeof name !== "string" || name === "") throw new TypeError("a server function's name is a non-empty string");
     const label = `server function \`${name}\``;
-    const call = new AsyncCall(label, async (signal, deadline) => {
+    const call = new AsyncCall(label, async (signal, deadline, progress) => {
       if (this.#url === undefined) {
         throw new NonBlockingError(
           "transport",
@@ -369,7 +413,8 @@ export class Client {
         response = await doFetch(`${this.#url}/${encodeURIComponent(name)}`, {
           method: "POST",
           // Always JSON: the interceptor cannot make a call a "simple" cross-site request.
-          headers: { ...headers, "Content-Type": "application/json" },
+          // Frames (progress, then the answer) from a function that reports progress.
+          headers: { ...headers, "Content-Type": "application/json", Accept: ACCEPT },
           body: JSON.stringify(body),
           credentials: this.#credentials,
           signal,
@@ -380,6 +425,7 @@ export class Client {
           cause: error,
         });
       }
+      if (response.ok && isFrames(response)) return readFrames(response, progress, this.#url);
       const text = await response.text();
       let json;
       try {
@@ -403,6 +449,72 @@ export class Client {
       });
     });
     return this.#timeout === undefined ? call : call.timeout(this.#timeout);
+  }
+}
+
+// ---- frames -----------------------------------------------------------------------------
+
+// What a call accepts: newline-delimited JSON frames, or the plain value.
+const ACCEPT = "application/x-ndjson, application/json";
+
+function isFrames(response) {
+  const type = response.headers.get("content-type") ?? "";
+  return type.split(";")[0].trim().toLowerCase() === "application/x-ndjson";
+}
+
+/**
+ * Reads a framed answer as it arrives: `{"progress": v}` lines go to `progress`, then
+ * `{"value": v}` is the call's value or `{"error": {...}, "status": n}` its error. The bytes are
+ * decoded as a stream (a character cut between two chunks is joined) and split at newlines,
+ * which JSON never holds inside a value. A body that ends before the answer was cut off.
+ */
+async function readFrames(response, progress, url) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let pending = "";
+  let finished = false;
+  const frame = (line) => {
+    let parsed;
+    try {
+      parsed = JSON.parse(line);
+    } catch (error) {
+      throw new NonBlockingError("transport", `the server at ${url} sent a line that is not a frame`, { cause: error });
+    }
+    if (parsed !== null && typeof parsed === "object") {
+      if ("value" in parsed) return { value: parsed.value };
+      if ("error" in parsed && parsed.error && typeof parsed.error.code === "string") {
+        throw new NonBlockingError(parsed.error.code, String(parsed.error.message ?? parsed.error.code), {
+          status: typeof parsed.status === "number" ? parsed.status : null,
+          details: parsed.error.details ?? null,
+        });
+      }
+      if ("progress" in parsed) {
+        progress(parsed.progress);
+        return null;
+      }
+    }
+    throw new NonBlockingError("transport", `the server at ${url} sent a line that is not a frame`);
+  };
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      finished = done;
+      pending += done ? decoder.decode() : decoder.decode(value, { stream: true });
+      let end;
+      while ((end = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, end);
+        pending = pending.slice(end + 1);
+        if (line.trim() === "") continue;
+        const answer = frame(line);
+        if (answer !== null) return answer.value;
+      }
+      if (done) {
+        throw new NonBlockingError("transport", `the answer from ${url} was cut off before the call's result`);
+      }
+    }
+  } finally {
+    // An answer (or a bad line) before the body's end: stop reading the rest.
+    if (!finished) reader.cancel().catch(() => {});
   }
 }
 
@@ -512,8 +624,8 @@ export class Mock {
   /** Every call so far: `{ name, args, headers }`, in order. */
   calls = [];
 
-  /** Answers calls of `name` with `answer(args)` (the JSON arguments: an array, or an object
-   * by keyword). */
+  /** Answers calls of `name` with `answer(args, { progress })` (the JSON arguments: an array,
+   * or an object by keyword); `progress(value)` reports progress as a server function does. */
   answer(name, answer) {
     if (typeof answer !== "function") throw new TypeError("an answer is a function of the arguments");
     this.#answers.set(name, answer);
@@ -537,18 +649,47 @@ export class Mock {
       if (answer === undefined) {
         return reply(404, { code: "not_found", message: `the mock has no answer for \`${name}\`` });
       }
-      try {
-        const value = await answer(args);
-        if (init.signal?.aborted) throw init.signal.reason;
-        return reply(200, value === undefined ? null : value);
-      } catch (error) {
-        if (init.signal?.aborted) throw init.signal.reason ?? error;
-        if (error instanceof NonBlockingError) {
-          const status = error.status ?? MOCK_STATUSES[error.code] ?? 500;
-          return reply(status, { code: error.code, message: error.message, details: error.details });
+      // The answer may report progress, as a server function does: then the reply is frames.
+      const encoder = new TextEncoder();
+      let stream = null;
+      let streaming = null;
+      const started = new Promise((resolve) => (streaming = resolve));
+      const progress = (value) => {
+        if (stream === null) {
+          stream = new TransformStream();
+          streaming();
         }
-        return reply(500, { code: "failed", message: String(error?.message ?? error) });
+        stream.writer ??= stream.writable.getWriter();
+        // A reader that stopped (the call ended or was cancelled) takes nothing more.
+        stream.writer.write(encoder.encode(`${JSON.stringify({ progress: value })}\n`)).catch(() => {});
+      };
+      const outcome = (async () => {
+        try {
+          const value = await answer(args, { progress });
+          if (init.signal?.aborted) throw init.signal.reason;
+          return { status: 200, body: value === undefined ? null : value };
+        } catch (error) {
+          if (init.signal?.aborted) throw init.signal.reason ?? error;
+          if (error instanceof NonBlockingError) {
+            const status = error.status ?? MOCK_STATUSES[error.code] ?? 500;
+            return { status, body: { code: error.code, message: error.message, details: error.details } };
+          }
+          return { status: 500, body: { code: "failed", message: String(error?.message ?? error) } };
+        }
+      })();
+      if ((await Promise.race([outcome.then(() => false), started.then(() => true)])) === false) {
+        const { status, body } = await outcome;
+        return reply(status, body);
       }
+      outcome.then(
+        ({ status, body }) => {
+          const end = status === 200 ? { value: body } : { error: body, status };
+          stream.writer.write(encoder.encode(`${JSON.stringify(end)}\n`)).catch(() => {});
+          stream.writer.close().catch(() => {});
+        },
+        (aborted) => stream.writer.abort(aborted).catch(() => {}),
+      );
+      return new Response(stream.readable, { status: 200, headers: { "Content-Type": "application/x-ndjson" } });
     };
   }
 }

@@ -117,3 +117,50 @@ test("a bearer token from the client reaches the authorize hook", async () => {
   const allowed = client.withHeaders({ Authorization: "Bearer let-me-in" });
   assert.equal(await allowed.callAsync<string>("js.secret"), "the secret");
 });
+
+test("progress reaches onProgress in order while the function runs, the last before the result", async () => {
+  const seen: string[] = [];
+  const call = client
+    .callAsync<number>("js.count", 20, 5)
+    .onProgress<[number, string]>(([done, text]) => {
+      assert.equal(text, `caf\u00e9 \u20ac \u{1f600} ${done}`, "characters of every width arrive whole");
+      seen.push(String(done));
+    })
+    .onResult((value) => seen.push(`result ${value}`));
+  assert.equal(await call, 20);
+  assert.equal(seen.at(-1), "result 20");
+  assert.equal(seen.at(-2), "20", `the last value before the result: ${seen}`);
+  const values = seen.slice(0, -1).map(Number);
+  assert.ok(values.every((value, at) => at === 0 || value > values[at - 1]), `in order: ${values}`);
+});
+
+test("an error after some progress ends the call with that error", async () => {
+  const seen: number[] = [];
+  const call = client.callAsync("js.breaks", 4).onProgress<number>((row) => seen.push(row));
+  await assert.rejects(settled(call), (error: NonBlockingError) => {
+    assert.equal(error.code, "failed");
+    assert.equal(error.status, 500);
+    assert.deepEqual(error.value, { row: 4 });
+    return true;
+  });
+  assert.equal(seen.at(-1), 3, `the last progress before the error: ${seen}`);
+});
+
+test("cancelling a call that reports progress stops the function on the server", async () => {
+  const before = await client.callAsync<number>("js.ticking_stopped");
+  let ticks = 0;
+  const call = client.callAsync("js.ticking").onProgress(() => {
+    ticks += 1;
+  });
+  for (let attempt = 0; attempt < 100 && ticks < 3; attempt += 1) await sleep(20);
+  assert.ok(ticks >= 3, `progress arrived while it ran: ${ticks}`);
+  call.cancel();
+  const afterCancel = ticks;
+  let stopped = before;
+  for (let attempt = 0; attempt < 50 && stopped === before; attempt += 1) {
+    await sleep(50);
+    stopped = await client.callAsync<number>("js.ticking_stopped");
+  }
+  assert.equal(stopped, before + 1, "the server stopped the function");
+  assert.equal(ticks, afterCancel, "no progress after the cancel");
+});

@@ -483,3 +483,99 @@ test("kw({...}) after positional arguments sends the mixed form; misplaced, it i
   assert.throws(() => kw({ $args: [] }), TypeError);
   assert.throws(() => kw([1] as never), TypeError);
 });
+
+/** A framed answer whose bytes arrive in the chunks `cuts` makes of `text`. */
+function frames(text: string, cuts: number[] = []) {
+  const bytes = new TextEncoder().encode(text);
+  const edges = [0, ...cuts, bytes.length];
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let at = 0; at + 1 < edges.length; at += 1) controller.enqueue(bytes.slice(edges[at], edges[at + 1]));
+      controller.close();
+    },
+  });
+  return new Response(body, { headers: { "content-type": "application/x-ndjson" } });
+}
+
+test("a framed answer: progress in order, the last before the result, split anywhere, even inside a character", async () => {
+  const text = '{"progress":"caf\u00e9 1"}\n{"progress":"\u{1f600} 2"}\n{"value":42}\n';
+  const length = new TextEncoder().encode(text).length;
+  for (let cut = 0; cut <= length; cut += 1) {
+    const { client, seen } = fake(() => frames(text, [cut]));
+    const events: string[] = [];
+    const call = client
+      .callAsync<number>("import")
+      .onProgress<string>((value) => events.push(value))
+      .onResult((value) => events.push(`result ${value}`));
+    assert.equal(await call, 42);
+    assert.equal(events.at(-1), "result 42", `cut at ${cut}`);
+    assert.equal(events.at(-2), "\u{1f600} 2", `cut at ${cut}: ${events}`);
+    assert.ok(events.length <= 3 && events.length >= 2, `each value at most once: ${events}`);
+    if (cut === 0) {
+      assert.equal((seen[0].init.headers as Record<string, string>)["Accept"], "application/x-ndjson, application/json");
+    }
+  }
+});
+
+test("progress read together is delivered once, as the latest value", async () => {
+  const lines = Array.from({ length: 100 }, (_, at) => `{"progress":${at + 1}}\n`).join("") + '{"value":1}\n';
+  const { client } = fake(() => frames(lines));
+  const seen: number[] = [];
+  await client.callAsync("import").onProgress<number>((value) => seen.push(value));
+  assert.equal(seen.at(-1), 100);
+  assert.ok(seen.length < 100, `coalesced: ${seen.length} deliveries`);
+});
+
+test("a framed error after progress, a cut-off answer and a bad line are the call's errors", async () => {
+  const error = '{"progress":1}\n{"error":{"code":"failed","message":"row 2 broke","details":{"value":{"row":2}}},"status":500}\n';
+  const { client } = fake(() => frames(error));
+  const seen: unknown[] = [];
+  const failed = client.callAsync("import").onProgress((value) => seen.push(value)).onError((e) => seen.push(e.code));
+  await assert.rejects(settled(failed), (e: NonBlockingError) => e.code === "failed" && e.status === 500 && (e.value as { row: number }).row === 2);
+  assert.deepEqual(seen, [1, "failed"]);
+
+  const cut = fake(() => frames('{"progress":1}\n{"progr')).client;
+  await assert.rejects(settled(cut.callAsync("import")), (e: NonBlockingError) => e.code === "transport" && /cut off/.test(e.message));
+  const bad = fake(() => frames("<html>\n")).client;
+  await assert.rejects(settled(bad.callAsync("import")), (e: NonBlockingError) => e.code === "transport" && /not a frame/.test(e.message));
+});
+
+test("onProgress attached after the call finished never runs; a cancelled call reports no more", async () => {
+  const { client } = fake(() => frames('{"progress":1}\n{"value":1}\n'));
+  const call = client.callAsync("import");
+  await call;
+  let late = 0;
+  call.onProgress(() => (late += 1));
+  await sleep(5);
+  assert.equal(late, 0);
+  assert.throws(() => call.onProgress(42 as unknown as () => void), TypeError);
+
+  const gate = held();
+  const held_ = fake(gate.handler).client;
+  let progress = 0;
+  const cancelled = held_.callAsync("import").onProgress(() => (progress += 1));
+  await sleep(5);
+  cancelled.cancel();
+  assert.equal(progress, 0);
+});
+
+test("a Mock answer reports progress as a server function does", async () => {
+  const mock = new Mock().answer("import", async ([rows]: [number], { progress }) => {
+    for (let row = 1; row <= rows; row += 1) {
+      progress(row / rows);
+      await sleep(1);
+    }
+    return rows;
+  });
+  const client = new Client({ url: "/rpc", fetch: mock.fetch });
+  const seen: number[] = [];
+  assert.equal(await client.callAsync<number>("import", 4).onProgress<number>((done) => seen.push(done)), 4);
+  assert.equal(seen.at(-1), 1);
+  assert.ok(seen.every((value, at) => at === 0 || value > seen[at - 1]), `${seen}`);
+  // An answer that reports nothing is a plain reply; a failure after progress is the call's error.
+  mock.answer("fails", (_args, { progress }) => {
+    progress(0.5);
+    throw new NonBlockingError("failed", "half done");
+  });
+  await assert.rejects(settled(client.callAsync("fails")), (e: NonBlockingError) => e.code === "failed" && e.status === 500);
+});

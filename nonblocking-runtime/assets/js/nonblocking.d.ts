@@ -65,6 +65,12 @@ export declare class AsyncCall<T = unknown, E = unknown> implements PromiseLike<
   onResult(resultHandler: (result: T) => void, errorHandler?: (error: NonBlockingError<E>) => void): this;
   /** A handler for the error (a failure, a timeout or a cancellation). */
   onError(errorHandler: (error: NonBlockingError<E>) => void): this;
+  /** A handler for the function's progress while it runs: each value its `Progress` reports,
+   * or only the latest when they come faster than they are handled. The last one arrives
+   * before the result and error handlers run. Attached while the call runs, it first gets the
+   * latest value so far; attached after the call finished, it never runs. `P` is the
+   * function's progress type (the typed stubs of `api.d.ts` set it). */
+  onProgress<P = unknown>(progressHandler: (progress: P) => void): this;
   /** Fails the call with `timed_out` if it is still pending after `seconds`; of two
    * timeouts, the earlier deadline wins. Chained right away (`callAsync(..).timeout(2)`), it
    * also travels to the server, which stops the function at that deadline. */
@@ -170,6 +176,12 @@ export declare function defer(fn: () => unknown, seconds: number): DeferRef;
 /** `ref.cancel()`, or nothing for `null` / `undefined`. */
 export declare function cancel(ref: { cancel(): void } | null | undefined): void;
 
+/** What a `Mock` answer may do while it runs. */
+export interface MockAnswering {
+  /** Reports progress to the call's `onProgress` handlers. */
+  progress(value: unknown): void;
+}
+
 /** One call a `Mock` got. */
 export interface MockCall {
   readonly name: string;
@@ -182,11 +194,12 @@ export interface MockCall {
  * call, and plugs into a client as its `fetch`:
  * `configure({ url: "/rpc", fetch: mock.fetch })`. An answer returns the value (or a promise
  * of it), or throws a `NonBlockingError` to answer that error; a name without an answer is
- * `not_found`. */
+ * `not_found`. An answer may report progress with `call.progress(value)`, which the call's
+ * `onProgress` handlers get, as from a server function. */
 export declare class Mock {
   /** Every call so far, in order. */
   readonly calls: MockCall[];
-  answer(name: string, answer: (args: any) => unknown): this;
+  answer(name: string, answer: (args: any, call: MockAnswering) => unknown): this;
   callsOf(name: string): MockCall[];
   /** The `fetch` to give a `Client` or `configure`. */
   readonly fetch: typeof fetch;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -14,10 +14,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::connector::{Connector, TlsRoots};
+use crate::progress;
+use crate::remote::frames::{Lines, NDJSON, Reading, Step};
 use crate::remote::wire::from_wire;
 use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::{CallError, TransportError};
+
+/// What a call accepts: frames, or the plain value.
+const ACCEPTED: &str = "application/x-ndjson, application/json";
 
 /// A server of server functions, called over HTTP with pooled keep-alive connections.
 /// Cloning it shares the pool; so do [`with_header`](Self::with_header) and the other
@@ -301,30 +306,39 @@ impl Transport for Remote {
         let client = self.client.clone();
         let base = Arc::clone(&self.base);
         let function = name.to_owned();
-        let call = call_with_outcome(async move {
-            let (url, request) = request?;
-            let response = client.request(request).await.map_err(|error| {
-                let what = if error.is_connect() {
-                    "could not connect to the server"
+        // Progress may be watched (`on_progress`) once the call has started: every call can
+        // take it, and the server sends it only for a function that reports any.
+        let call = progress::tracked(|reporter| {
+            call_with_outcome(async move {
+                let (url, request) = request?;
+                let response = client.request(request).await.map_err(|error| {
+                    let what = if error.is_connect() {
+                        "could not connect to the server"
+                    } else {
+                        "the call could not be sent"
+                    };
+                    TransportError::caused(url.clone(), what, Box::new(error))
+                })?;
+                let status = response.status();
+                let framed = response.headers().get(CONTENT_TYPE).is_some_and(|value| value.as_bytes() == NDJSON.as_bytes());
+                let mut body = response.into_body();
+                if status == StatusCode::OK && framed {
+                    let reading = Reading::new(reporter, decode);
+                    return read_frames(&mut body, reading, &base, &url, &function).await;
+                }
+                let body = body
+                    .collect()
+                    .await
+                    .map_err(|error| {
+                        TransportError::caused(url.clone(), "the connection broke while reading the reply", Box::new(error))
+                    })?
+                    .to_bytes();
+                if status == StatusCode::OK {
+                    decode(&body).map_err(|error| CallError::invalid_result(&function, error.to_string()))
                 } else {
-                    "the call could not be sent"
-                };
-                TransportError::caused(url.clone(), what, Box::new(error))
-            })?;
-            let status = response.status();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|error| {
-                    TransportError::caused(url.clone(), "the connection broke while reading the reply", Box::new(error))
-                })?
-                .to_bytes();
-            if status == StatusCode::OK {
-                decode(&body).map_err(|error| CallError::invalid_result(&function, error.to_string()))
-            } else {
-                Err(from_wire(&base, &url, &function, status.as_u16(), &body))
-            }
+                    Err(from_wire(&base, &url, &function, status.as_u16(), &body))
+                }
+            })
         });
         match self.timeout {
             Some(timeout) => call.timeout(timeout),
@@ -332,6 +346,40 @@ impl Transport for Remote {
         }
     }
 
+}
+
+/// Reads a framed reply (progress, then the value or the error) as it arrives.
+async fn read_frames<R>(
+    body: &mut hyper::body::Incoming,
+    mut reading: Reading<R>,
+    base: &str,
+    url: &str,
+    function: &str,
+) -> Result<R, CallError> {
+    let mut lines = Lines::default();
+    let mut step = Step::Going;
+    while let Step::Going = step {
+        let chunk = match body.frame().await {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(chunk) => chunk,
+                Err(_trailers) => continue,
+            },
+            Some(Err(error)) => {
+                return Err(TransportError::caused(url.to_owned(), "the connection broke while reading the reply", Box::new(error)));
+            }
+            None => {
+                return Err(TransportError::plain(url.to_owned(), "the reply ended before the call's answer".to_owned()));
+            }
+        };
+        lines.push(&chunk, |line| {
+            step = reading.frame(line, function, |status, error| from_wire(base, url, function, status, error));
+            matches!(step, Step::Going)
+        });
+    }
+    match step {
+        Step::Done(outcome) => outcome,
+        _ => Err(TransportError::plain(url.to_owned(), "the reply holds a line that is not a frame".to_owned())),
+    }
 }
 
 impl Remote {
@@ -343,6 +391,8 @@ impl Remote {
         let url = format!("{}/{name}", self.base);
         let mut request = Request::post(&url)
             .header(CONTENT_TYPE, "application/json")
+            // Frames (progress, then the answer) for a function that reports progress.
+            .header(ACCEPT, ACCEPTED)
             .body(Full::new(Bytes::from(body)))
             .map_err(|error| TransportError::caused(url.clone(), "the request could not be built", Box::new(error)))?;
         request.headers_mut().extend(self.headers.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -72,27 +72,35 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
             return respond::error(status, &body);
         }
     };
+    // A function that reports progress, to a caller that reads frames: its own path, where
+    // the response goes on while the function runs.
+    if function.reports_progress() && super::streamed::accepts_frames(headers) {
+        return super::streamed::call(state, function, parts, body).await;
+    }
     // Read only for an authorized caller: the dispatch awaits it after the hook said yes.
-    let body = async {
-        // Every call is JSON, even one without arguments: a cross-site "simple" request (a
-        // form, `text/plain`) gets no CORS preflight, so it must not be able to call anything.
-        if !is_json(headers) {
-            return Err(reply(
-                codes::UNSUPPORTED_MEDIA_TYPE,
-                "a call must be sent as Content-Type: application/json (an empty body for no arguments)",
-            ));
-        }
-        let body = read_body(body, &state).await?;
-        if state.shutting_down.load(Ordering::Acquire) {
-            return Err(reply(codes::SHUTTING_DOWN, "the server is shutting down"));
-        }
-        Ok(body)
-    };
+    let body = call_body(headers, body, &state);
     // HTTP stops a call by dropping this handler (the client went away, the grace ran out).
-    match dispatch(&state.policy, function, &mut caller, body, std::future::pending()).await {
+    match dispatch(&state.policy, function, &mut caller, body, std::future::pending(), None).await {
         Ok(answer) => respond::answer(answer),
         Err(refusal) => refusal,
     }
+}
+
+/// A call's arguments: the body, once the caller is authorized.
+pub(super) async fn call_body(headers: &HeaderMap, body: Body, state: &ServerState) -> Result<Bytes, Response> {
+    // Every call is JSON, even one without arguments: a cross-site "simple" request (a form,
+    // `text/plain`) gets no CORS preflight, so it must not be able to call anything.
+    if !is_json(headers) {
+        return Err(reply(
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "a call must be sent as Content-Type: application/json (an empty body for no arguments)",
+        ));
+    }
+    let body = read_body(body, state).await?;
+    if state.shutting_down.load(Ordering::Acquire) {
+        return Err(reply(codes::SHUTTING_DOWN, "the server is shutting down"));
+    }
+    Ok(body)
 }
 
 /// `GET <prefix>`: the functions this caller may call (exposed, and allowed by the authorize

@@ -51,6 +51,7 @@ mod listen;
 mod openapi;
 mod server;
 mod state;
+mod streamed;
 
 pub use self::client::{Remote, RemoteBuilder};
 pub use self::cors::{Cors, InvalidCors};

@@ -14,10 +14,12 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use super::connect::Connect;
-use super::headers::{CALL_ID, NOTIFY, SERVICE_ERROR_CODE};
+use super::headers::{CALL_ID, FRAMES, NOTIFY, SERVICE_ERROR_CODE};
 use super::notices::{Notice, Notices};
+use super::progress::{Closing, Inbound};
 use super::subjects::subject;
 use crate::calls::{AsyncCall, call_with_outcome};
+use crate::progress::{self, Reporter};
 use crate::errors::{CallError, NoRespondersError, RejectedError, TransportError};
 use crate::remote::wire::{codes, from_wire};
 use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
@@ -228,7 +230,14 @@ impl Remote {
             .await
     }
 
-    async fn run<R>(self, name: String, body: Vec<u8>, decode: Decode<R>, deadline: Instant) -> Result<R, CallError> {
+    async fn run<R>(
+        self,
+        name: String,
+        body: Vec<u8>,
+        decode: Decode<R>,
+        deadline: Instant,
+        reporter: Arc<Reporter>,
+    ) -> Result<R, CallError> {
         let Some(subject) = subject(&self.prefix, &name) else {
             return Err(CallError::not_found_remote(&name, None, &format!("nats:{}", self.prefix)));
         };
@@ -240,7 +249,8 @@ impl Remote {
                 message: format!("the arguments are {} bytes, over the NATS servers' max_payload of {max_payload} bytes", body.len()),
             })));
         }
-        let notice = self.notices().await?.expect();
+        let inbound = Closing(Arc::new(Inbound::new(reporter)));
+        let notice = self.notices().await?.expect(Some(Arc::clone(&inbound.0)));
         let id = call_id().map_err(|error| TransportError::caused(subject.clone(), "no random call id", Box::new(error)))?;
         let mut headers = HeaderMap::clone(&self.headers);
         // The trace goes on: the worker's span for the call is this one's child.
@@ -250,6 +260,7 @@ impl Remote {
         }
         headers.insert(CALL_ID, id.as_str());
         headers.insert(NOTIFY, notice.subject.as_str());
+        headers.insert(FRAMES, "progress");
         let payload = bytes::Bytes::from(body);
         // Armed until the call's outcome is known: a call dropped before then (cancel,
         // timeout) is cancelled on the worker running it.
@@ -269,20 +280,26 @@ impl Remote {
                 .headers(headers.clone())
                 .timeout(Some(remaining));
             let retry = match self.client.send_request(subject.clone(), request).await {
-                Ok(message) => match error_status(&message) {
-                    None => {
-                        call.armed = false;
-                        return decode(&message.payload).map_err(|error| CallError::invalid_result(&name, error.to_string()));
+                Ok(message) => {
+                    if let Some(sent) = frames_sent(&message) {
+                        // Progress frames went before this answer: they reach the handlers first.
+                        inbound.0.finish(sent).await;
                     }
-                    Some(status) => {
-                        let error = from_wire(&format!("nats:{}", self.prefix), &subject, &name, status, &message.payload);
-                        if !is_overloaded(&error) {
+                    match error_status(&message) {
+                        None => {
                             call.armed = false;
-                            return Err(error);
+                            return decode(&message.payload).map_err(|error| CallError::invalid_result(&name, error.to_string()));
                         }
-                        error
+                        Some(status) => {
+                            let error = from_wire(&format!("nats:{}", self.prefix), &subject, &name, status, &message.payload);
+                            if !is_overloaded(&error) {
+                                call.armed = false;
+                                return Err(error);
+                            }
+                            error
+                        }
                     }
-                },
+                }
                 Err(error) => match error.kind() {
                     RequestErrorKind::NoResponders if no_responders < NO_RESPONDERS_RETRIES => {
                         no_responders += 1;
@@ -324,7 +341,9 @@ impl Transport for Remote {
         // `run` ends with `TimedOut` by it, so the call needs no timer of its own on top (nor the
         // task that would watch it).
         let deadline = Instant::now() + timeout;
-        call_with_outcome(async move { remote.run(name, body?, decode, deadline).await })
+        // Progress may be watched (`on_progress`) once the call has started: every call reads
+        // frames, and a worker sends them only for a function that reports any.
+        progress::tracked(|reporter| call_with_outcome(async move { remote.run(name, body?, decode, deadline, reporter).await }))
     }
 }
 
@@ -334,6 +353,11 @@ fn call_id() -> Result<String, getrandom::Error> {
     let mut random = [0u8; 16];
     getrandom::getrandom(&mut random)?;
     Ok(random.iter().map(|byte| format!("{byte:02x}")).collect())
+}
+
+/// How many progress frames went before this answer, for a call that sent any.
+fn frames_sent(message: &Message) -> Option<u64> {
+    message.headers.as_ref()?.get(FRAMES)?.as_str().parse().ok()
 }
 
 /// The wire status of an error reply (the services protocol's header), `None` for a value.

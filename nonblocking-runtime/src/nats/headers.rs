@@ -12,3 +12,9 @@ pub(crate) const ACCEPTED: &str = "Nonblocking-Accepted";
 pub(crate) const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
 /// The services protocol's error message header.
 pub(crate) const SERVICE_ERROR: &str = "Nats-Service-Error";
+/// On a request: the caller reads progress frames, sent to its [`NOTIFY`] subject. On the
+/// final reply of a call that sent frames: how many it sent (the end marker: the caller waits
+/// for each, and knows when one was lost).
+pub(crate) const FRAMES: &str = "Nonblocking-Frames";
+/// On a frame: its number, from 1, so the caller sees a lost or reordered one.
+pub(crate) const SEQ: &str = "Nonblocking-Seq";

@@ -32,6 +32,7 @@ mod client;
 mod connect;
 mod headers;
 mod notices;
+mod progress;
 mod serve;
 mod service;
 mod subjects;

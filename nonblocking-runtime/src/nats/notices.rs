@@ -2,7 +2,8 @@
 //! async-nats's own request multiplexing (one reply, the fast path); a worker's notice that a
 //! call runs there (sent only for a call still running after a moment) goes to a subject of
 //! the caller's own instead: one wildcard subscription per [`Remote`](super::Remote), routing
-//! each notice to the call it names by the subject's last token.
+//! each notice to the call it names by the subject's last token. A call's progress frames
+//! come the same way.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,9 +13,18 @@ use async_nats::Message;
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
 
-use super::headers::ACCEPTED;
+use super::headers::{ACCEPTED, SEQ};
+use super::progress::Inbound;
 
-type Routes = Mutex<HashMap<u64, oneshot::Sender<String>>>;
+type Routes = Mutex<HashMap<u64, Route>>;
+
+/// Where one call's messages go.
+struct Route {
+    /// The accepted notice, until it came.
+    accepted: Option<oneshot::Sender<String>>,
+    /// Its progress frames, for a call that reads them.
+    frames: Option<Arc<Inbound>>,
+}
 
 /// The routing of one remote's notices.
 pub(crate) struct Notices {
@@ -35,10 +45,18 @@ impl Notices {
             let routes = Arc::clone(&routes);
             tokio::spawn(async move {
                 while let Some(message) = notices.next().await {
-                    let (Some(token), Some(cancel_to)) = (token(&message), accepted(&message)) else { continue };
-                    // A notice for a call that is gone (it ended, or was dropped) is dropped too.
-                    if let Some(route) = routes.lock().unwrap_or_else(PoisonError::into_inner).remove(&token) {
-                        let _ = route.send(cancel_to);
+                    let Some(token) = token(&message) else { continue };
+                    // A message for a call that is gone (it ended, or was dropped) is dropped too.
+                    let mut routes = routes.lock().unwrap_or_else(PoisonError::into_inner);
+                    let Some(route) = routes.get_mut(&token) else { continue };
+                    if let Some(seq) = seq(&message) {
+                        let Some(frames) = route.frames.clone() else { continue };
+                        drop(routes);
+                        frames.frame(seq, &message.payload);
+                    } else if let Some(cancel_to) = accepted(&message) {
+                        if let Some(accepted) = route.accepted.take() {
+                            let _ = accepted.send(cancel_to);
+                        }
                     }
                 }
             })
@@ -46,18 +64,24 @@ impl Notices {
         Ok(Notices { prefix: format!("{inbox}."), routes, next: AtomicU64::new(0), task: task.abort_handle() })
     }
 
-    /// A new call's notice subject and where its notice arrives, until the [`Notice`] is
-    /// dropped.
-    pub(crate) fn expect(self: &Arc<Self>) -> Notice {
+    /// A new call's notice subject and where its notice arrives (and its progress frames, to
+    /// `frames`), until the [`Notice`] is dropped.
+    pub(crate) fn expect(self: &Arc<Self>, frames: Option<Arc<Inbound>>) -> Notice {
         let token = self.next.fetch_add(1, Ordering::Relaxed);
         let (sender, receiver) = oneshot::channel();
-        self.routes.lock().unwrap_or_else(PoisonError::into_inner).insert(token, sender);
+        let route = Route { accepted: Some(sender), frames };
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner).insert(token, route);
         Notice { subject: format!("{}{token}", self.prefix), receiver, token, notices: Arc::clone(self) }
     }
 }
 
 fn token(message: &Message) -> Option<u64> {
     message.subject.rsplit('.').next()?.parse().ok()
+}
+
+/// A progress frame's number.
+fn seq(message: &Message) -> Option<u64> {
+    message.headers.as_ref()?.get(SEQ)?.as_str().parse().ok()
 }
 
 /// The subject a worker's accepted notice names for cancels.

@@ -4,6 +4,8 @@
 //! a cancel.
 
 use std::convert::Infallible;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,9 +15,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::cancels::Cancels;
-use super::headers::{ACCEPTED, CALL_ID, NOTIFY, SERVICE_ERROR, SERVICE_ERROR_CODE};
+use super::headers::{ACCEPTED, CALL_ID, FRAMES, NOTIFY, SEQ, SERVICE_ERROR, SERVICE_ERROR_CODE};
 use super::service::Service;
+use crate::progress::{self, Cell};
 use crate::registry::ServerFunction;
+use crate::remote::frames;
 use crate::remote::dispatch::{Answer, Interrupt, dispatch, first_of};
 use crate::remote::wire::{ErrorBody, codes};
 use crate::remote::{Caller, Policy};
@@ -47,22 +51,42 @@ pub(crate) async fn handle(served: Arc<Served>, endpoint: usize, function: &'sta
     let cancellable = header(CALL_ID).zip(header(NOTIFY));
     let body = std::future::ready(Ok::<_, Infallible>(message.payload.clone()));
     let interrupt = interrupt(&served, cancellable, function);
-    let answer = match dispatch(&served.policy, function, &mut caller, body, interrupt).await {
-        Ok(answer) => answer,
-        Err(never) => match never {},
+    // A function that reports progress, for a caller that reads it: frames to its notice
+    // subject while the call runs, and their count on the answer.
+    let frames_to = header(NOTIFY).filter(|_| function.reports_progress() && header(FRAMES).is_some());
+    let (answer, frames) = match frames_to {
+        None => match dispatch(&served.policy, function, &mut caller, body, interrupt, None).await {
+            Ok(answer) => (answer, None),
+            Err(never) => match never {},
+        },
+        Some(notify) => {
+            let (reporter, cell) = progress::channel();
+            let running = dispatch(&served.policy, function, &mut caller, body, interrupt, Some(reporter));
+            let (answer, sent) = send_progress(&served, notify, running, &cell).await;
+            (answer, Some(sent))
+        }
     };
+    let mut headers = frames.map(|sent| {
+        let mut headers = HeaderMap::new();
+        headers.insert(FRAMES, sent.to_string().as_str());
+        headers
+    });
     let error = match answer {
         Answer::Value(bytes) => {
             let length = bytes.len();
             // async-nats checks the servers' `max_payload` itself (reading it here would copy
             // the whole server info per call).
-            match served.reply.publish(reply.clone(), bytes.into()).await {
+            let sent = match headers.take() {
+                Some(headers) => served.reply.publish_with_headers(reply.clone(), headers, bytes.into()).await,
+                None => served.reply.publish(reply.clone(), bytes.into()).await,
+            };
+            match sent {
                 Err(error) if error.kind() == PublishErrorKind::MaxPayloadExceeded => {
                     let max_payload = served.reply.server_info().max_payload;
                     let body = codes::PAYLOAD_TOO_LARGE.body(format!(
                         "the result is {length} bytes, over the NATS servers' max_payload of {max_payload} bytes"
                     ));
-                    send_error(&served, reply, codes::PAYLOAD_TOO_LARGE.status, &body).await;
+                    send_error(&served, reply, codes::PAYLOAD_TOO_LARGE.status, &body, None).await;
                     Some((codes::PAYLOAD_TOO_LARGE.status, body.message))
                 }
                 // Any other reply that cannot be sent has nobody to tell: the caller times out.
@@ -70,7 +94,7 @@ pub(crate) async fn handle(served: Arc<Served>, endpoint: usize, function: &'sta
             }
         }
         Answer::Error(status, body) => {
-            send_error(&served, reply, status, &body).await;
+            send_error(&served, reply, status, &body, headers).await;
             Some((status, body.message))
         }
         // Cancelled by its caller, who waits for nothing: a request, not an error.
@@ -78,6 +102,43 @@ pub(crate) async fn handle(served: Arc<Served>, endpoint: usize, function: &'sta
     };
     let error = error.as_ref().map(|(status, message)| (*status, message.as_str()));
     served.service.endpoints[endpoint].record(arrived.elapsed(), error);
+}
+
+/// Runs the call, sending each progress value the connection takes to `notify` as a numbered
+/// frame (the latest one when the function reports faster), and the last one once it is done.
+/// Returns the answer and how many frames went.
+async fn send_progress<E>(
+    served: &Served,
+    notify: &str,
+    running: impl Future<Output = Result<Answer, E>>,
+    cell: &Cell,
+) -> (Answer, u64)
+where
+    E: Into<Infallible>,
+{
+    let mut running = pin!(running);
+    let mut sent = 0u64;
+    let publish = |value: serde_json::Value, seq: u64| {
+        let mut headers = HeaderMap::new();
+        headers.insert(SEQ, seq.to_string().as_str());
+        served.reply.publish_with_headers(notify.to_owned(), headers, frames::progress(&value).into())
+    };
+    let answer = loop {
+        match first_of(running.as_mut(), poll_fn(|context| cell.poll_report(context))).await {
+            Ok(Ok(answer)) => break answer,
+            Ok(Err(never)) => match never.into() {},
+            Err(value) => {
+                sent += 1;
+                // A frame that cannot go is a gap the caller sees by its numbers.
+                let _ = publish(value, sent).await;
+            }
+        }
+    };
+    if let Some(last) = cell.take_report() {
+        sent += 1;
+        let _ = publish(last, sent).await;
+    }
+    (answer, sent)
 }
 
 /// What stops a running call on a worker: the end of the shutdown grace, or (for a call sent
@@ -106,8 +167,8 @@ async fn interrupt(served: &Served, cancellable: Option<(&str, &str)>, function:
 
 /// An error reply: the services protocol's headers, and the error object as the body (the
 /// protocol's own error reply has an empty one).
-async fn send_error(served: &Served, reply: Subject, status: u16, body: &ErrorBody) {
-    let mut headers = HeaderMap::new();
+async fn send_error(served: &Served, reply: Subject, status: u16, body: &ErrorBody, headers: Option<HeaderMap>) {
+    let mut headers = headers.unwrap_or_default();
     headers.insert(SERVICE_ERROR_CODE, status.to_string().as_str());
     // A header value is one line.
     let one_line: String = body.message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();

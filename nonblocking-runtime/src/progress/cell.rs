@@ -2,9 +2,12 @@
 //! slow handler sees the latest, never a queue), and delivers one value at a time, in order,
 //! from a small task while the call runs and, when the function is done, once more from the
 //! call's own thread, so the last value reaches the handlers before the call's outcome does.
+//! A server instead pulls from it ([`poll_report`](Cell::poll_report)), as fast as it can send
+//! frames to its caller.
 
 use std::mem;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -28,6 +31,8 @@ struct State {
     closed: bool,
     /// The delivering task runs.
     pumping: bool,
+    /// A transport waiting for the next value to send.
+    puller: Option<Waker>,
 }
 
 impl Cell {
@@ -44,7 +49,11 @@ impl Cell {
         // Kept even with nobody listening yet: a handler attached while the call runs gets it.
         state.latest = Some(value);
         let pumping = state.pumping;
+        let puller = state.puller.take();
         drop(state);
+        if let Some(puller) = puller {
+            puller.wake();
+        }
         if pumping {
             self.wake.notify_one();
         }
@@ -79,9 +88,36 @@ impl Cell {
 
     /// The function is done: the last value goes to the handlers now, and nothing after it.
     pub(crate) fn close(&self) {
-        self.state().closed = true;
+        let puller = {
+            let mut state = self.state();
+            state.closed = true;
+            state.puller.take()
+        };
+        if let Some(puller) = puller {
+            puller.wake();
+        }
         self.deliver();
         self.wake.notify_one();
+    }
+
+    #[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
+    /// For a transport sending the progress to its caller: the value reported since the last
+    /// one it took, or `Pending` (waking it on the next report). One puller per cell.
+    pub(crate) fn poll_report(&self, context: &mut Context<'_>) -> Poll<Value> {
+        let mut state = self.state();
+        match state.latest.take() {
+            Some(value) => Poll::Ready(value),
+            None => {
+                state.puller = Some(context.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    #[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
+    /// The value reported and not yet taken, if any: the last one, once the function is done.
+    pub(crate) fn take_report(&self) -> Option<Value> {
+        self.state().latest.take()
     }
 
     /// Hands the latest value, if any, to every handler.
@@ -89,6 +125,10 @@ impl Cell {
         let _turn = self.turn.lock().unwrap_or_else(PoisonError::into_inner);
         let (value, mut handlers) = {
             let mut state = self.state();
+            // Without handlers the value stays for a puller.
+            if state.handlers.is_empty() {
+                return;
+            }
             match state.latest.take() {
                 Some(value) => (value, mem::take(&mut state.handlers)),
                 None => return,

@@ -32,8 +32,10 @@
 //! # }
 //! ```
 //!
-//! In this release progress reaches callers in the same process (typed stubs and calls by
-//! name); over a transport, `report` does nothing yet.
+//! Progress reaches every caller: in this process (typed stubs, calls by name,
+//! [`InProcess`](crate::remote::InProcess)), over HTTP and NATS (`call_remote_<name>(&remote,
+//! ..).on_progress(..)`: the server sends it as frames, see the guide), and the browser
+//! client's `onProgress`.
 
 mod cell;
 
@@ -101,6 +103,14 @@ pub(crate) struct Reporter {
     cell: Arc<Cell>,
 }
 
+#[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
+impl Reporter {
+    /// A value already encoded (a remote function's, arriving in a frame).
+    pub(crate) fn report(&self, value: serde_json::Value) {
+        self.cell.report(value);
+    }
+}
+
 impl Drop for Reporter {
     fn drop(&mut self) {
         self.cell.close();
@@ -111,6 +121,14 @@ impl Drop for Reporter {
 pub(crate) fn channel() -> (Arc<Reporter>, Arc<Cell>) {
     let cell = Arc::new(Cell::default());
     (Arc::new(Reporter { cell: Arc::clone(&cell) }), cell)
+}
+
+/// A call whose function's progress arrives from elsewhere (a transport's frames): `start`
+/// gets the reporter to hand them to, and drops it when the call ends.
+#[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
+pub(crate) fn tracked<T: Send + 'static>(start: impl FnOnce(Arc<Reporter>) -> AsyncCall<T>) -> AsyncCall<T> {
+    let (reporter, cell) = channel();
+    start(reporter).with_progress(cell)
 }
 
 impl<T: Send + 'static> AsyncCall<T> {

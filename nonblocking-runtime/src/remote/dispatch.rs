@@ -5,6 +5,7 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use super::wire::{ErrorBody, codes, refuse_arguments, to_wire};
 use crate::context::Context;
 use crate::errors::CallError;
 use crate::panic::catching_async;
+use crate::progress::Reporter;
 use crate::registry::{RawArgs, ServerFunction, invoke_raw};
 
 /// What a call answers, for the transport to frame.
@@ -57,13 +59,15 @@ pub(crate) enum Interrupt {
 /// `body` yields the request's bytes, or the transport's own refusal (a body that did not
 /// arrive in time, a wrong content type), which is returned as it is; it is awaited only once
 /// the caller is authorized, so an unauthorized request is never read. `interrupt` is polled only while the function is running (not for a
-/// call that finishes in its first poll), and stops it when it resolves.
+/// call that finishes in its first poll), and stops it when it resolves. `progress`, for a
+/// caller that reads progress frames, is where the function's reports go.
 pub(crate) async fn dispatch<B, E, I>(
     policy: &Policy,
     function: &'static ServerFunction,
     caller: &mut Caller<'_>,
     body: B,
     interrupt: I,
+    progress: Option<Arc<Reporter>>,
 ) -> Result<Answer, E>
 where
     B: Future<Output = Result<bytes::Bytes, E>>,
@@ -87,7 +91,10 @@ where
     let body = body.await?;
     // The function can read its deadline (`Context::deadline`): set once the body is in, when
     // the timeout starts counting.
-    let context = context.with_deadline(tokio::time::Instant::now() + timeout);
+    let mut context = context.with_deadline(tokio::time::Instant::now() + timeout);
+    if let Some(reporter) = progress {
+        context = context.with_progress(reporter);
+    }
     let (span, context) = call_span(function.name(), caller, context);
     let running = run(policy, function, &body, context, timeout, interrupt);
     Ok(match span {

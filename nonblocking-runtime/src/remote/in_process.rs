@@ -163,7 +163,8 @@ impl Transport for InProcess {
     fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>) -> AsyncCall<R> {
         let (policy, headers, name) = (Arc::clone(&self.policy), Arc::clone(&self.headers), name.to_owned());
         let context = self.context.clone();
-        call_with_outcome(async move {
+        // A function that reports progress reports it to this call, as it would over a wire.
+        crate::progress::tracked(|reporter| call_with_outcome(async move {
             let body = body?;
             // Unexposed answers exactly like missing, as on a server.
             let function = match registry().get(&name) {
@@ -173,7 +174,8 @@ impl Transport for InProcess {
             };
             let mut caller = Caller::in_process(&headers, context);
             let body = std::future::ready(Ok::<_, Infallible>(bytes::Bytes::from(body)));
-            let answer = match dispatch(&policy, function, &mut caller, body, std::future::pending()).await {
+            let progress = function.reports_progress().then_some(reporter);
+            let answer = match dispatch(&policy, function, &mut caller, body, std::future::pending(), progress).await {
                 Ok(answer) => answer,
                 Err(never) => match never {},
             };
@@ -186,6 +188,6 @@ impl Transport for InProcess {
                 }
                 Answer::Dropped => Err(CallError::Cancelled),
             }
-        })
+        }))
     }
 }

@@ -10,6 +10,7 @@
 mod caller;
 pub(crate) mod dispatch;
 pub(crate) mod failures;
+pub(crate) mod frames;
 mod in_process;
 mod intercept;
 mod mock;
