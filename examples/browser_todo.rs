@@ -18,6 +18,9 @@
 //!   here on the server (`todo.saves`).
 //! - **Slow call** starts a 30-second call that **Cancel** cancels: the server observes it
 //!   (`todo.slow_stopped`).
+//! - **Import** adds rows to the caller's list one at a time, reporting its progress (a
+//!   `#[context] Progress`), which the page shows as a progress bar; **Cancel import** stops it
+//!   on the server (`todo.imports_stopped`).
 //! - The **status** line follows the last call: pending, then completed, failed or cancelled.
 //!
 //! From Rust, the same functions with the same login header:
@@ -49,6 +52,7 @@ use std::time::Duration;
 use axum::response::Html;
 use axum::routing::get;
 use nonblocking_runtime::http::{Cors, Server};
+use nonblocking_runtime::progress::Progress;
 use nonblocking_runtime::registry::ServerFunction;
 use nonblocking_runtime::remote::{Caller, Refusal};
 use nonblocking_runtime::schema::ApiSchema;
@@ -115,6 +119,7 @@ static SAVES: AtomicU32 = AtomicU32::new(0);
 static DRAFT: Mutex<String> = Mutex::new(String::new());
 static BEATS: AtomicU32 = AtomicU32::new(0);
 static SLOW_STOPPED: AtomicU32 = AtomicU32::new(0);
+static IMPORTS_STOPPED: AtomicU32 = AtomicU32::new(0);
 
 /// Adds an item to the caller's list; refuses a blank title.
 #[server_function(name = "todo.add", require = "user")]
@@ -211,6 +216,51 @@ pub async fn slow() -> String {
 #[server_function(name = "todo.slow_stopped")]
 pub async fn slow_stopped() -> u32 {
     SLOW_STOPPED.load(Ordering::SeqCst)
+}
+
+/// How far an import got.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+pub struct Imported {
+    /// Rows imported so far.
+    pub done: u16,
+    /// Rows in all.
+    pub of: u16,
+}
+
+/// Counts an import stopped before it finished.
+struct ImportStopped;
+
+impl Drop for ImportStopped {
+    fn drop(&mut self) {
+        IMPORTS_STOPPED.fetch_add(1, Ordering::SeqCst);
+        println!("[server] an import was stopped before it finished");
+    }
+}
+
+/// Imports `rows` items into the caller's list, one every 20 ms, reporting how far it got.
+/// Returns how many it imported.
+#[server_function(name = "todo.import", require = "user")]
+pub async fn import(
+    #[context] user: User,
+    #[context] progress: Progress<Imported>,
+    rows: u16,
+) -> u16 {
+    let stopped = ImportStopped;
+    for done in 1..=rows {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let title = format!("imported row {done} of {rows}");
+        // `add` itself, called directly: a server function is still a plain function.
+        let _ = add(user.clone(), title).await;
+        progress.report(Imported { done, of: rows });
+    }
+    std::mem::forget(stopped);
+    rows
+}
+
+/// How many imports the server stopped before they finished.
+#[server_function(name = "todo.imports_stopped")]
+pub async fn imports_stopped() -> u32 {
+    IMPORTS_STOPPED.load(Ordering::SeqCst)
 }
 
 #[tokio::main]

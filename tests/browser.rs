@@ -83,4 +83,22 @@ fn from_rust(rpc: &str) {
         matches!(&refused, CallError::Rejected(rejected) if rejected.status == 401 && rejected.message.contains("requires `user`")),
         "{refused:?}"
     );
+
+    // The import's progress reaches a Rust caller too: in order, the last before the result.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&seen);
+    let rows: u16 = as_user("erin")
+        .call_async_by_name("todo.import", (5,))
+        .on_progress(move |progress: Value| {
+            record
+                .lock()
+                .unwrap()
+                .push(progress["done"].as_u64().unwrap())
+        })
+        .wait()
+        .unwrap();
+    assert_eq!(rows, 5);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.last(), Some(&5), "{seen:?}");
+    assert!(seen.windows(2).all(|pair| pair[0] < pair[1]), "{seen:?}");
 }

@@ -14,7 +14,7 @@ use nonblocking_runtime::context::Roles;
 use nonblocking_runtime::http::{Caller, Refusal, Server, ServerBuilder};
 use nonblocking_runtime::registry::ServerFunction;
 use nonblocking_runtime::server_function;
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::{
     Example, build_example, node_packages, outcome, request, run, target_dir, workspace,
 };
@@ -229,8 +229,32 @@ fn the_example_s_document_validates_and_the_server_conforms_to_it() {
     );
     assert!(!valid, "a document without info validated: {report}");
 
+    // A signed-in caller's document lists the import, which reports progress: its `200` also
+    // has the frames' media type, and the document still validates.
+    let (_, signed_in) = example.get_with("/rpc/openapi.json", &[("x-user", "ada")]);
+    let document: Value = serde_json::from_str(&signed_in).unwrap();
+    let import = &document["paths"]["/rpc/todo.import"]["post"];
+    assert_eq!(
+        import["x-nonblocking-progress"],
+        json!({"$ref": "#/components/schemas/Imported"})
+    );
+    let frames = &import["responses"]["200"]["content"]["application/x-ndjson"]["schema"]["oneOf"];
+    assert_eq!(
+        frames[0]["properties"]["progress"], import["x-nonblocking-progress"],
+        "{import}"
+    );
+    let signed_in_file = out.join("signed-in.json");
+    std::fs::write(&signed_in_file, &signed_in).unwrap();
+    let report = run(
+        Command::new(&validator).arg(&signed_in_file),
+        "openapi-spec-validator",
+        "see python_tools()",
+    );
+    assert!(report.contains("OK"), "{report}");
+
     // Every check but "no 500": a function's own failure is a documented 500 (`failed`).
-    // `todo.slow` sleeps 30 s per call, by design.
+    // `todo.slow` sleeps 30 s per call, by design. (`todo.import`, as slow, requires a
+    // signed-in user: an anonymous caller's document does not list it.)
     let report = run(
         Command::new(bin.join("schemathesis"))
             .args(["run", &format!("{}/rpc/openapi.json", example.url)])

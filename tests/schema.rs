@@ -2,6 +2,7 @@
 //! TypeScript, the fallbacks for types without `JsonSchema`, and the two contracts.
 #![allow(missing_docs)]
 
+use nonblocking_runtime::progress::Progress;
 use nonblocking_runtime::schema::ApiSchema;
 use nonblocking_runtime::schema::schemars::{self, JsonSchema};
 use nonblocking_runtime::server_function;
@@ -93,6 +94,54 @@ fn an_alias_of_result_is_described_like_the_result() {
         Some(json!({"$ref": "#/components/schemas/NoRoom"}))
     );
     assert!(api.definitions().contains_key("NoRoom"));
+}
+
+/// How far an import got.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Imported {
+    rows: u16,
+    of: u16,
+}
+
+#[server_function(name = "schema.import")]
+pub async fn import(rows: u16, #[context] progress: Progress<Imported>) -> u16 {
+    progress.report(Imported { rows, of: rows });
+    rows
+}
+
+#[test]
+fn a_function_that_reports_progress_describes_what_it_reports() {
+    let api = ApiSchema::of([&IMPORT_SERVER_FUNCTION, &ADD_SERVER_FUNCTION]);
+    let import = api
+        .functions()
+        .iter()
+        .find(|function| function.name == "schema.import")
+        .unwrap();
+    assert_eq!(
+        import.progress,
+        Some(json!({"$ref": "#/components/schemas/Imported"}))
+    );
+    assert_eq!(
+        import.params.len(),
+        1,
+        "the progress reporter is no parameter"
+    );
+    assert!(api.definitions().contains_key("Imported"));
+    let add = api
+        .functions()
+        .iter()
+        .find(|function| function.name == "schema.todo.add")
+        .unwrap();
+    assert_eq!(add.progress, None);
+    let typescript = api.typescript();
+    assert!(
+        typescript.contains("    import(rows: number): AsyncCall<number, never, Imported>;"),
+        "{typescript}"
+    );
+    assert!(
+        typescript.contains("export type Imported = {"),
+        "{typescript}"
+    );
 }
 
 fn api() -> ApiSchema {

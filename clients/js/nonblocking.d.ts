@@ -52,7 +52,7 @@ export declare class NonBlockingError<E = unknown> extends Error {
 /** A call in flight. Awaitable: `await call` gives the value or throws the error, after the
  * handlers attached before it finished have run. `T` is its value, `E` its function's error
  * value (`NonBlockingError.value`); typed stubs fill both in from the Rust signature. */
-export declare class AsyncCall<T = unknown, E = unknown> implements PromiseLike<T> {
+export declare class AsyncCall<T = unknown, E = unknown, P = unknown> implements PromiseLike<T> {
   private constructor();
   /** `pending`, `completed`, `failed` or `cancelled`. */
   readonly status: Status;
@@ -70,7 +70,7 @@ export declare class AsyncCall<T = unknown, E = unknown> implements PromiseLike<
    * before the result and error handlers run. Attached while the call runs, it first gets the
    * latest value so far; attached after the call finished, it never runs. `P` is the
    * function's progress type (the typed stubs of `api.d.ts` set it). */
-  onProgress<P = unknown>(progressHandler: (progress: P) => void): this;
+  onProgress<Q = P>(progressHandler: (progress: Q) => void): this;
   /** Fails the call with `timed_out` if it is still pending after `seconds`; of two
    * timeouts, the earlier deadline wins. Chained right away (`callAsync(..).timeout(2)`), it
    * also travels to the server, which stops the function at that deadline. */

@@ -38,7 +38,7 @@ fn build() -> (Vec<&'static str>, Duration) {
                 handler,
                 error_value: nonblocking_runtime::__private::no_error_value,
                 doc: "",
-                signature: nonblocking_runtime::__private::signature! { params: [], returns: (), error: [] },
+                signature: nonblocking_runtime::__private::signature! { params: [], returns: (), error: [], progress: [] },
             },
         )));
         register(function).expect("registered before the registry is built");

@@ -52,7 +52,7 @@ pub const ADD_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunction 
     error_value: ::nonblocking_runtime::__private::no_error_value,
     doc: "",
     signature: ::nonblocking_runtime::__private::signature! {
-        params : [i64, i64], returns : i64, error : []
+        params : [i64, i64], returns : i64, error : [], progress : []
     },
 });
 ::nonblocking_runtime::__private::if_remote! {

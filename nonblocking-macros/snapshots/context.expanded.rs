@@ -83,7 +83,7 @@ pub const SAVE_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunction
     },
     doc: "",
     signature: ::nonblocking_runtime::__private::signature! {
-        params : [String], returns : u32, error : [Result < u32, String >]
+        params : [String], returns : u32, error : [Result < u32, String >], progress : []
     },
 });
 ::nonblocking_runtime::__private::if_remote! {

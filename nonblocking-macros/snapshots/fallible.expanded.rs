@@ -64,7 +64,7 @@ pub(crate) const PARSE_SERVER_FUNCTION: ::nonblocking_runtime::__private::Server
     doc: "",
     signature: ::nonblocking_runtime::__private::signature! {
         params : [String], returns : u32, error : [Result < u32, std::num::ParseIntError
-        >]
+        >], progress : []
     },
 });
 ::nonblocking_runtime::__private::if_remote! {

@@ -65,7 +65,7 @@ pub const IMPORT_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFuncti
     error_value: ::nonblocking_runtime::__private::no_error_value,
     doc: "",
     signature: ::nonblocking_runtime::__private::signature! {
-        params : [u32], returns : u32, error : []
+        params : [u32], returns : u32, error : [], progress : [f32]
     },
 });
 ::nonblocking_runtime::__private::if_remote! {

@@ -46,7 +46,7 @@ pub const SHOUT_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunctio
     error_value: ::nonblocking_runtime::__private::no_error_value,
     doc: "Shouts.",
     signature: ::nonblocking_runtime::__private::signature! {
-        params : [String], returns : String, error : []
+        params : [String], returns : String, error : [], progress : []
     },
 });
 ::nonblocking_runtime::__private::if_remote! {

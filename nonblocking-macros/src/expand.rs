@@ -203,8 +203,9 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         Returns::Fallible { ty, ok: None } => quote!(ok_of: #ty),
         _ => quote!(returns: #value),
     };
+    let progress_type = model.progress_type();
     let schema = quote! {
-        #rt::signature! { params: [#(#types),*], #returns_schema, error: [#result_type] }
+        #rt::signature! { params: [#(#types),*], #returns_schema, error: [#result_type], progress: [#progress_type] }
     };
     let doc = doc_text(&item.attrs);
     let stub_doc = format!(

@@ -50,9 +50,15 @@ impl ServerFn {
 
     /// Whether it takes a `#[context] Progress<P>`.
     pub(crate) fn reports_progress(&self) -> bool {
-        self.params
-            .iter()
-            .any(|param| matches!(param.context, Some(FromContext::Progress(_))))
+        self.progress_type().is_some()
+    }
+
+    /// The `P` of its `#[context] Progress<P>`, if it takes one.
+    pub(crate) fn progress_type(&self) -> Option<&Type> {
+        self.params.iter().find_map(|param| match &param.context {
+            Some(FromContext::Progress(reported)) => Some(&**reported),
+            _ => None,
+        })
     }
 }
 

@@ -97,7 +97,7 @@ macro_rules! __nonblocking_if_remote {
 macro_rules! __nonblocking_signature {
     // `returns: T` names the value's type; `ok_of: R` the `Result` (an alias the macro cannot
     // see into) whose `Ok` it is, so a `fallible` non-`Result` adds no error of its own here.
-    (params: [$($param:ty),*], $kind:ident: $returns:ty, error: [$($result:ty)?]) => {{
+    (params: [$($param:ty),*], $kind:ident: $returns:ty, error: [$($result:ty)?], progress: [$($progress:ty)?]) => {{
         fn signature(generators: &mut $crate::__private::Generators) -> $crate::__private::Signature {
             #[allow(unused_imports)]
             use $crate::__private::{
@@ -108,6 +108,7 @@ macro_rules! __nonblocking_signature {
                 params: ::std::vec![$((&&$crate::__private::SchemaOf::<$param>::NEW).schema(generators.input())),*],
                 returns: $crate::__nonblocking_signature!(@$kind generators $returns),
                 error: $crate::__nonblocking_signature!(@error generators $($result)?),
+                progress: $crate::__nonblocking_signature!(@progress generators $($progress)?),
             }
         }
         signature
@@ -117,6 +118,10 @@ macro_rules! __nonblocking_signature {
     };
     (@ok_of $generators:ident $result:ty) => {
         (&&$crate::__private::SchemaOf::<$result>::NEW).ok_schema($generators.output())
+    };
+    (@progress $generators:ident) => { ::core::option::Option::None };
+    (@progress $generators:ident $progress:ty) => {
+        ::core::option::Option::Some((&&$crate::__private::SchemaOf::<$progress>::NEW).schema($generators.output()))
     };
     (@error $generators:ident) => { ::core::option::Option::None };
     (@error $generators:ident $result:ty) => {

@@ -207,6 +207,51 @@ test("a screenshot after the scenario shows the page", async () => {
   console.log(`screenshot: ${path} (${(share * 100).toFixed(1)}% of pixels differ from the background)`);
 });
 
+/** Records every value the import bar is given, from the page (the bar's `value` attribute). */
+async function watchImportBar() {
+  await page.evaluate(() => {
+    window.__bar = [];
+    const bar = document.getElementById("import-bar");
+    new MutationObserver(() => window.__bar.push(Number(bar.getAttribute("value")))).observe(bar, {
+      attributes: true,
+      attributeFilter: ["value"],
+    });
+  });
+}
+
+test("Import moves the progress bar monotonically to 100, then shows the imported rows", async () => {
+  await signIn("cleo");
+  await watchImportBar();
+  await page.click("#import");
+  await page.locator("#import-status", { hasText: "imported 50 rows" }).waitFor({ timeout: 20_000 });
+  const values = await page.evaluate(() => window.__bar.filter((value) => value > 0));
+  assert.ok(values.length >= 5, `the bar moved while the import ran: ${values}`);
+  assert.ok(values.every((value, at) => at === 0 || value >= values[at - 1]), `monotonic: ${values}`);
+  assert.equal(values.at(-1), 100, `it reaches 100: ${values}`);
+  assert.equal(await page.getAttribute("#import-bar", "value"), "100");
+  await page.locator("#items li", { hasText: "imported row 50 of 50" }).waitFor();
+  assert.equal(await page.locator("#items li").count(), 50);
+});
+
+test("Cancel import stops the import on the server, and the bar stops", async () => {
+  const before = await ask("todo.imports_stopped");
+  await watchImportBar();
+  await page.click("#import");
+  await page.waitForFunction(() => window.__bar.some((value) => value >= 10));
+  await page.click("#cancel-import");
+  await page.locator("#import-status", { hasText: "import stopped: cancelled" }).waitFor();
+  let stopped = before;
+  for (let attempt = 0; attempt < 50 && stopped === before; attempt += 1) {
+    await page.waitForTimeout(50);
+    stopped = await ask("todo.imports_stopped");
+  }
+  assert.equal(stopped, before + 1, "the server stopped the import");
+  const at = await page.getAttribute("#import-bar", "value");
+  await page.waitForTimeout(300);
+  assert.equal(await page.getAttribute("#import-bar", "value"), at, "no progress after the cancel");
+  assert.ok(Number(at) < 100, `stopped part way: ${at}`);
+});
+
 /** Serves, on `port`, a page that loads the client from its own origin and calls the example
  * server at `api` across origins; resolves with the server, to close. */
 async function secondOrigin(port, api) {

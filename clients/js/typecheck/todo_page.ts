@@ -19,6 +19,9 @@ export async function page(show: (text: string) => void): Promise<void> {
   elsewhere.todo.save_draft("text").timeout(2).cancel();
   const stopped: number = await api.todo.slow_stopped();
   void stopped;
+  // A progress bar: the handler gets the function's progress type.
+  const imported: number = await api.todo.import(5).onProgress((progress) => show(`${progress.done} of ${progress.of}`));
+  void imported;
 
   // @ts-expect-error: the title is a string
   api.todo.add(42);
@@ -33,6 +36,8 @@ export async function page(show: (text: string) => void): Promise<void> {
   // @ts-expect-error: the number of saves is a number
   const saves: string = draft.saves;
   void saves;
+  // @ts-expect-error: an import's progress has no `percent`
+  api.todo.import(5).onProgress((progress) => progress.percent);
   // @ts-expect-error: todo.ping cannot fail with a value of its own
   api.todo.ping().onError((error) => error.value?.title);
 }

@@ -28,19 +28,24 @@ impl Default for ApiInfo {
 pub(super) fn document(api: &ApiSchema, prefix: &str, info: &ApiInfo) -> Value {
     let mut paths = Map::new();
     for function in api.functions() {
+        let mut operation_progress = None;
         let properties: Map<String, Value> =
             function.params.iter().map(|param| (param.name.to_owned(), param.schema.clone())).collect();
         let required: Vec<&str> =
             function.params.iter().filter(|param| !param.optional).map(|param| param.name).collect();
         let arguments = arguments(function, properties, &required);
         let mut responses = Map::new();
-        responses.insert(
-            "200".into(),
-            json!({
-                "description": "The function's value.",
-                "content": {"application/json": {"schema": function.returns}},
-            }),
-        );
+        let mut ok = json!({
+            "description": "The function's value.",
+            "content": {"application/json": {"schema": function.returns}},
+        });
+        if let Some(progress) = &function.progress {
+            // For a caller that sends `Accept: application/x-ndjson`: frames while it runs.
+            ok["description"] = "The function's value; for a caller that accepts `application/x-ndjson`, once the function reports progress, one JSON object per line: `{\"progress\": ..}` frames, then `{\"value\": ..}` or `{\"error\": {..}, \"status\": n}`.".into();
+            ok["content"]["application/x-ndjson"] = json!({"schema": frames(progress, &function.returns)});
+            operation_progress = Some(progress.clone());
+        }
+        responses.insert("200".into(), ok);
         for (status, meaning) in error_statuses() {
             let mut schema = json!({"$ref": format!("#/components/schemas/{ERROR}")});
             let codes: Vec<&str> =
@@ -73,6 +78,9 @@ pub(super) fn document(api: &ApiSchema, prefix: &str, info: &ApiInfo) -> Value {
         }
         if let Some(require) = function.require {
             operation["x-nonblocking-require"] = require.into();
+        }
+        if let Some(progress) = operation_progress {
+            operation["x-nonblocking-progress"] = progress;
         }
         paths.insert(format!("{prefix}/{}", function.name), json!({"post": operation}));
     }
@@ -147,6 +155,22 @@ fn arguments(function: &FunctionSchema, properties: Map<String, Value>, required
         }
     }
     json!({"anyOf": forms})
+}
+
+/// The schema of one frame of a framed answer (each line of it).
+fn frames(progress: &Value, returns: &Value) -> Value {
+    json!({"oneOf": [
+        {"type": "object", "properties": {"progress": progress}, "required": ["progress"]},
+        {"type": "object", "properties": {"value": returns}, "required": ["value"]},
+        {
+            "type": "object",
+            "properties": {
+                "error": {"$ref": format!("#/components/schemas/{ERROR}")},
+                "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            },
+            "required": ["error", "status"],
+        },
+    ]})
 }
 
 /// The statuses a call may answer besides `200`, each with what it means: every row of the

@@ -79,6 +79,9 @@ pub struct FunctionSchema {
     pub returns: Value,
     /// The schema of its error's value, when one crosses the wire (a `Serialize` error type).
     pub error: Option<Value>,
+    /// The schema of what it reports as progress, for a function that takes a `#[context]
+    /// Progress<P>`.
+    pub progress: Option<Value>,
 }
 
 /// One parameter of a [`FunctionSchema`].
@@ -127,13 +130,23 @@ impl ApiSchema {
                 let mut returns = signature.returns.to_value();
                 rewrite_refs(&mut returns, &renames.output);
                 bound_integers(&mut returns);
-                let error = signature.error.map(|error| {
-                    let mut error = error.to_value();
-                    rewrite_refs(&mut error, &renames.output);
-                    bound_integers(&mut error);
-                    error
-                });
-                FunctionSchema { name: function.name(), doc: function.doc(), require: function.require(), params, returns, error }
+                let output = |schema: schemars::Schema| {
+                    let mut schema = schema.to_value();
+                    rewrite_refs(&mut schema, &renames.output);
+                    bound_integers(&mut schema);
+                    schema
+                };
+                let error = signature.error.map(output);
+                let progress = signature.progress.map(output);
+                FunctionSchema {
+                    name: function.name(),
+                    doc: function.doc(),
+                    require: function.require(),
+                    params,
+                    returns,
+                    error,
+                    progress,
+                }
             })
             .collect();
         ApiSchema { functions, definitions }

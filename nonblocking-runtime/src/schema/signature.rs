@@ -59,6 +59,8 @@ pub struct Signature {
     pub returns: Schema,
     /// The error's value, for a fallible function whose error type is `Serialize`.
     pub error: Option<Schema>,
+    /// What it reports as progress, for a function that takes a `#[context] Progress<P>`.
+    pub progress: Option<Schema>,
 }
 
 /// Selects a type's schema at compile time; see the module docs.

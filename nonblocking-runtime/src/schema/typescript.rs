@@ -131,9 +131,11 @@ fn stub(out: &mut String, types: &Types, indent: &str, key: &str, function: &Fun
         })
         .collect();
     let error = function.error.as_ref().map_or_else(|| "never".to_owned(), |error| types.of(error, 0));
+    // A function that reports progress types its `onProgress` handler.
+    let progress = function.progress.as_ref().map(|progress| format!(", {}", types.of(progress, 0))).unwrap_or_default();
     let _ = writeln!(
         out,
-        "{indent}{key}({}): AsyncCall<{}, {error}>;",
+        "{indent}{key}({}): AsyncCall<{}, {error}{progress}>;",
         params.join(", "),
         types.of(&function.returns, 0)
     );
