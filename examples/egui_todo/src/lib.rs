@@ -1,7 +1,8 @@
 //! A small todo app in egui, built on nonblocking's UI thread context: the Add button calls a
 //! server function and its handlers update the list and the status line on the UI thread, a
-//! heartbeat counts on the UI thread with `repeat`, and the notes field autosaves through a
-//! debounced `defer`.
+//! heartbeat counts on the UI thread with `repeat`, the notes field autosaves through a
+//! debounced `defer`, and a long import shows its progress in a bar, with a button that
+//! cancels it.
 //!
 //! [`TodoApp`] holds the state and draws it into any `egui::Ui`, so the headless test
 //! (`tests/kittest.rs`) drives the same code as the window (`src/main.rs`).
@@ -12,16 +13,47 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use nonblocking_runtime::progress::Progress;
 use nonblocking_runtime::ui::{UiContext, UiDeferRef, UiRepeatRef};
-use nonblocking_runtime::{CallError, server_function};
+use nonblocking_runtime::{AsyncCall, CallError, server_function};
 
 /// How long the notes must rest before they are saved.
 pub const AUTOSAVE_AFTER: Duration = Duration::from_millis(300);
 /// How often the heartbeat counts.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(100);
 
+/// How long an import takes per row.
+pub const IMPORT_ROW: Duration = Duration::from_millis(15);
+
 static TODOS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 static NOTES_SAVES: AtomicUsize = AtomicUsize::new(0);
+static IMPORTS_STOPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts an import stopped before it finished.
+struct ImportStopped;
+
+impl Drop for ImportStopped {
+    fn drop(&mut self) {
+        IMPORTS_STOPPED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Imports `rows` rows, one every [`IMPORT_ROW`], reporting the share done (0 to 1).
+#[server_function(name = "todo.import")]
+pub async fn import(rows: u32, #[context] progress: Progress<f32>) -> u32 {
+    let stopped = ImportStopped;
+    for row in 1..=rows {
+        tokio::time::sleep(IMPORT_ROW).await;
+        progress.report(row as f32 / rows as f32);
+    }
+    std::mem::forget(stopped);
+    rows
+}
+
+/// How many imports the server stopped before they finished, for the test.
+pub fn imports_stopped() -> usize {
+    IMPORTS_STOPPED.load(Ordering::SeqCst)
+}
 
 /// Adds an item to the server's list and returns the whole list.
 #[server_function(name = "todo.add")]
@@ -64,6 +96,12 @@ pub struct Shown {
     pub notes_status: String,
     /// Heartbeats counted on the UI thread.
     pub beats: u64,
+    /// The running import's share done, as its progress handler last set it.
+    pub import_done: f32,
+    /// Every share the progress handler was given, in order.
+    pub import_reports: Vec<f32>,
+    /// What the import said at the end: imported, or why it stopped.
+    pub import_status: String,
 }
 
 /// The app: its state, and the context whose pump runs the handlers and timer bodies.
@@ -73,6 +111,7 @@ pub struct TodoApp {
     draft: String,
     autosave: Option<UiDeferRef>,
     heartbeat: UiRepeatRef,
+    importing: Option<AsyncCall<u32>>,
 }
 
 impl TodoApp {
@@ -88,6 +127,7 @@ impl TodoApp {
             draft: String::new(),
             autosave: None,
             heartbeat,
+            importing: None,
         }
     }
 
@@ -123,9 +163,57 @@ impl TodoApp {
         if changed {
             self.notes_changed();
         }
+        {
+            let shown = self.shown.borrow();
+            ui.label(format!("Autosave: {}", shown.notes_status));
+            ui.label(format!("Heartbeat: {}", shown.beats));
+        }
+
+        ui.separator();
+        ui.horizontal(|ui| {
+            if ui.button("Import").clicked() {
+                self.import();
+            }
+            let running = self
+                .importing
+                .as_ref()
+                .is_some_and(|call| !call.is_finished());
+            let cancel = ui.add_enabled(running, egui::Button::new("Cancel import"));
+            if let (true, Some(call)) = (cancel.clicked(), &self.importing) {
+                call.cancel();
+            }
+        });
         let shown = self.shown.borrow();
-        ui.label(format!("Autosave: {}", shown.notes_status));
-        ui.label(format!("Heartbeat: {}", shown.beats));
+        ui.add(egui::ProgressBar::new(shown.import_done).show_percentage());
+        ui.label(format!("Import: {}", shown.import_status));
+    }
+
+    fn import(&mut self) {
+        {
+            let mut shown = self.shown.borrow_mut();
+            shown.import_done = 0.0;
+            shown.import_reports.clear();
+            shown.import_status = "importing...".into();
+        }
+        let (bar, done, failed) = (
+            Rc::clone(&self.shown),
+            Rc::clone(&self.shown),
+            Rc::clone(&self.shown),
+        );
+        // The bar moves on the UI thread, with the latest share each frame.
+        let call = call_async_import(40)
+            .on_progress_ui(&self.ui, move |share: f32| {
+                let mut shown = bar.borrow_mut();
+                shown.import_done = share;
+                shown.import_reports.push(share);
+            })
+            .on_result_ui(&self.ui, move |rows| {
+                done.borrow_mut().import_status = format!("imported {rows} rows")
+            })
+            .on_error_ui(&self.ui, move |error| {
+                failed.borrow_mut().import_status = format!("stopped: {error}")
+            });
+        self.importing = Some(call);
     }
 
     fn add(&mut self) {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use nonblocking_egui_todo::{AUTOSAVE_AFTER, TodoApp, notes_saves};
+use nonblocking_egui_todo::{AUTOSAVE_AFTER, IMPORT_ROW, TodoApp, imports_stopped, notes_saves};
 
 fn harness() -> Harness<'static, TodoApp> {
     // The window would repaint on wake-up; here the test steps frames itself.
@@ -110,4 +110,61 @@ fn the_heartbeat_advances_on_the_ui_thread() {
     assert!(harness.state().heartbeat().calls() >= 3);
     harness.step();
     harness.get_by_label_contains("Heartbeat: ");
+}
+
+#[test]
+fn import_moves_the_progress_bar_to_the_end_before_the_result() {
+    let mut harness = harness();
+    harness.get_by_label("Import").click();
+    harness.step();
+    step_until(&mut harness, "the import's end", |app| {
+        app.shown().import_status.starts_with("imported")
+    });
+    let shown = harness.state().shown();
+    assert_eq!(shown.import_status, "imported 40 rows");
+    let reports = shown.import_reports.clone();
+    assert_eq!(shown.import_done, 1.0);
+    drop(shown);
+    assert!(
+        reports.len() >= 2,
+        "the bar moved while it ran: {reports:?}"
+    );
+    assert!(
+        reports.windows(2).all(|pair| pair[0] < pair[1]),
+        "monotonic: {reports:?}"
+    );
+    assert_eq!(
+        reports.last(),
+        Some(&1.0),
+        "it reaches the end: {reports:?}"
+    );
+    harness.step();
+    harness.get_by_label_contains("Import: imported 40 rows");
+}
+
+#[test]
+fn cancel_import_stops_it_where_it_was() {
+    let mut harness = harness();
+    let before = imports_stopped();
+    harness.get_by_label("Import").click();
+    harness.step();
+    step_until(&mut harness, "a quarter of the import", |app| {
+        app.shown().import_done >= 0.25
+    });
+    harness.get_by_label("Cancel import").click();
+    harness.step();
+    step_until(&mut harness, "the cancellation", |app| {
+        app.shown().import_status.starts_with("stopped")
+    });
+    assert_eq!(imports_stopped(), before + 1, "the import was stopped");
+    let at = harness.state().shown().import_done;
+    // A few more row-times: the bar stays where it was.
+    let rest = Instant::now();
+    while rest.elapsed() < IMPORT_ROW * 5 {
+        std::thread::sleep(Duration::from_millis(5));
+        harness.step();
+    }
+    assert_eq!(harness.state().shown().import_done, at);
+    assert!(at < 1.0, "stopped part way: {at}");
+    harness.get_by_label_contains("Import: stopped");
 }
