@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nonblocking_runtime::http::{Remote, Server};
-use nonblocking_runtime::nats::{Connect, Worker};
+use nonblocking_runtime::nats::{self, Connect, Worker, WorkerBuilder};
 use nonblocking_runtime::progress::Progress;
 use nonblocking_runtime::remote::{InProcess, Transport};
 use nonblocking_runtime::{AsyncCall, CallError, server_function};
@@ -28,6 +28,16 @@ async fn count(to: u32, pause_us: u64, #[context] progress: Progress<u32>) -> u3
             // Bursts of reports, faster than anyone could take them.
             tokio::task::yield_now().await;
         }
+        progress.report(done);
+    }
+    to
+}
+
+/// `count` as a sync function: it runs on the blocking pool.
+#[server_function(name = "progress_remote.count_sync")]
+fn count_sync(to: u32, #[context] progress: Progress<u32>) -> u32 {
+    for done in 1..=to {
+        std::thread::sleep(Duration::from_micros(200));
         progress.report(done);
     }
     to
@@ -49,8 +59,8 @@ async fn breaks(at: u32, #[context] progress: Progress<u32>) -> Result<u32, Brok
 }
 
 /// Calls of `progress_remote.forever` started, and dropped before they finished, by tag.
-static STARTED: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
-static DROPPED: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
+static STARTED: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
+static DROPPED: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
 
 struct Unfinished(usize);
 
@@ -147,6 +157,41 @@ async fn progress_cases(remote: &impl Transport, tag: usize) {
         "and it sees the last one"
     );
 
+    // A sync function (on the blocking pool), and a call by name, report the same way.
+    let seen = Seen::default();
+    let call = watched(call_remote_count_sync(remote, 30), &seen);
+    assert_eq!(call.await.unwrap(), 30);
+    check_order(&seen.lock().unwrap(), 30, "result 30");
+    let seen = Seen::default();
+    let call = watched(
+        remote.call_async_by_name::<u32>("progress_remote.count", (30, 200)),
+        &seen,
+    );
+    assert_eq!(call.await.unwrap(), 30);
+    check_order(&seen.lock().unwrap(), 30, "result 30");
+
+    // On a UI thread: in order, the last before the result, all on this thread.
+    let ui = nonblocking_runtime::ui::UiContext::new(|| {});
+    let shown = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let (bar, done) = (std::rc::Rc::clone(&shown), std::rc::Rc::clone(&shown));
+    let call = call_remote_count(remote, 30, 300)
+        .on_progress_ui(&ui, move |value: u32| {
+            bar.borrow_mut().push(value.to_string())
+        })
+        .on_result_ui(&ui, move |value| {
+            done.borrow_mut().push(format!("result {value}"))
+        });
+    while shown
+        .borrow()
+        .last()
+        .is_none_or(|last| !last.starts_with("result"))
+    {
+        ui.pump();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(call.is_finished());
+    check_order(&shown.borrow(), 30, "result 30");
+
     // An error after some progress: the progress, then the error, as any caller gets it.
     let seen = Seen::default();
     let call = call_remote_breaks(remote, 5);
@@ -197,21 +242,24 @@ async fn over_http() {
     progress_cases(&Remote::new(&url).unwrap(), 0).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn over_nats() {
+/// A NATS server, `worker` started on it under `prefix`, and a remote calling it (20 s
+/// deadline).
+async fn over_nats_with(worker: WorkerBuilder, prefix: &str) -> (NatsServer, Worker, nats::Remote) {
     let server = NatsServer::start("");
     let connect = Connect::new([server.url()]);
-    let worker = Worker::builder()
-        .prefix("progress")
-        .start(&connect)
-        .await
-        .unwrap();
-    let remote = nonblocking_runtime::nats::Remote::builder()
-        .prefix("progress")
+    let worker = worker.prefix(prefix).start(&connect).await.unwrap();
+    let remote = nats::Remote::builder()
+        .prefix(prefix)
         .timeout(Duration::from_secs(20))
         .connect(&connect)
         .await
         .unwrap();
+    (server, worker, remote)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_nats() {
+    let (_server, worker, remote) = over_nats_with(Worker::builder(), "progress").await;
     progress_cases(&remote, 3).await;
     worker.stop().await.unwrap();
 }
@@ -223,25 +271,19 @@ async fn in_process() {
     progress_cases(&InProcess::builder().build().unwrap(), 1).await;
 }
 
-/// The server's timeout and the concurrency limit hold for a call that streams progress.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn over_http_the_timeout_stops_a_streaming_call_which_holds_its_slot_while_it_runs() {
-    let url = support::http::serve(
-        Server::builder()
-            .timeout(Duration::from_millis(400))
-            .concurrency_limit(1),
-    )
-    .await;
-    let remote = Remote::new(&url).unwrap();
-    let dropped = DROPPED[2].load(Ordering::SeqCst);
+/// What the limits do to a call that reports progress, on a server whose timeout is 400 ms and
+/// concurrency limit 1: the timeout and the caller's deadline stop it mid-progress, and it holds
+/// its slot while it runs.
+async fn limit_cases<T: Transport>(remote: &T, short: &T, tag: usize) {
+    let dropped = DROPPED[tag].load(Ordering::SeqCst);
     let ticks = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&ticks);
-    let streaming = call_remote_forever(&remote, 2).on_progress(move |_: u64| {
+    let streaming = call_remote_forever(remote, tag).on_progress(move |_: u64| {
         counter.fetch_add(1, Ordering::SeqCst);
     });
     wait_for("progress", || ticks.load(Ordering::SeqCst) >= 2).await;
-    // Streaming has started (the response's status was sent): the slot is still taken.
-    let refused = call_remote_count(&remote, 1, 0).await.unwrap_err();
+    // Progress is on its way (over HTTP the response's status was sent): the slot is taken.
+    let refused = call_remote_count(short, 1, 0).await.unwrap_err();
     assert!(
         matches!(refused, CallError::Rejected(ref rejected) if rejected.code == "overloaded"),
         "{refused:?}"
@@ -252,9 +294,45 @@ async fn over_http_the_timeout_stops_a_streaming_call_which_holds_its_slot_while
         matches!(error, CallError::TimedOut(after) if after == Duration::from_millis(400)),
         "{error:?}"
     );
-    assert_eq!(DROPPED[2].load(Ordering::SeqCst), dropped + 1);
+    wait_for("the function dropped", || {
+        DROPPED[tag].load(Ordering::SeqCst) == dropped + 1
+    })
+    .await;
     // The slot is free again.
-    assert_eq!(call_remote_count(&remote, 1, 0).await.unwrap(), 1);
+    assert_eq!(call_remote_count(remote, 1, 0).await.unwrap(), 1);
+
+    // The caller's own deadline (150 ms, under the server's 400) stops it on the server too.
+    let error = call_remote_forever(short, tag)
+        .on_progress(|_: u64| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CallError::TimedOut(_)), "{error:?}");
+    wait_for("the function stopped at the caller's deadline", || {
+        DROPPED[tag].load(Ordering::SeqCst) == dropped + 2
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http_the_limits_hold_for_a_call_that_reports_progress() {
+    let url = support::http::serve(
+        Server::builder()
+            .timeout(Duration::from_millis(400))
+            .concurrency_limit(1),
+    )
+    .await;
+    let remote = Remote::new(&url).unwrap();
+    limit_cases(&remote, &remote.with_timeout(Duration::from_millis(150)), 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_nats_the_limits_hold_for_a_call_that_reports_progress() {
+    let limited = Worker::builder()
+        .timeout(Duration::from_millis(400))
+        .concurrency_limit(1);
+    let (_server, worker, remote) = over_nats_with(limited, "progress_limits").await;
+    limit_cases(&remote, &remote.with_timeout(Duration::from_millis(150)), 4).await;
+    worker.stop().await.unwrap();
 }
 
 /// The frames as they are on the wire, and what a client that asks for none gets.

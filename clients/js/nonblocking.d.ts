@@ -68,7 +68,8 @@ export declare class AsyncCall<T = unknown, E = unknown, P = unknown> implements
   /** A handler for the function's progress while it runs: each value its `Progress` reports,
    * or only the latest when they come faster than they are handled. The last one arrives
    * before the result and error handlers run. Attached while the call runs, it first gets the
-   * latest value so far; attached after the call finished, it never runs. `P` is the
+   * latest value so far; attached after the call finished, it gets the last value once
+   * (before the result handlers attached after it), unless the call was cancelled. `P` is the
    * function's progress type (the typed stubs of `api.d.ts` set it). */
   onProgress<Q = P>(progressHandler: (progress: Q) => void): this;
   /** Fails the call with `timed_out` if it is still pending after `seconds`; of two

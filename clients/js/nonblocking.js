@@ -155,10 +155,17 @@ export class AsyncCall {
   /** A handler for the function's progress while it runs (each value its `Progress` reports,
    * or only the latest when they come faster than they are handled); the last one arrives
    * before the result and error handlers run. Attached while the call runs, it first gets the
-   * latest value so far; attached after the call finished, it never runs. */
+   * latest value so far; attached after the call finished, it gets the last value once (before
+   * the result handlers attached after it), unless the call was cancelled. */
   onProgress(progressHandler) {
     if (typeof progressHandler !== "function") throw new TypeError("onProgress needs a function");
-    if (this.#status !== "pending") return this;
+    if (this.#status !== "pending") {
+      if (this.#hasProgress) {
+        const value = this.#progress;
+        queueMicrotask(() => runHandler(progressHandler, value, this.#label));
+      }
+      return this;
+    }
     this.#progressHandlers.push(progressHandler);
     if (this.#hasProgress && !this.#progressDue) {
       // The value so far, for this handler only: the others have had it.
@@ -242,6 +249,7 @@ export class AsyncCall {
     if (this.#status !== "pending") return; // one outcome per call
     // The last progress goes before the outcome; none after it. A cancelled call says no more.
     if (status !== "cancelled") this.#deliverProgress();
+    else this.#hasProgress = false;
     this.#progressDue = false;
     this.#progressHandlers = [];
     this.#status = status;

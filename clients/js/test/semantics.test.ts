@@ -540,14 +540,14 @@ test("a framed error after progress, a cut-off answer and a bad line are the cal
   await assert.rejects(settled(bad.callAsync("import")), (e: NonBlockingError) => e.code === "transport" && /not a frame/.test(e.message));
 });
 
-test("onProgress attached after the call finished never runs; a cancelled call reports no more", async () => {
-  const { client } = fake(() => frames('{"progress":1}\n{"value":1}\n'));
+test("onProgress attached after the call finished gets the last value once, before later handlers; a cancelled call reports no more", async () => {
+  const { client } = fake(() => frames('{"progress":1}\n{"progress":2}\n{"value":7}\n'));
   const call = client.callAsync("import");
   await call;
-  let late = 0;
-  call.onProgress(() => (late += 1));
+  const late: string[] = [];
+  call.onProgress((value) => late.push(`progress ${value}`)).onResult((value) => late.push(`result ${value}`));
   await sleep(5);
-  assert.equal(late, 0);
+  assert.deepEqual(late, ["progress 2", "result 7"]);
   assert.throws(() => call.onProgress(42 as unknown as () => void), TypeError);
 
   const gate = held();

@@ -118,7 +118,7 @@ where
 {
     let mut running = pin!(running);
     let mut sent = 0u64;
-    let publish = |value: serde_json::Value, seq: u64| {
+    let publish = |value: Arc<serde_json::Value>, seq: u64| {
         let mut headers = HeaderMap::new();
         headers.insert(SEQ, seq.to_string().as_str());
         served.reply.publish_with_headers(notify.to_owned(), headers, frames::progress(&value).into())

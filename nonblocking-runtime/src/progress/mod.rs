@@ -136,9 +136,11 @@ impl<T: Send + 'static> AsyncCall<T> {
     /// its function [`report`](Progress::report)s, decoded as `P`, or only the latest when
     /// reports come faster than the handler takes them. The last value arrives before the
     /// call's result and error handlers run. A handler attached while the call runs gets the
-    /// latest value reported so far; attached after it finished, or to a call whose function
-    /// takes no [`Progress`], it never runs. A value that does not decode as `P` is skipped (and
-    /// logged).
+    /// latest value reported so far. Attached after the function finished (a quick call can
+    /// finish before its caller attaches anything), it runs once, at once in this method, with
+    /// the last value, so the result handlers attached after it still run after it. To a call
+    /// whose function takes no [`Progress`], or reported nothing, it never runs. A value that
+    /// does not decode as `P` is skipped (and logged).
     pub fn on_progress<P, F>(self, mut handler: F) -> Self
     where
         P: DeserializeOwned,
