@@ -73,7 +73,7 @@ pub(crate) const PARSE_SERVER_FUNCTION: ::nonblocking_runtime::__private::Server
     pub (crate) fn call_remote_parse(remote : & impl
     ::nonblocking_runtime::__private::Transport, text : String) ->
     ::nonblocking_runtime::__private::AsyncCall < u32 > {
-    ::nonblocking_runtime::__private::call_remote(remote, "parse", [< String as
+    ::nonblocking_runtime::__private::call_remote(remote, "parse", false, [< String as
     ::nonblocking_runtime::__private::Argument > ::encode(& text)], < u32 as
     ::nonblocking_runtime::__private::ReturnValue > ::decode) }
 }

@@ -74,7 +74,7 @@ pub const IMPORT_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFuncti
     pub fn call_remote_import(remote : & impl
     ::nonblocking_runtime::__private::Transport, rows : u32) ->
     ::nonblocking_runtime::__private::AsyncCall < u32 > {
-    ::nonblocking_runtime::__private::call_remote(remote, "import", [< u32 as
+    ::nonblocking_runtime::__private::call_remote(remote, "import", true, [< u32 as
     ::nonblocking_runtime::__private::Argument > ::encode(& rows)], < u32 as
     ::nonblocking_runtime::__private::ReturnValue > ::decode) }
 }

@@ -368,7 +368,7 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         #rt::if_remote! {
             #[doc = #remote_doc]
             #vis fn #remote(remote: &impl #rt::Transport, #(#wire_names: #types),*) -> #rt::AsyncCall<#value> {
-                #rt::call_remote(remote, #name, [#(#encode_args),*], #decode_value)
+                #rt::call_remote(remote, #name, #reports_progress, [#(#encode_args),*], #decode_value)
             }
         }
 

@@ -14,7 +14,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::connector::{Connector, TlsRoots};
-use crate::progress;
+use crate::progress::{self, Reporter};
+use crate::remote::ReadProgress;
 use crate::remote::frames::{Lines, NDJSON, Reading, Step};
 use crate::remote::wire::from_wire;
 use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
@@ -301,14 +302,14 @@ impl Remote {
 impl sealed::Sealed for Remote {}
 
 impl Transport for Remote {
-    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>) -> AsyncCall<R> {
-        let request = body.and_then(|body| self.request(name, body));
+    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>, progress: ReadProgress) -> AsyncCall<R> {
+        let request = body.and_then(|body| self.request(name, body, progress));
         let client = self.client.clone();
         let base = Arc::clone(&self.base);
         let function = name.to_owned();
-        // Progress may be watched (`on_progress`) once the call has started: every call can
-        // take it, and the server sends it only for a function that reports any.
-        let call = progress::tracked(|reporter| {
+        // Progress may be watched (`on_progress`) once the call has started: a call that may
+        // read it keeps a cell for it, and the server sends it only for a function that reports.
+        let start = move |reporter: Option<Arc<Reporter>>| {
             call_with_outcome(async move {
                 let (url, request) = request?;
                 let response = client.request(request).await.map_err(|error| {
@@ -323,6 +324,9 @@ impl Transport for Remote {
                 let framed = response.headers().get(CONTENT_TYPE).is_some_and(|value| value.as_bytes() == NDJSON.as_bytes());
                 let mut body = response.into_body();
                 if status == StatusCode::OK && framed {
+                    // Frames this call did not ask for (an `Accept` header of the caller's own)
+                    // are still read: their progress goes nowhere.
+                    let reporter = reporter.unwrap_or_else(|| progress::channel().0);
                     let reading = Reading::new(reporter, decode);
                     return read_frames(&mut body, reading, &base, &url, &function).await;
                 }
@@ -339,7 +343,11 @@ impl Transport for Remote {
                     Err(from_wire(&base, &url, &function, status.as_u16(), &body))
                 }
             })
-        });
+        };
+        let call = match progress {
+            ReadProgress::Read => progress::tracked(|reporter| start(Some(reporter))),
+            ReadProgress::Ignore => start(None),
+        };
         match self.timeout {
             Some(timeout) => call.timeout(timeout),
             None => call,
@@ -383,7 +391,7 @@ async fn read_frames<R>(
 }
 
 impl Remote {
-    fn request(&self, name: &str, body: Vec<u8>) -> Result<(String, Request<Full<Bytes>>), CallError> {
+    fn request(&self, name: &str, body: Vec<u8>, progress: ReadProgress) -> Result<(String, Request<Full<Bytes>>), CallError> {
         // Registered names are URL-safe; anything else cannot name a function.
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
             return Err(CallError::not_found_remote(name, None, &self.base));
@@ -391,10 +399,12 @@ impl Remote {
         let url = format!("{}/{name}", self.base);
         let mut request = Request::post(&url)
             .header(CONTENT_TYPE, "application/json")
-            // Frames (progress, then the answer) for a function that reports progress.
-            .header(ACCEPT, ACCEPTED)
             .body(Full::new(Bytes::from(body)))
             .map_err(|error| TransportError::caused(url.clone(), "the request could not be built", Box::new(error)))?;
+        if progress == ReadProgress::Read {
+            // Frames (progress, then the answer) from a function that reports progress.
+            request.headers_mut().insert(ACCEPT, HeaderValue::from_static(ACCEPTED));
+        }
         request.headers_mut().extend(self.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
         // The deadline travels: the server stops the call when this client stops waiting.
         if let Some(timeout) = self.timeout {

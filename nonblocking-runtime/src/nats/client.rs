@@ -20,6 +20,7 @@ use super::progress::{Closing, Inbound};
 use super::subjects::subject;
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::progress::{self, Reporter};
+use crate::remote::ReadProgress;
 use crate::errors::{CallError, NoRespondersError, RejectedError, TransportError};
 use crate::remote::wire::{codes, from_wire};
 use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
@@ -236,7 +237,7 @@ impl Remote {
         body: Vec<u8>,
         decode: Decode<R>,
         deadline: Instant,
-        reporter: Arc<Reporter>,
+        reporter: Option<Arc<Reporter>>,
     ) -> Result<R, CallError> {
         let Some(subject) = subject(&self.prefix, &name) else {
             return Err(CallError::not_found_remote(&name, None, &format!("nats:{}", self.prefix)));
@@ -249,8 +250,8 @@ impl Remote {
                 message: format!("the arguments are {} bytes, over the NATS servers' max_payload of {max_payload} bytes", body.len()),
             })));
         }
-        let inbound = Closing(Arc::new(Inbound::new(reporter)));
-        let notice = self.notices().await?.expect(Some(Arc::clone(&inbound.0)));
+        let inbound = reporter.map(|reporter| Closing(Arc::new(Inbound::new(reporter))));
+        let notice = self.notices().await?.expect(inbound.as_ref().map(|inbound| Arc::clone(&inbound.0)));
         let id = call_id().map_err(|error| TransportError::caused(subject.clone(), "no random call id", Box::new(error)))?;
         let mut headers = HeaderMap::clone(&self.headers);
         // The trace goes on: the worker's span for the call is this one's child.
@@ -260,7 +261,9 @@ impl Remote {
         }
         headers.insert(CALL_ID, id.as_str());
         headers.insert(NOTIFY, notice.subject.as_str());
-        headers.insert(FRAMES, "progress");
+        if inbound.is_some() {
+            headers.insert(FRAMES, "progress");
+        }
         let payload = bytes::Bytes::from(body);
         // Armed until the call's outcome is known: a call dropped before then (cancel,
         // timeout) is cancelled on the worker running it.
@@ -281,7 +284,7 @@ impl Remote {
                 .timeout(Some(remaining));
             let retry = match self.client.send_request(subject.clone(), request).await {
                 Ok(message) => {
-                    if let Some(sent) = frames_sent(&message) {
+                    if let (Some(sent), Some(inbound)) = (frames_sent(&message), &inbound) {
                         // Progress frames went before this answer: they reach the handlers first.
                         inbound.0.finish(sent).await;
                     }
@@ -333,7 +336,7 @@ impl Remote {
 impl sealed::Sealed for Remote {}
 
 impl Transport for Remote {
-    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>) -> AsyncCall<R> {
+    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>, progress: ReadProgress) -> AsyncCall<R> {
         let remote = self.clone();
         let name = name.to_owned();
         let timeout = self.timeout;
@@ -341,9 +344,14 @@ impl Transport for Remote {
         // `run` ends with `TimedOut` by it, so the call needs no timer of its own on top (nor the
         // task that would watch it).
         let deadline = Instant::now() + timeout;
-        // Progress may be watched (`on_progress`) once the call has started: every call reads
-        // frames, and a worker sends them only for a function that reports any.
-        progress::tracked(|reporter| call_with_outcome(async move { remote.run(name, body?, decode, deadline, reporter).await }))
+        // Progress may be watched (`on_progress`) once the call has started: a call that may
+        // read it keeps a cell for it, and a worker sends frames only for a function that reports.
+        match progress {
+            ReadProgress::Read => progress::tracked(|reporter| {
+                call_with_outcome(async move { remote.run(name, body?, decode, deadline, Some(reporter)).await })
+            }),
+            ReadProgress::Ignore => call_with_outcome(async move { remote.run(name, body?, decode, deadline, None).await }),
+        }
     }
 }
 

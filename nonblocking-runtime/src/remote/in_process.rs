@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use super::dispatch::{Answer, dispatch};
 use super::policy::{InvalidPolicy, Policy, Settings, policy_setters};
 use super::wire::from_wire;
-use super::{Caller, Decode, Transport, sealed};
+use super::{Caller, Decode, ReadProgress, Transport, sealed};
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::context::Context;
 use crate::errors::CallError;
@@ -160,11 +160,11 @@ impl InProcess {
 impl sealed::Sealed for InProcess {}
 
 impl Transport for InProcess {
-    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>) -> AsyncCall<R> {
+    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>, progress: ReadProgress) -> AsyncCall<R> {
         let (policy, headers, name) = (Arc::clone(&self.policy), Arc::clone(&self.headers), name.to_owned());
         let context = self.context.clone();
         // A function that reports progress reports it to this call, as it would over a wire.
-        crate::progress::tracked(|reporter| call_with_outcome(async move {
+        let start = move |reporter: Option<Arc<crate::progress::Reporter>>| call_with_outcome(async move {
             let body = body?;
             // Unexposed answers exactly like missing, as on a server.
             let function = match registry().get(&name) {
@@ -174,7 +174,7 @@ impl Transport for InProcess {
             };
             let mut caller = Caller::in_process(&headers, context);
             let body = std::future::ready(Ok::<_, Infallible>(bytes::Bytes::from(body)));
-            let progress = function.reports_progress().then_some(reporter);
+            let progress = reporter.filter(|_| function.reports_progress());
             let answer = match dispatch(&policy, function, &mut caller, body, std::future::pending(), progress).await {
                 Ok(answer) => answer,
                 Err(never) => match never {},
@@ -188,6 +188,10 @@ impl Transport for InProcess {
                 }
                 Answer::Dropped => Err(CallError::Cancelled),
             }
-        }))
+        });
+        match progress {
+            ReadProgress::Read => crate::progress::tracked(|reporter| start(Some(reporter))),
+            ReadProgress::Ignore => start(None),
+        }
     }
 }

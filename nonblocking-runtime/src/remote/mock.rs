@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Decode, Transport, sealed};
+use super::{Decode, ReadProgress, Transport, sealed};
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::CallError;
 
@@ -111,7 +111,7 @@ impl fmt::Debug for Mock {
 impl sealed::Sealed for Mock {}
 
 impl Transport for Mock {
-    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>) -> AsyncCall<R> {
+    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>, _progress: ReadProgress) -> AsyncCall<R> {
         // Recorded and answered now, in the caller: the record is complete as soon as the call
         // is made, and a test needs no runtime tick to see it.
         let outcome = body.and_then(|body| {

@@ -32,6 +32,6 @@ pub(crate) use self::policy::{Policy, Settings, policy_setters};
 pub use self::prefix::InvalidPrefix;
 pub use self::transport::{Decode, Transport};
 #[doc(hidden)]
-pub use self::transport::call_typed;
+pub use self::transport::{Progress as ReadProgress, call_typed};
 pub(crate) use self::transport::sealed;
 pub(crate) use self::traces::{outgoing as outgoing_trace, send as send_trace};

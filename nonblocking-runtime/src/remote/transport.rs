@@ -37,12 +37,27 @@ pub trait Transport: sealed::Sealed {
         R: DeserializeOwned + Send + 'static,
     {
         let body = serde_json::to_vec(&args).map_err(|error| encode_error(name, &error));
-        self.call_json(name, body, Box::new(|bytes| serde_json::from_slice(bytes)))
+        // By name, whether the function reports progress is not known here: the call reads it
+        // if the server sends it.
+        self.call_json(name, body, Box::new(|bytes| serde_json::from_slice(bytes)), Progress::Read)
     }
 
-    /// Sends `body` (the arguments as JSON) to the function `name`; `decode` reads the value.
+    /// Sends `body` (the arguments as JSON) to the function `name`; `decode` reads the value;
+    /// `progress` says whether the call reads the function's progress.
     #[doc(hidden)]
-    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>) -> AsyncCall<R>;
+    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>, progress: Progress) -> AsyncCall<R>;
+}
+
+/// Whether a remote call reads its function's progress: a call that does asks the server for
+/// progress frames, and keeps a cell for them (and the state machine that holds it: about
+/// 4,000 instructions per call), which a call of a function that reports none need not pay.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Asks for progress frames and hands them to the call's `on_progress` handlers.
+    Read,
+    /// The function reports none (a typed stub knows): nothing asked, nothing kept.
+    Ignore,
 }
 
 pub(crate) mod sealed {
@@ -60,6 +75,7 @@ fn encode_error(name: &str, error: &serde_json::Error) -> CallError {
 pub fn call_typed<R, const N: usize>(
     remote: &impl Transport,
     name: &str,
+    reports_progress: bool,
     args: [Result<serde_json::Value, serde_json::Error>; N],
     decode: fn(serde_json::Value) -> Result<R, serde_json::Error>,
 ) -> AsyncCall<R>
@@ -71,5 +87,6 @@ where
         .collect::<Result<Vec<_>, _>>()
         .and_then(|args| serde_json::to_vec(&args))
         .map_err(|error| encode_error(name, &error));
-    remote.call_json(name, body, Box::new(move |bytes| serde_json::from_slice(bytes).and_then(decode)))
+    let progress = if reports_progress { Progress::Read } else { Progress::Ignore };
+    remote.call_json(name, body, Box::new(move |bytes| serde_json::from_slice(bytes).and_then(decode)), progress)
 }
