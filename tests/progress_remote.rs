@@ -438,7 +438,10 @@ async fn a_framed_reply_cut_off_before_its_answer_is_a_transport_error() {
         let read = stream.read(&mut request).await.unwrap();
         // A call by name asks for frames: it cannot know whether the function reports.
         let head = String::from_utf8_lossy(&request[..read]).to_ascii_lowercase();
-        assert!(head.contains("accept: application/x-ndjson, application/json"), "{head}");
+        assert!(
+            head.contains("accept: application/x-ndjson, application/json"),
+            "{head}"
+        );
         let frame = "{\"progress\":1}\n";
         let reply = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{frame}\r\n",
