@@ -252,6 +252,31 @@ test("Cancel import stops the import on the server, and the bar stops", async ()
   assert.ok(Number(at) < 100, `stopped part way: ${at}`);
 });
 
+test("a deadline set in the page stops an import mid-progress on the server", async () => {
+  const before = await ask("todo.imports_stopped");
+  const outcome = await page.evaluate(async () => {
+    const { api } = await import("/rpc/api.js");
+    let reports = 0;
+    const code = await api.todo
+      .import(50)
+      .onProgress(() => (reports += 1))
+      .timeout(0.4)
+      .then(
+        () => "completed",
+        (error) => error.code,
+      );
+    return { code, reports };
+  });
+  assert.equal(outcome.code, "timed_out");
+  assert.ok(outcome.reports >= 2, `progress arrived before the deadline: ${outcome.reports}`);
+  let stopped = before;
+  for (let attempt = 0; attempt < 50 && stopped === before; attempt += 1) {
+    await page.waitForTimeout(50);
+    stopped = await ask("todo.imports_stopped");
+  }
+  assert.equal(stopped, before + 1, "the server stopped the import at the deadline");
+});
+
 /** Serves, on `port`, a page that loads the client from its own origin and calls the example
  * server at `api` across origins; resolves with the server, to close. */
 async function secondOrigin(port, api) {

@@ -164,3 +164,27 @@ test("cancelling a call that reports progress stops the function on the server",
   assert.equal(stopped, before + 1, "the server stopped the function");
   assert.equal(ticks, afterCancel, "no progress after the cancel");
 });
+
+test("a deadline set with timeout() stops a function mid-progress on the server", async () => {
+  const before = await client.callAsync<number>("js.ticking_stopped");
+  let ticks = 0;
+  const code = await settled(
+    client
+      .callAsync("js.ticking")
+      .onProgress(() => {
+        ticks += 1;
+      })
+      .timeout(0.3),
+  ).then(
+    () => "completed",
+    (error: NonBlockingError) => error.code,
+  );
+  assert.equal(code, "timed_out");
+  assert.ok(ticks >= 2, `progress arrived before the deadline: ${ticks}`);
+  let stopped = before;
+  for (let attempt = 0; attempt < 50 && stopped === before; attempt += 1) {
+    await sleep(50);
+    stopped = await client.callAsync<number>("js.ticking_stopped");
+  }
+  assert.equal(stopped, before + 1, "the server stopped the function at the deadline");
+});
