@@ -82,6 +82,18 @@ async fn forever(tag: usize, #[context] progress: Progress<u64>) -> u8 {
     unreachable!()
 }
 
+/// Reports a 1 KiB value as fast as it can, forever (counted in `DROPPED[tag]` when stopped).
+#[server_function(name = "progress_remote.flood")]
+async fn flood(tag: usize, #[context] progress: Progress<String>) -> u8 {
+    let _unfinished = Unfinished(tag);
+    let filler = "x".repeat(1_000);
+    for tick in 0u64.. {
+        progress.report(format!("{tick} {filler}"));
+        tokio::task::yield_now().await;
+    }
+    unreachable!()
+}
+
 /// What the handlers saw, in order.
 type Seen = Arc<Mutex<Vec<String>>>;
 
@@ -424,6 +436,44 @@ async fn over_http_the_wire_is_newline_delimited_json_only_for_a_caller_that_ask
     assert_eq!(end["status"], 500);
     assert_eq!(end["error"]["code"], "failed");
     assert_eq!(end["error"]["details"]["value"]["row"], 3, "{end}");
+}
+
+/// A client that stops reading a call's frames holds nothing: the call's timeout still ends it
+/// and frees its concurrency slot. (Before, the call ran inside the response body, which hyper
+/// stops polling once the connection is full: the function, its timeout and its slot waited
+/// for a client that never read, so a few such clients took every slot for good.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_holds_no_slot_past_the_timeout() {
+    let url = support::http::serve(
+        Server::builder()
+            .timeout(Duration::from_millis(500))
+            .concurrency_limit(1),
+    )
+    .await;
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/rpc")
+        .to_owned();
+    let dropped = DROPPED[5].load(Ordering::SeqCst);
+    let body = "[5]";
+    let request = format!(
+        "POST /rpc/progress_remote.flood HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/x-ndjson\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stalled = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stalled.write_all(request.as_bytes()).await.unwrap();
+    // Never read; the function floods the connection until its buffers are full.
+    wait_for("the flood stopped by the timeout", || {
+        DROPPED[5].load(Ordering::SeqCst) == dropped + 1
+    })
+    .await;
+    let remote = Remote::new(&url).unwrap();
+    assert_eq!(
+        call_remote_count(&remote, 3, 0).await.unwrap(),
+        3,
+        "the slot is free again"
+    );
+    drop(stalled);
 }
 
 /// A framed reply cut off before its answer (a proxy timing out, a server crashing) is a

@@ -17,6 +17,30 @@ pub fn runtime() -> Runtime {
         .expect("a runtime")
 }
 
+/// [`runtime`] with the I/O driver too, for the benchmarks that serve and call over sockets.
+pub fn net_runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// Serves this process's registry under `/rpc` on a free loopback port, in a task of the
+/// current runtime; the address.
+pub async fn serve_ours() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = listener.local_addr().expect("bound");
+    let server = nonblocking_runtime::http::Server::builder()
+        .prefix("/rpc")
+        .build()
+        .expect("a valid prefix");
+    tokio::spawn(server.serve(listener, std::future::pending()));
+    address
+}
+
 /// Runs a timed loop inside one spawned task and returns what it measured. Driving every
 /// iteration with `block_on` would cost ~18 µs each on this machine and flatten every ratio.
 pub fn in_task<F, Fut>(runtime: &Runtime, timed: F) -> Duration

@@ -22,7 +22,8 @@ use axum::body::{Body, Bytes};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use nonblocking_runtime::http::{Remote, Server};
+use nonblocking_bench::{net_runtime, serve_ours};
+use nonblocking_runtime::http::Remote;
 use nonblocking_runtime::progress::Progress;
 use nonblocking_runtime::server_function;
 use tokio::sync::mpsc;
@@ -157,16 +158,8 @@ fn main() {
     let calls = args.first().copied().unwrap_or(40);
     let values = args.get(1).copied().unwrap_or(100);
     let gap_us = 1_000;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
-        let url = format!("http://{}/rpc", listener.local_addr().expect("bound"));
-        let server = Server::builder().prefix("/rpc").build().expect("a valid prefix");
-        tokio::spawn(server.serve(listener, std::future::pending()));
+    net_runtime().block_on(async {
+        let url = format!("http://{}/rpc", serve_ours().await);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let bare_url = format!("http://{}/ticks", listener.local_addr().expect("bound"));
         let router = axum::Router::new().route("/ticks", axum::routing::post(bare_ticks));

@@ -20,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use nonblocking_bench::net_runtime;
 use nonblocking_runtime::http::{Remote, Server};
 use nonblocking_runtime::nats::async_nats;
 use nonblocking_runtime::nats::async_nats::service::ServiceExt;
@@ -157,12 +158,7 @@ fn summary(label: &str, mut latencies: Vec<Duration>, seconds: f64) -> f64 {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async {
+    net_runtime().block_on(async {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

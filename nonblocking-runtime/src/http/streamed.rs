@@ -5,10 +5,11 @@
 //!
 //! Until the function first reports, the call is an ordinary one: a refusal (unauthorized,
 //! bad arguments, overloaded) or a call that finishes without reporting is answered with its
-//! own status and JSON, as to any caller. The call runs inside the response's body, so a client
-//! that goes away drops it as it drops an ordinary call's handler; and the body is polled as
-//! the connection can take frames, so progress never queues up behind a slow reader: the one
-//! sent is the latest.
+//! own status and JSON, as to any caller. Once it streams, the call runs as a task of its own,
+//! which the response's body owns: a client that goes away drops the body and the task is
+//! aborted, as an ordinary call's handler is dropped; a client that stops reading stops nothing
+//! (the timeout and the caller's deadline still end the call and free its slot), and nothing
+//! queues up behind it: the body takes the latest value when the connection takes a frame.
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -67,8 +68,9 @@ pub(super) async fn call(
             },
             None => return respond::answer(answer),
         },
+        // The call goes on as a task: it must not wait for the client to read.
         Err(first) => Frames {
-            running: Some(running),
+            running: Some(Detached(crate::runtime::spawn(running))),
             cell,
             next: Some(Bytes::from(frames::progress(&first))),
             end: None,
@@ -84,10 +86,19 @@ pub(super) async fn call(
     response
 }
 
-/// The response's body: runs the call and sends its frames.
+/// The call's task, aborted when dropped (the client went away).
+struct Detached(tokio::task::JoinHandle<Result<Answer, Response>>);
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The response's body: sends the call's frames.
 struct Frames {
     /// The call, until it has answered.
-    running: Option<Running>,
+    running: Option<Detached>,
     cell: Arc<Cell>,
     /// A frame ready to go (the first report, found before the response started).
     next: Option<Bytes>,
@@ -105,13 +116,16 @@ impl hyper::body::Body for Frames {
             return Poll::Ready(Some(Ok(Frame::data(next))));
         }
         if let Some(running) = &mut this.running {
-            match running.as_mut().poll(context) {
+            match Pin::new(&mut running.0).poll(context) {
                 Poll::Ready(answer) => {
                     this.running = None;
-                    let answer = answer.unwrap_or_else(|_refusal| {
+                    let answer = match answer {
+                        Ok(Ok(answer)) => answer,
                         // The body was read before the function started: no refusal can come now.
-                        Answer::refusal(codes::BAD_REQUEST, "the request was refused after the call started")
-                    });
+                        Ok(Err(_refusal)) => Answer::refusal(codes::BAD_REQUEST, "the request was refused after the call started"),
+                        // The dispatch catches the function's panic; its own task never panics.
+                        Err(_) => Answer::refusal(codes::SHUTTING_DOWN, "the call's task was stopped"),
+                    };
                     this.end = Some(Bytes::from(frames::terminal(answer)));
                     // The function is done: its last report, if not sent yet, goes first.
                     if let Some(last) = this.cell.take_report() {
