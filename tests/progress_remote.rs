@@ -525,3 +525,84 @@ fn dechunk(mut body: &str) -> String {
         body = &rest[size + 2..];
     }
 }
+
+/// The NATS wire, as another client would see it: frames to the notice subject the request
+/// names, numbered from 1, each `{"progress": ..}`; the answer is the request's one reply and
+/// counts the frames before it. A caller that asks for no frames gets none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_nats_frames_are_numbered_and_counted_on_the_answer() {
+    use futures_util::StreamExt;
+    use nonblocking_runtime::nats::async_nats;
+
+    let (server, worker, _remote) = over_nats_with(Worker::builder(), "progress_wire").await;
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let notices = client.new_inbox();
+    let mut frames = client.subscribe(notices.clone()).await.unwrap();
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nonblocking-Call-Id", "wire-test-1");
+    headers.insert("Nonblocking-Notify", notices.as_str());
+    headers.insert("Nonblocking-Frames", "progress");
+    let request = async_nats::Request::new()
+        .payload("[5, 2000]".into())
+        .headers(headers);
+    let answer = client
+        .send_request("progress_wire.progress_remote.count", request)
+        .await
+        .unwrap();
+    assert_eq!(&answer.payload[..], b"5");
+    let sent: u64 = answer
+        .headers
+        .as_ref()
+        .unwrap()
+        .get("Nonblocking-Frames")
+        .unwrap()
+        .as_str()
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&sent), "{sent} frames");
+    let mut numbers = Vec::new();
+    let mut last = None;
+    while numbers.len() < sent as usize {
+        let frame = tokio::time::timeout(Duration::from_secs(5), frames.next())
+            .await
+            .unwrap()
+            .unwrap();
+        // The same subject takes the worker's accepted notice (a call still running after
+        // 20 ms says where to cancel it): that one has no number.
+        let Some(seq) = frame
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get("Nonblocking-Seq"))
+        else {
+            continue;
+        };
+        numbers.push(seq.as_str().parse::<u64>().unwrap());
+        last = Some(serde_json::from_slice::<serde_json::Value>(&frame.payload).unwrap());
+    }
+    assert_eq!(numbers, (1..=sent).collect::<Vec<_>>());
+    assert_eq!(last, Some(serde_json::json!({"progress": 5})));
+
+    // Without `Nonblocking-Frames`: the plain answer, no count, no frames.
+    let request = async_nats::Request::new().payload("[3, 0]".into());
+    let answer = client
+        .send_request("progress_wire.progress_remote.count", request)
+        .await
+        .unwrap();
+    assert_eq!(&answer.payload[..], b"3");
+    assert!(
+        answer
+            .headers
+            .as_ref()
+            .is_none_or(|headers| headers.get("Nonblocking-Frames").is_none())
+    );
+    // (An accepted notice of the first call may still come: only a numbered frame counts.)
+    while let Ok(Some(late)) = tokio::time::timeout(Duration::from_millis(200), frames.next()).await
+    {
+        let numbered = late
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get("Nonblocking-Seq"));
+        assert!(numbered.is_none(), "no frame: {late:?}");
+    }
+    worker.stop().await.unwrap();
+}
