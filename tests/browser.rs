@@ -12,7 +12,7 @@ use std::process::Command;
 use nonblocking_runtime::CallError;
 use nonblocking_runtime::http::Remote;
 use serde_json::Value;
-use support::{Example, build_example, free_port, node_packages, run, target_dir};
+use support::{Example, build_example, free_ports, node_packages, run, target_dir};
 
 #[test]
 fn the_todo_page_works_in_chromium() {
@@ -27,7 +27,7 @@ fn the_todo_page_works_in_chromium() {
     let binary = build_example("browser_todo");
     // A second origin the example allows, and a third it does not: pages served there by the
     // Node test call it across origins.
-    let (allowed, refused) = (free_port(), free_port());
+    let [allowed, refused] = free_ports();
     let example = Example::start(
         &binary,
         &["--allow-origin", &format!("http://127.0.0.1:{allowed}")],

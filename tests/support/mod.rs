@@ -87,11 +87,18 @@ pub fn build_example(name: &str) -> PathBuf {
 
 /// A free loopback port (free when asked; the caller binds it soon after).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let [port] = free_ports();
+    port
+}
+
+/// `N` distinct free loopback ports (free when asked; the caller binds them soon after). All
+/// are held while the next is picked: asked one after the other, the kernel may hand out a
+/// port just let go, and two "different" origins would then be one.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    std::array::from_fn(|at| held[at].local_addr().unwrap().port())
 }
 
 /// An example server started on a free port, killed when dropped. Its first line of output is

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{free_port, target_dir};
+use super::{free_port, free_ports, target_dir};
 
 pub struct NatsServer {
     child: Option<Child>,
@@ -26,7 +26,8 @@ pub struct NatsServer {
 impl NatsServer {
     /// A lone server; `config` is extra configuration (e.g. `max_payload: 4096`).
     pub fn start(config: &str) -> NatsServer {
-        NatsServer::launch(free_port(), free_port(), config, &[])
+        let [client, cluster] = free_ports();
+        NatsServer::launch(client, cluster, config, &[])
     }
 
     /// A lone server asked for `port`: on another one if that is taken.
@@ -36,7 +37,7 @@ impl NatsServer {
 
     /// Three nodes routed to each other, each on its own client port.
     pub fn cluster() -> Vec<NatsServer> {
-        let cluster_ports = [free_port(), free_port(), free_port()];
+        let cluster_ports: [u16; 3] = free_ports();
         let routes: Vec<String> = cluster_ports
             .iter()
             .map(|port| format!("nats-route://127.0.0.1:{port}"))
