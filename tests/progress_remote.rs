@@ -17,6 +17,7 @@ use nonblocking_runtime::progress::Progress;
 use nonblocking_runtime::remote::{InProcess, Transport};
 use nonblocking_runtime::{AsyncCall, CallError, server_function};
 use support::nats_server::NatsServer;
+use support::wait_for;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[server_function(name = "progress_remote.count")]
@@ -126,16 +127,6 @@ fn check_order(seen: &[String], last: u32, result: &str) {
         values.windows(2).all(|pair| pair[0] < pair[1]),
         "in order: {values:?}"
     );
-}
-
-async fn wait_for(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..1_000 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what}: not within 10 s");
 }
 
 /// What every transport must do with progress.

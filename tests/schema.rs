@@ -144,6 +144,65 @@ fn a_function_that_reports_progress_describes_what_it_reports() {
     );
 }
 
+/// A row of a stream.
+#[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Row {
+    id: u32,
+}
+
+#[server_function(name = "schema.rows")]
+pub async fn rows(
+    count: u32,
+    #[context] progress: Progress<f32>,
+) -> nonblocking_runtime::items::Items<Row> {
+    progress.report(0.0);
+    nonblocking_runtime::items::Items::from_iter((0..count).map(|id| Row { id }))
+}
+
+#[server_function(name = "schema.numbers")]
+pub async fn numbers() -> nonblocking_runtime::items::Items<u8> {
+    nonblocking_runtime::items::Items::empty()
+}
+
+#[test]
+fn a_function_that_streams_describes_its_items_and_its_value_is_their_number() {
+    let api = ApiSchema::of([
+        &ROWS_SERVER_FUNCTION,
+        &NUMBERS_SERVER_FUNCTION,
+        &ADD_SERVER_FUNCTION,
+    ]);
+    let function = |name: &str| {
+        api.functions()
+            .iter()
+            .find(|function| function.name == name)
+            .unwrap()
+            .clone()
+    };
+    let rows = function("schema.rows");
+    assert_eq!(
+        rows.items,
+        Some(json!({"$ref": "#/components/schemas/Row"}))
+    );
+    assert_eq!(
+        rows.returns,
+        json!({"type": "integer", "minimum": 0}),
+        "the value is the number of items"
+    );
+    assert!(api.definitions().contains_key("Row"));
+    let numbers = function("schema.numbers");
+    assert_eq!(numbers.items.as_ref().unwrap()["type"], "integer");
+    assert_eq!(function("schema.todo.add").items, None);
+    let typescript = api.typescript();
+    assert!(
+        typescript.contains("    rows(count: number): AsyncCall<number, never, number, Row>;"),
+        "{typescript}"
+    );
+    assert!(
+        typescript.contains("    numbers(): AsyncCall<number, never, never, number>;"),
+        "{typescript}"
+    );
+}
+
 fn api() -> ApiSchema {
     ApiSchema::of([
         &ADD_SERVER_FUNCTION,

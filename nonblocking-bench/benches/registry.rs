@@ -35,6 +35,7 @@ fn build() -> (Vec<&'static str>, Duration) {
                 is_async: false,
                 require: None,
                 reports_progress: false,
+                streams: false,
                 handler,
                 error_value: nonblocking_runtime::__private::no_error_value,
                 doc: "",

@@ -25,6 +25,7 @@ pub(crate) const PARSE_SERVER_FUNCTION: ::nonblocking_runtime::__private::Server
     is_async: false,
     require: ::core::option::Option::Some("admin"),
     reports_progress: false,
+    streams: <u32 as ::nonblocking_runtime::__private::ReturnValue>::STREAMS,
     handler: {
         fn handler(
             mut args: ::nonblocking_runtime::__private::Arguments,
@@ -73,7 +74,8 @@ pub(crate) const PARSE_SERVER_FUNCTION: ::nonblocking_runtime::__private::Server
     pub (crate) fn call_remote_parse(remote : & impl
     ::nonblocking_runtime::__private::Transport, text : String) ->
     ::nonblocking_runtime::__private::AsyncCall < u32 > {
-    ::nonblocking_runtime::__private::call_remote(remote, "parse", false, [< String as
+    ::nonblocking_runtime::__private::call_remote(remote, "parse", < u32 as
+    ::nonblocking_runtime::__private::ReturnValue > ::STREAMS, [< String as
     ::nonblocking_runtime::__private::Argument > ::encode(& text)], < u32 as
     ::nonblocking_runtime::__private::ReturnValue > ::decode) }
 }

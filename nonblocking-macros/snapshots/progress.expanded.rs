@@ -37,6 +37,7 @@ pub const IMPORT_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFuncti
     is_async: true,
     require: ::core::option::Option::None,
     reports_progress: true,
+    streams: <u32 as ::nonblocking_runtime::__private::ReturnValue>::STREAMS,
     handler: {
         fn handler(
             mut args: ::nonblocking_runtime::__private::Arguments,

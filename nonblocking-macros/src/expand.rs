@@ -134,6 +134,8 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
     };
     let encode = respan(quote!(<#value as #rt::ReturnValue>::encode), return_span);
     let decode_value = respan(quote!(<#value as #rt::ReturnValue>::decode), return_span);
+    // Whether it streams its items: known from the type, at the return type (one diagnostic).
+    let streams = respan(quote!(<#value as #rt::ReturnValue>::STREAMS), return_span);
     // Which runtime function starts the stub's call, and which `Arguments` method runs the
     // handler's. Only these paths carry the function's span (a non-`Send` future is reported at
     // the function's name); the arguments keep theirs (a bad error type at the return type).
@@ -230,6 +232,12 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
     let param_types = types.iter().map(|ty| display_type(ty));
     let is_async = model.is_async;
     let reports_progress = model.reports_progress();
+    // Whether its remote call reads frames: progress (the macro knows), or items (the type says).
+    let reads_frames = if reports_progress {
+        quote!(true)
+    } else {
+        streams.clone()
+    };
     let require = match &model.require {
         Some(require) => quote!(::core::option::Option::Some(#require)),
         None => quote!(::core::option::Option::None),
@@ -351,6 +359,7 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
             is_async: #is_async,
             require: #require,
             reports_progress: #reports_progress,
+            streams: #streams,
             handler: {
                 fn handler(#args_binding: #rt::Arguments) -> #rt::Result<#rt::Invocation, #rt::CallError> {
                     #(#decode)*
@@ -368,7 +377,7 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         #rt::if_remote! {
             #[doc = #remote_doc]
             #vis fn #remote(remote: &impl #rt::Transport, #(#wire_names: #types),*) -> #rt::AsyncCall<#value> {
-                #rt::call_remote(remote, #name, #reports_progress, [#(#encode_args),*], #decode_value)
+                #rt::call_remote(remote, #name, #reads_frames, [#(#encode_args),*], #decode_value)
             }
         }
 
@@ -523,6 +532,19 @@ mod snapshots {
             quote! {
                 pub async fn import(#[context] user: User, rows: u32, #[context] progress: Progress<f32>) -> u32 {
                     rows
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn stream_return() {
+        check(
+            "stream",
+            quote!(name = "todo.rows"),
+            quote! {
+                pub async fn rows(count: u32) -> Items<Row> {
+                    Items::from_iter((0..count).map(Row::new))
                 }
             },
         );

@@ -161,6 +161,7 @@ pub mod errors;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+pub mod items;
 #[cfg(feature = "nats")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
 pub mod nats;
@@ -186,6 +187,8 @@ pub use crate::calls::{
 pub use crate::context::{Context, Identity};
 #[doc(no_inline)]
 pub use crate::errors::{BoxError, CallError, SharedError};
+#[doc(no_inline)]
+pub use crate::items::Items;
 #[doc(no_inline)]
 pub use crate::registry::{call_async_by_name, registry};
 #[doc(no_inline)]

@@ -35,6 +35,7 @@ pub use crate::schema::{
 pub use serde_json::Value;
 
 use crate::errors::BoxError;
+use crate::items::{CallValue, Items, Reply, Returned};
 
 /// Picks, at compile time, whether a function's error type `E` can be encoded: through
 /// [`EncodeError`] when `E: Serialize + Error`, [`EncodeText`] when `E` is text, else
@@ -151,27 +152,50 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> Argumen
     }
 }
 
-/// What a return value must be to be kept in an `AsyncCall` and returned by name.
+/// What a return value must be to be kept in an `AsyncCall` and returned by name: a serde-able
+/// value, or the [`Items`] of a function that streams them.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned by a server function: it must implement serde's `Serialize` and `Deserialize`, and be `Send + 'static`",
     label = "this return type is not serde-able",
-    note = "derive `Serialize` and `Deserialize` (serde, with its `derive` feature) for your types, including those inside `Vec<..>`, `Option<..>` and other containers, and return owned data"
+    note = "derive `Serialize` and `Deserialize` (serde, with its `derive` feature) for your types, including those inside `Vec<..>`, `Option<..>` and other containers, and return owned data; a stream of items is `Items<T>` of such a `T`"
 )]
 pub trait ReturnValue: Sized {
-    /// Encodes the value of a call by name.
-    fn encode(&self) -> Result<Value, serde_json::Error>;
-    /// Decodes the value a remote call returned.
-    fn decode(value: Value) -> Result<Self, serde_json::Error>;
+    /// Whether the function streams its items (returns [`Items`]).
+    const STREAMS: bool;
+    /// Encodes the value of a call by name of `function`.
+    fn encode(self, function: &'static str) -> Result<Returned, CallError>;
+    /// Decodes the value a remote call of `function` returned.
+    fn decode(reply: Reply<'_>, function: &str) -> Result<Self, CallError>;
 }
 
 #[diagnostic::do_not_recommend]
 impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> ReturnValue for T {
-    fn encode(&self) -> Result<Value, serde_json::Error> {
-        serde_json::to_value(self)
+    const STREAMS: bool = false;
+
+    fn encode(self, function: &'static str) -> Result<Returned, CallError> {
+        match serde_json::to_value(&self) {
+            Ok(value) => Ok(Returned::Value(value)),
+            Err(error) => Err(CallError::invalid_result(function, format!("its value could not be encoded as JSON: {error}"))),
+        }
     }
 
-    fn decode(value: Value) -> Result<Self, serde_json::Error> {
-        serde_json::from_value(value)
+    fn decode(reply: Reply<'_>, function: &str) -> Result<Self, CallError> {
+        <T as CallValue>::from_reply(reply, function)
+    }
+}
+
+// Not recommended either: a type that is not serde-able is reported as such, without pointing
+// at this impl.
+#[diagnostic::do_not_recommend]
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> ReturnValue for Items<T> {
+    const STREAMS: bool = true;
+
+    fn encode(self, function: &'static str) -> Result<Returned, CallError> {
+        Ok(Returned::Items(self.encoded(function)))
+    }
+
+    fn decode(reply: Reply<'_>, function: &str) -> Result<Self, CallError> {
+        <Self as CallValue>::from_reply(reply, function)
     }
 }
 

@@ -181,3 +181,15 @@ impl Drop for Example {
         let _ = self.child.wait();
     }
 }
+
+/// Waits (polling every 10 ms, up to 10 s) until `condition` holds; panics naming `what`.
+#[allow(dead_code)] // not every test binary waits
+pub async fn wait_for(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..1_000 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{what}: not within 10 s");
+}

@@ -46,7 +46,8 @@ pub type SharedError = std::sync::Arc<dyn StdError + Send + Sync + 'static>;
 ///
 /// * the call itself: [`Failed`](Self::Failed) (it returned `Err`) and
 ///   [`Panicked`](Self::Panicked);
-/// * the caller's control: [`Cancelled`](Self::Cancelled) and [`TimedOut`](Self::TimedOut);
+/// * the caller's control: [`Cancelled`](Self::Cancelled) and [`TimedOut`](Self::TimedOut),
+///   and for a stream, [`Idle`](Self::Idle) (no item within its idle limit);
 /// * asking too early or in the wrong place: [`NotFinished`](Self::NotFinished) and
 ///   [`WouldDeadlock`](Self::WouldDeadlock);
 /// * calls by name: [`NotFound`](Self::NotFound), [`InvalidArguments`](Self::InvalidArguments),
@@ -89,6 +90,12 @@ pub enum CallError {
     /// The call did not finish within the duration given to `timeout()`.
     #[error("the async call timed out after {0:?}")]
     TimedOut(Duration),
+
+    /// A call's [`Items`](crate::items::Items) went silent: none arrived within the idle limit
+    /// (the server's, or the caller's [`idle_limit`](crate::items::Items::idle_limit)). The
+    /// items before it were read.
+    #[error("the stream went idle: no item for {0:?}")]
+    Idle(Duration),
 
     /// `wait()` would block a thread the call needs: the thread that drives a current-thread
     /// runtime, or a worker of a multi-thread runtime that has stopped running tasks (every
@@ -384,6 +391,7 @@ impl CallError {
             CallError::NotFinished => "NotFinished",
             CallError::Cancelled => "Cancelled",
             CallError::TimedOut(_) => "TimedOut",
+            CallError::Idle(_) => "Idle",
             CallError::WouldDeadlock => "WouldDeadlock",
             CallError::Panicked(_) => "Panicked",
             CallError::Failed(_) => "Failed",

@@ -11,12 +11,12 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use super::connector::{Connector, TlsRoots};
 use crate::progress::{self, Reporter};
 use crate::remote::ReadProgress;
-use crate::remote::frames::{Lines, NDJSON, Reading, Step};
+use crate::items::{CallValue, Reply};
+use crate::remote::frames::{NDJSON, Reading};
 use crate::remote::wire::from_wire;
 use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
 use crate::calls::{AsyncCall, call_with_outcome};
@@ -291,10 +291,7 @@ impl Remote {
     /// [`call_async_by_name`](crate::call_async_by_name), with the same arguments rule and the
     /// same errors, plus [`CallError::Rejected`] and [`CallError::Transport`].
     /// `cancel()` drops the request; the server then cancels the call.
-    pub fn call_async_by_name<R>(&self, name: &str, args: impl Serialize) -> AsyncCall<R>
-    where
-        R: DeserializeOwned + Send + 'static,
-    {
+    pub fn call_async_by_name<R: CallValue>(&self, name: &str, args: impl Serialize) -> AsyncCall<R> {
         Transport::call_async_by_name(self, name, args)
     }
 }
@@ -322,13 +319,13 @@ impl Transport for Remote {
                 })?;
                 let status = response.status();
                 let framed = response.headers().get(CONTENT_TYPE).is_some_and(|value| value.as_bytes() == NDJSON.as_bytes());
-                let mut body = response.into_body();
+                let body = response.into_body();
                 if status == StatusCode::OK && framed {
                     // Frames this call did not ask for (an `Accept` header of the caller's own)
                     // are still read: their progress goes nowhere.
                     let reporter = reporter.unwrap_or_else(|| progress::channel().0);
                     let reading = Reading::new(reporter, decode);
-                    return read_frames(&mut body, reading, &base, &url, &function).await;
+                    return super::framed::read(body, reading, base, url, function).await;
                 }
                 let body = body
                     .collect()
@@ -338,7 +335,7 @@ impl Transport for Remote {
                     })?
                     .to_bytes();
                 if status == StatusCode::OK {
-                    decode(&body).map_err(|error| CallError::invalid_result(&function, error.to_string()))
+                    decode(Reply::Json(&body), &function)
                 } else {
                     Err(from_wire(&base, &url, &function, status.as_u16(), &body))
                 }
@@ -354,40 +351,6 @@ impl Transport for Remote {
         }
     }
 
-}
-
-/// Reads a framed reply (progress, then the value or the error) as it arrives.
-async fn read_frames<R>(
-    body: &mut hyper::body::Incoming,
-    mut reading: Reading<R>,
-    base: &str,
-    url: &str,
-    function: &str,
-) -> Result<R, CallError> {
-    let mut lines = Lines::default();
-    let mut step = Step::Going;
-    while let Step::Going = step {
-        let chunk = match body.frame().await {
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(chunk) => chunk,
-                Err(_trailers) => continue,
-            },
-            Some(Err(error)) => {
-                return Err(TransportError::caused(url.to_owned(), "the connection broke while reading the reply", Box::new(error)));
-            }
-            None => {
-                return Err(TransportError::plain(url.to_owned(), "the reply ended before the call's answer".to_owned()));
-            }
-        };
-        lines.push(&chunk, |line| {
-            step = reading.frame(line, function, |status, error| from_wire(base, url, function, status, error));
-            matches!(step, Step::Going)
-        });
-    }
-    match step {
-        Step::Done(outcome) => outcome,
-        _ => Err(TransportError::plain(url.to_owned(), "the reply holds a line that is not a frame".to_owned())),
-    }
 }
 
 impl Remote {

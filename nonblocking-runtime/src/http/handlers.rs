@@ -18,7 +18,7 @@ use super::state::{Drain, ServerState};
 use crate::errors::CallError;
 use crate::registry::registry;
 use crate::remote::Caller;
-use crate::remote::dispatch::{dispatch, ready_now};
+use crate::remote::dispatch::{Outlets, dispatch, ready_now};
 use crate::remote::wire::{codes, to_wire};
 
 pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request) -> Response {
@@ -72,15 +72,15 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
             return respond::error(status, &body);
         }
     };
-    // A function that reports progress, to a caller that reads frames: its own path, where
-    // the response goes on while the function runs.
-    if function.reports_progress() && super::streamed::accepts_frames(headers) {
+    // A function that streams, or reports progress to a caller that reads frames: its own
+    // path, where the response goes on while the function runs.
+    if function.streams() || (function.reports_progress() && super::streamed::accepts_frames(headers)) {
         return super::streamed::call(state, function, parts, body).await;
     }
     // Read only for an authorized caller: the dispatch awaits it after the hook said yes.
     let body = call_body(headers, body, &state);
     // HTTP stops a call by dropping this handler (the client went away, the grace ran out).
-    match dispatch(&state.policy, function, &mut caller, body, std::future::pending(), None).await {
+    match dispatch(&state.policy, function, &mut caller, body, std::future::pending(), Outlets::default()).await {
         Ok(answer) => respond::answer(answer),
         Err(refusal) => refusal,
     }

@@ -19,6 +19,7 @@
 //! | 408 | `body_timeout` | the body did not arrive within the body deadline |
 //! | 413 | `payload_too_large` | the body is over the server's limit (refused from `Content-Length` before it is read) |
 //! | 504 | `timed_out` | the call ran past the server's per-call timeout |
+//! | 504 | `stream_idle` | a streaming function sent no item within the server's idle limit |
 //! | 500 | `failed` | the function returned an error: its message, and its JSON value in `details.value` when the error type is `Serialize` ([`RemoteFailure`](crate::errors::RemoteFailure) on the client) |
 //! | 500 | `panicked` | the function panicked (its message only if the server shows panics) |
 //! | 500 | `duplicate_name` | two functions share the name |
@@ -44,6 +45,7 @@ mod assets;
 mod client;
 mod connector;
 mod cors;
+mod framed;
 mod handlers;
 mod respond;
 mod listen;

@@ -39,7 +39,14 @@ pub(super) fn document(api: &ApiSchema, prefix: &str, info: &ApiInfo) -> Value {
             "description": "The function's value.",
             "content": {"application/json": {"schema": function.returns}},
         });
-        if let Some(progress) = &function.progress {
+        if let Some(items) = &function.items {
+            // Always frames: items have no other form.
+            ok = json!({
+                "description": "The function's items, as they are made: one JSON object per line, `{\"item\": ..}` frames in order (and `{\"progress\": ..}` frames, for a caller that accepts `application/x-ndjson`, if it reports progress), then `{\"end\": n}` (n items) or `{\"error\": {..}, \"status\": n}`. A refusal before the first item is an ordinary error reply.",
+                "content": {"application/x-ndjson": {"schema": item_frames(items, function.progress.as_ref())}},
+            });
+            operation_progress = function.progress.clone();
+        } else if let Some(progress) = &function.progress {
             // For a caller that sends `Accept: application/x-ndjson`: frames while it runs.
             ok["description"] = "The function's value; for a caller that accepts `application/x-ndjson`, once the function reports progress, one JSON object per line: `{\"progress\": ..}` frames, then `{\"value\": ..}` or `{\"error\": {..}, \"status\": n}`.".into();
             ok["content"]["application/x-ndjson"] = json!({"schema": frames(progress, &function.returns)});
@@ -81,6 +88,9 @@ pub(super) fn document(api: &ApiSchema, prefix: &str, info: &ApiInfo) -> Value {
         }
         if let Some(progress) = operation_progress {
             operation["x-nonblocking-progress"] = progress;
+        }
+        if let Some(items) = &function.items {
+            operation["x-nonblocking-items"] = items.clone();
         }
         paths.insert(format!("{prefix}/{}", function.name), json!({"post": operation}));
     }
@@ -171,6 +181,26 @@ fn frames(progress: &Value, returns: &Value) -> Value {
             "required": ["error", "status"],
         },
     ]})
+}
+
+/// The schema of one frame of a stream's answer.
+fn item_frames(items: &Value, progress: Option<&Value>) -> Value {
+    let mut frames = vec![
+        json!({"type": "object", "properties": {"item": items}, "required": ["item"]}),
+        json!({"type": "object", "properties": {"end": {"type": "integer", "minimum": 0}}, "required": ["end"]}),
+        json!({
+            "type": "object",
+            "properties": {
+                "error": {"$ref": format!("#/components/schemas/{ERROR}")},
+                "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            },
+            "required": ["error", "status"],
+        }),
+    ];
+    if let Some(progress) = progress {
+        frames.push(json!({"type": "object", "properties": {"progress": progress}, "required": ["progress"]}));
+    }
+    json!({"oneOf": frames})
 }
 
 /// The statuses a call may answer besides `200`, each with what it means: every row of the

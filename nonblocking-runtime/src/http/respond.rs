@@ -11,16 +11,21 @@ use crate::remote::wire::{Code, ErrorBody, codes};
 /// A call's answer as a response (a value is `200` with its JSON).
 pub(super) fn answer(answer: Answer) -> Response {
     match answer {
-        Answer::Value(json) => {
-            let mut response = Body::from(json).into_response();
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            response
-        }
+        Answer::Value(json) => value(json),
         Answer::Error(status, body) => error(status, &body),
+        // Items are always framed (the streamed path): no plain answer ends them.
+        Answer::End(count) => value(count.to_string().into_bytes()),
         // HTTP has no cancel of its own: the client closes the connection and the handler is
         // dropped with the call. Nothing reads this.
         Answer::Dropped => error(codes::SHUTTING_DOWN.status, &codes::SHUTTING_DOWN.body("the call was cancelled")),
     }
+}
+
+/// `200` with a value's JSON.
+fn value(json: Vec<u8>) -> Response {
+    let mut response = Body::from(json).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 /// An error object with its status.

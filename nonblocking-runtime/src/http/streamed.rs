@@ -1,6 +1,7 @@
-//! A call whose function reports progress, for a caller that reads frames (`Accept:
-//! application/x-ndjson`): the response starts with the first report and goes on while the
-//! function runs, a progress frame per value the connection had room for, then the terminal
+//! A call that talks back while it runs: a function that streams its items (to any caller),
+//! or reports progress (to a caller that reads frames: `Accept: application/x-ndjson`). The
+//! response starts with the first item or report and goes on while the function runs: each
+//! item, in order, a progress frame per value the connection had room for, then the terminal
 //! frame (see the frames' module for the format and why).
 //!
 //! Until the function first reports, the call is an ordinary one: a refusal (unauthorized,
@@ -9,7 +10,8 @@
 //! which the response's body owns: a client that goes away drops the body and the task is
 //! aborted, as an ordinary call's handler is dropped; a client that stops reading stops nothing
 //! (the timeout and the caller's deadline still end the call and free its slot), and nothing
-//! queues up behind it: the body takes the latest value when the connection takes a frame.
+//! queues up behind it: the body takes the latest progress when the connection takes a frame,
+//! and a streaming function waits while its few buffered items are not taken.
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -20,6 +22,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use hyper::body::Frame;
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
 
 use super::handlers::call_body;
 use super::respond::{self, peer};
@@ -27,7 +31,7 @@ use super::state::ServerState;
 use crate::progress::{self, Cell};
 use crate::registry::ServerFunction;
 use crate::remote::Caller;
-use crate::remote::dispatch::{Answer, dispatch, first_of};
+use crate::remote::dispatch::{Answer, ITEM_BUFFER, Outlets, dispatch, first_of};
 use crate::remote::frames::{self, NDJSON};
 use crate::remote::wire::codes;
 
@@ -51,28 +55,48 @@ pub(super) async fn call(
     body: Body,
 ) -> Response {
     let (reporter, cell) = progress::channel();
+    // Progress goes only to a caller that asked for frames; items always go (a caller of a
+    // streaming function gets frames whatever it accepts: there is no other form of items).
+    let reads_progress = function.reports_progress() && accepts_frames(&parts.headers);
+    let (sink, mut items) = match function.streams() {
+        true => {
+            let (sink, items) = mpsc::channel(ITEM_BUFFER);
+            (Some(sink), Some(items))
+        }
+        false => (None, None),
+    };
+    let outlets = Outlets { progress: reads_progress.then_some(reporter), items: sink };
     let mut running: Running = Box::pin(async move {
         let mut caller = Caller::http(&parts.headers, peer(&parts.extensions));
         let body = call_body(&parts.headers, body, &state);
-        dispatch(&state.policy, function, &mut caller, body, std::future::pending(), Some(reporter)).await
+        dispatch(&state.policy, function, &mut caller, body, std::future::pending(), outlets).await
     });
-    let frames = match first_of(running.as_mut(), poll_fn(|context| cell.poll_report(context))).await {
+    // Until it first talks back, the call is an ordinary one.
+    let first = poll_fn(|context| {
+        if let Some(items) = &mut items {
+            if let Poll::Ready(item) = items.poll_recv(context) {
+                return Poll::Ready(item.map(|item| frames::item(&item)));
+            }
+        }
+        cell.poll_report(context).map(|value| Some(frames::progress(&value)))
+    });
+    let frames = match first_of(running.as_mut(), first).await {
         Ok(Err(refusal)) => return refusal,
-        Ok(Ok(answer)) => match cell.take_report() {
-            // Done before its first report could go: the last one still goes, then the answer.
-            Some(last) => Frames {
-                running: None,
-                cell,
-                next: Some(Bytes::from(frames::progress(&last))),
-                end: Some(Bytes::from(frames::terminal(answer))),
-            },
-            None => return respond::answer(answer),
-        },
+        Ok(Ok(answer)) => {
+            let left = items.as_ref().is_some_and(|items| !items.is_empty());
+            let last = cell.take_report();
+            if !left && last.is_none() && !matches!(answer, Answer::End(_)) {
+                return respond::answer(answer);
+            }
+            // Done before anything could go: what it left goes, then the answer.
+            Frames { running: None, items, cell, next: last.map(|last| Bytes::from(frames::progress(&last))), end: Some(answer) }
+        }
         // The call goes on as a task: it must not wait for the client to read.
         Err(first) => Frames {
             running: Some(Detached(crate::runtime::spawn(running))),
+            items,
             cell,
-            next: Some(Bytes::from(frames::progress(&first))),
+            next: first.map(Bytes::from),
             end: None,
         },
     };
@@ -99,11 +123,28 @@ impl Drop for Detached {
 struct Frames {
     /// The call, until it has answered.
     running: Option<Detached>,
+    /// A streaming function's items, until the call is done with them.
+    items: Option<mpsc::Receiver<Box<RawValue>>>,
     cell: Arc<Cell>,
-    /// A frame ready to go (the first report, found before the response started).
+    /// A frame ready to go (the first one, found before the response started).
     next: Option<Bytes>,
-    /// The terminal frame, once the call answered (after the last progress).
-    end: Option<Bytes>,
+    /// The call's answer, once it answered: its frame goes after the items and the last
+    /// progress.
+    end: Option<Answer>,
+}
+
+impl Frames {
+    fn item(items: &mut Option<mpsc::Receiver<Box<RawValue>>>, context: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let Some(receiver) = items else { return Poll::Ready(None) };
+        match receiver.poll_recv(context) {
+            Poll::Ready(Some(item)) => Poll::Ready(Some(Bytes::from(frames::item(&item)))),
+            Poll::Ready(None) => {
+                *items = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl hyper::body::Body for Frames {
@@ -112,39 +153,46 @@ impl hyper::body::Body for Frames {
 
     fn poll_frame(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
+        let data = |bytes: Bytes| Poll::Ready(Some(Ok(Frame::data(bytes))));
         if let Some(next) = this.next.take() {
-            return Poll::Ready(Some(Ok(Frame::data(next))));
+            return data(next);
+        }
+        // Items first, in order: each is lossless, and the buffer they wait in is what slows
+        // the function down when the connection is full.
+        if let Poll::Ready(Some(item)) = Self::item(&mut this.items, context) {
+            return data(item);
         }
         if let Some(running) = &mut this.running {
             match Pin::new(&mut running.0).poll(context) {
                 Poll::Ready(answer) => {
                     this.running = None;
-                    let answer = match answer {
+                    this.end = Some(match answer {
                         Ok(Ok(answer)) => answer,
                         // The body was read before the function started: no refusal can come now.
                         Ok(Err(_refusal)) => Answer::refusal(codes::BAD_REQUEST, "the request was refused after the call started"),
                         // The dispatch catches the function's panic; its own task never panics.
                         Err(_) => Answer::refusal(codes::SHUTTING_DOWN, "the call's task was stopped"),
-                    };
-                    this.end = Some(Bytes::from(frames::terminal(answer)));
-                    // The function is done: its last report, if not sent yet, goes first.
-                    if let Some(last) = this.cell.take_report() {
-                        return Poll::Ready(Some(Ok(Frame::data(Bytes::from(frames::progress(&last))))));
-                    }
+                    });
                 }
                 Poll::Pending => {
-                    return this
-                        .cell
-                        .poll_report(context)
-                        .map(|value| Some(Ok(Frame::data(Bytes::from(frames::progress(&value))))));
+                    return this.cell.poll_report(context).map(|value| Some(Ok(Frame::data(Bytes::from(frames::progress(&value))))));
                 }
             }
         }
-        Poll::Ready(this.end.take().map(|end| Ok(Frame::data(end))))
+        // The call has answered (its items' sender went with it): what it left goes first.
+        match Self::item(&mut this.items, context) {
+            Poll::Ready(Some(item)) => return data(item),
+            Poll::Ready(None) => {}
+            Poll::Pending => return Poll::Pending,
+        }
+        if let Some(last) = this.cell.take_report() {
+            return data(Bytes::from(frames::progress(&last)));
+        }
+        Poll::Ready(this.end.take().map(|end| Ok(Frame::data(Bytes::from(frames::terminal(end))))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.next.is_none() && self.running.is_none() && self.end.is_none()
+        self.next.is_none() && self.running.is_none() && self.items.is_none() && self.end.is_none()
     }
 }
 

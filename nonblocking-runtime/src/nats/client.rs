@@ -23,6 +23,11 @@ use crate::progress::{self, Reporter};
 use crate::remote::ReadProgress;
 use crate::errors::{CallError, NoRespondersError, RejectedError, TransportError};
 use crate::remote::wire::{codes, from_wire};
+use super::headers::ITEMS;
+use super::stream_in;
+use crate::items::{Items, Reply};
+use crate::remote::dispatch::first_of;
+use std::future::poll_fn;
 use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
 
 /// How often a call that found no worker is tried again, and how long apart at first (a
@@ -282,7 +287,24 @@ impl Remote {
                 .payload(payload.clone())
                 .headers(headers.clone())
                 .timeout(Some(remaining));
-            let retry = match self.client.send_request(subject.clone(), request).await {
+            let mut reply: stream_in::Reply = {
+                let (client, subject) = (self.client.clone(), subject.clone());
+                Box::pin(async move { client.send_request(subject, request).await })
+            };
+            // A call that reads frames may turn out to stream: its value is then its items,
+            // from the first one on, and the reply is their end.
+            let replied = match &inbound {
+                Some(frames) => match first_of(reply.as_mut(), poll_fn(|context| frames.0.items.poll_started(context))).await {
+                    Ok(replied) => replied,
+                    Err(()) => return self.stream(call, inbound, stream_in::Answer::Waiting(reply), decode, name, subject),
+                },
+                None => reply.await,
+            };
+            let retry = match replied {
+                Ok(message) if inbound.is_some() && (message.headers.as_ref().is_some_and(|headers| headers.get(ITEMS).is_some())) => {
+                    let answer = stream_in::Answer::Came(Ok(message));
+                    return self.stream(call, inbound, answer, decode, name, subject);
+                }
                 Ok(message) => {
                     if let (Some(sent), Some(inbound)) = (frames_sent(&message), &inbound) {
                         // Progress frames went before this answer: they reach the handlers first.
@@ -291,7 +313,7 @@ impl Remote {
                     match error_status(&message) {
                         None => {
                             call.armed = false;
-                            return decode(&message.payload).map_err(|error| CallError::invalid_result(&name, error.to_string()));
+                            return decode(Reply::Json(&message.payload), &name);
                         }
                         Some(status) => {
                             let error = from_wire(&format!("nats:{}", self.prefix), &subject, &name, status, &message.payload);
@@ -333,6 +355,38 @@ impl Remote {
     }
 }
 
+impl Remote {
+    /// The call's value once it turned out to stream: its items, read as they arrive.
+    fn stream<R>(
+        &self,
+        call: Pending,
+        inbound: Option<Closing>,
+        answer: stream_in::Answer,
+        decode: Decode<R>,
+        name: String,
+        subject: String,
+    ) -> Result<R, CallError> {
+        let Some(inbound) = inbound else {
+            return Err(TransportError::plain(subject, "items came to a call that reads no frames".to_owned()));
+        };
+        let items = stream_in::NatsItems {
+            inbound,
+            answer,
+            call,
+            client: self.client.clone(),
+            read: 0,
+            credited: 0,
+            stragglers: None,
+            ended: false,
+            base: format!("nats:{}", self.prefix),
+            subject,
+            function: name.clone(),
+            timeout: self.timeout,
+        };
+        decode(Reply::Items(Items::from_calls(items)), &name)
+    }
+}
+
 impl sealed::Sealed for Remote {}
 
 impl Transport for Remote {
@@ -369,7 +423,7 @@ fn frames_sent(message: &Message) -> Option<u64> {
 }
 
 /// The wire status of an error reply (the services protocol's header), `None` for a value.
-fn error_status(message: &Message) -> Option<u16> {
+pub(super) fn error_status(message: &Message) -> Option<u16> {
     let code = message.headers.as_ref()?.get(SERVICE_ERROR_CODE)?;
     Some(code.as_str().parse().unwrap_or(codes::FAILED.status))
 }
@@ -390,12 +444,12 @@ fn backoff(retry: u32) -> Duration {
 
 /// A call in flight: what it needs to cancel itself on the worker running it when it is
 /// dropped while still armed.
-struct Pending {
+pub(super) struct Pending {
     remote: Remote,
     id: String,
     /// Always `Some` until dropped.
     notice: Option<Notice>,
-    armed: bool,
+    pub(super) armed: bool,
 }
 
 impl Drop for Pending {

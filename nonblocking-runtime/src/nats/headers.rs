@@ -18,3 +18,12 @@ pub(crate) const SERVICE_ERROR: &str = "Nats-Service-Error";
 pub(crate) const FRAMES: &str = "Nonblocking-Frames";
 /// On a frame: its number, from 1, so the caller sees a lost or reordered one.
 pub(crate) const SEQ: &str = "Nonblocking-Seq";
+/// On an item of a stream: its number, from 1 (a missing number is a lost item: the caller's
+/// call fails). On the final reply of a stream: how many items went before it.
+pub(crate) const ITEM: &str = "Nonblocking-Item";
+/// On the final reply of a call that streamed: how many items it sent.
+pub(crate) const ITEMS: &str = "Nonblocking-Items";
+/// On the first item of a stream: where its caller says how far it has read.
+pub(crate) const CREDIT: &str = "Nonblocking-Credit";
+/// On a caller's message to a stream's [`CREDIT`] subject: how many items it has read.
+pub(crate) const READ: &str = "Nonblocking-Read";

@@ -34,6 +34,8 @@ mod headers;
 mod notices;
 mod progress;
 mod serve;
+mod stream_in;
+mod stream_out;
 mod service;
 mod subjects;
 mod worker;

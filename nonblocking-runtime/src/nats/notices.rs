@@ -3,7 +3,7 @@
 //! call runs there (sent only for a call still running after a moment) goes to a subject of
 //! the caller's own instead: one wildcard subscription per [`Remote`](super::Remote), routing
 //! each notice to the call it names by the subject's last token. A call's progress frames
-//! come the same way.
+//! and a stream's items come the same way.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +13,7 @@ use async_nats::Message;
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
 
-use super::headers::{ACCEPTED, SEQ};
+use super::headers::{ACCEPTED, CREDIT, ITEM, SEQ};
 use super::progress::Inbound;
 
 type Routes = Mutex<HashMap<u64, Route>>;
@@ -49,7 +49,12 @@ impl Notices {
                     // A message for a call that is gone (it ended, or was dropped) is dropped too.
                     let mut routes = routes.lock().unwrap_or_else(PoisonError::into_inner);
                     let Some(route) = routes.get_mut(&token) else { continue };
-                    if let Some(seq) = seq(&message) {
+                    if let Some(number) = header(&message, ITEM) {
+                        let Some(frames) = route.frames.clone() else { continue };
+                        drop(routes);
+                        let credit = message.headers.as_ref().and_then(|headers| headers.get(CREDIT)).map(|value| value.as_str().to_owned());
+                        frames.items.item(number, &message.payload, credit);
+                    } else if let Some(seq) = seq(&message) {
                         let Some(frames) = route.frames.clone() else { continue };
                         drop(routes);
                         frames.frame(seq, &message.payload);
@@ -81,7 +86,11 @@ fn token(message: &Message) -> Option<u64> {
 
 /// A progress frame's number.
 fn seq(message: &Message) -> Option<u64> {
-    message.headers.as_ref()?.get(SEQ)?.as_str().parse().ok()
+    header(message, SEQ)
+}
+
+fn header(message: &Message, name: &str) -> Option<u64> {
+    message.headers.as_ref()?.get(name)?.as_str().parse().ok()
 }
 
 /// The subject a worker's accepted notice names for cancels.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::stream_in::ItemQueue;
 use crate::progress::Reporter;
 use crate::remote::frames::Frame;
 
@@ -21,6 +22,8 @@ const STRAGGLERS: Duration = Duration::from_secs(1);
 pub(crate) struct Inbound {
     state: Mutex<State>,
     arrived: Notify,
+    /// A stream's items, for a call whose function streams them.
+    pub(crate) items: ItemQueue,
 }
 
 struct State {
@@ -37,6 +40,7 @@ impl Inbound {
         Inbound {
             state: Mutex::new(State { reporter: Some(reporter), last: 0, lost: 0, reordered: 0 }),
             arrived: Notify::new(),
+            items: ItemQueue::default(),
         }
     }
 
@@ -92,7 +96,7 @@ impl Inbound {
     }
 
     /// Lets go of the call's progress (the call ended without an answer that counts frames).
-    fn close(&self) {
+    pub(crate) fn close(&self) {
         self.state().reporter = None;
     }
 }

@@ -15,12 +15,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::cancels::Cancels;
-use super::headers::{ACCEPTED, CALL_ID, FRAMES, NOTIFY, SEQ, SERVICE_ERROR, SERVICE_ERROR_CODE};
+use super::headers::{ACCEPTED, CALL_ID, FRAMES, ITEMS, NOTIFY, SERVICE_ERROR, SERVICE_ERROR_CODE};
 use super::service::Service;
 use crate::progress::{self, Cell};
 use crate::registry::ServerFunction;
-use crate::remote::frames;
-use crate::remote::dispatch::{Answer, Interrupt, dispatch, first_of};
+use super::stream_out::{publish_progress, send_stream};
+use crate::remote::dispatch::{Answer, ITEM_BUFFER, Interrupt, Outlets, dispatch, first_of};
 use crate::remote::wire::{ErrorBody, codes};
 use crate::remote::{Caller, Policy};
 
@@ -51,26 +51,44 @@ pub(crate) async fn handle(served: Arc<Served>, endpoint: usize, function: &'sta
     let cancellable = header(CALL_ID).zip(header(NOTIFY));
     let body = std::future::ready(Ok::<_, Infallible>(message.payload.clone()));
     let interrupt = interrupt(&served, cancellable, function);
-    // A function that reports progress, for a caller that reads it: frames to its notice
-    // subject while the call runs, and their count on the answer.
-    let frames_to = header(NOTIFY).filter(|_| function.reports_progress() && header(FRAMES).is_some());
-    let (answer, frames) = match frames_to {
-        None => match dispatch(&served.policy, function, &mut caller, body, interrupt, None).await {
+    // A caller that reads frames (this crate's) gets them at its notice subject while the call
+    // runs: a stream's items, a reporting function's progress; their counts go on the answer.
+    let frames_to = header(NOTIFY).filter(|_| header(FRAMES).is_some());
+    let (answer, mut headers) = match frames_to {
+        Some(notify) if function.streams() => {
+            let (reporter, cell) = progress::channel();
+            let (sink, items) = tokio::sync::mpsc::channel(ITEM_BUFFER);
+            let outlets = Outlets { progress: function.reports_progress().then_some(reporter), items: Some(sink) };
+            let running = dispatch(&served.policy, function, &mut caller, body, interrupt, outlets);
+            let (answer, sent) = send_stream(&served, notify, running, &cell, items).await;
+            let mut headers = HeaderMap::new();
+            headers.insert(FRAMES, sent.progress.to_string().as_str());
+            // Only a call that streamed counts its items: a refusal before the first is plain.
+            if sent.items > 0 || matches!(answer, Answer::End(_)) {
+                headers.insert(ITEMS, sent.items.to_string().as_str());
+            }
+            (answer, Some(headers))
+        }
+        Some(notify) if function.reports_progress() => {
+            let (reporter, cell) = progress::channel();
+            let outlets = Outlets { progress: Some(reporter), items: None };
+            let running = dispatch(&served.policy, function, &mut caller, body, interrupt, outlets);
+            let (answer, sent) = send_progress(&served, notify, running, &cell).await;
+            let mut headers = HeaderMap::new();
+            headers.insert(FRAMES, sent.to_string().as_str());
+            (answer, Some(headers))
+        }
+        // A stream to a caller that reads no frames is answered with an error by the dispatch.
+        _ => match dispatch(&served.policy, function, &mut caller, body, interrupt, Outlets::default()).await {
             Ok(answer) => (answer, None),
             Err(never) => match never {},
         },
-        Some(notify) => {
-            let (reporter, cell) = progress::channel();
-            let running = dispatch(&served.policy, function, &mut caller, body, interrupt, Some(reporter));
-            let (answer, sent) = send_progress(&served, notify, running, &cell).await;
-            (answer, Some(sent))
-        }
     };
-    let mut headers = frames.map(|sent| {
-        let mut headers = HeaderMap::new();
-        headers.insert(FRAMES, sent.to_string().as_str());
-        headers
-    });
+    // A stream's answer is its number of items (the header says it too).
+    let answer = match answer {
+        Answer::End(count) => Answer::Value(count.to_string().into_bytes()),
+        answer => answer,
+    };
     let error = match answer {
         Answer::Value(bytes) => {
             let length = bytes.len();
@@ -99,6 +117,8 @@ pub(crate) async fn handle(served: Arc<Served>, endpoint: usize, function: &'sta
         }
         // Cancelled by its caller, who waits for nothing: a request, not an error.
         Answer::Dropped => None,
+        // Made a value above.
+        Answer::End(_) => None,
     };
     let error = error.as_ref().map(|(status, message)| (*status, message.as_str()));
     served.service.endpoints[endpoint].record(arrived.elapsed(), error);
@@ -118,25 +138,20 @@ where
 {
     let mut running = pin!(running);
     let mut sent = 0u64;
-    let publish = |value: Arc<serde_json::Value>, seq: u64| {
-        let mut headers = HeaderMap::new();
-        headers.insert(SEQ, seq.to_string().as_str());
-        served.reply.publish_with_headers(notify.to_owned(), headers, frames::progress(&value).into())
-    };
+    let publish = |value: Arc<serde_json::Value>, seq: u64| async move { publish_progress(served, notify, &value, seq).await };
     let answer = loop {
         match first_of(running.as_mut(), poll_fn(|context| cell.poll_report(context))).await {
             Ok(Ok(answer)) => break answer,
             Ok(Err(never)) => match never.into() {},
             Err(value) => {
                 sent += 1;
-                // A frame that cannot go is a gap the caller sees by its numbers.
-                let _ = publish(value, sent).await;
+                publish(value, sent).await;
             }
         }
     };
     if let Some(last) = cell.take_report() {
         sent += 1;
-        let _ = publish(last, sent).await;
+        publish(last, sent).await;
     }
     (answer, sent)
 }

@@ -1,7 +1,6 @@
 //! [`call_async_by_name`]: call a server function by its registered name.
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use serde_json::Value;
 
@@ -14,6 +13,7 @@ use super::table::registry;
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::context::Context;
 use crate::errors::CallError;
+use crate::items::CallValue;
 
 /// Calls the server function registered as `name`, without waiting (Anvil's
 /// `call_async("name", *args, **kws)`).
@@ -26,7 +26,9 @@ use crate::errors::CallError;
 /// be left out. [`Mixed`](crate::registry::Mixed) gives some arguments in order and the others
 /// by keyword (Anvil's `call_async("update", item, flag=True)`).
 ///
-/// `R` is the type to decode the result into; `serde_json::Value` takes anything.
+/// `R` is the type to decode the result into; `serde_json::Value` takes anything. A function
+/// that streams its items is read as [`Items<T>`](crate::items::Items) (`Items<Value>` takes
+/// any items).
 ///
 /// The lookup and the decoding of the arguments happen here, in the caller, so `args` may be
 /// borrowed. Errors arrive as the call's failure: [`CallError::NotFound`],
@@ -54,17 +56,13 @@ use crate::errors::CallError;
 /// assert!(unknown.to_string().contains("no server function named `sum`"));
 /// # }
 /// ```
-pub fn call_async_by_name<R>(name: &str, args: impl Serialize) -> AsyncCall<R>
-where
-    R: DeserializeOwned + Send + 'static,
-{
+pub fn call_async_by_name<R: CallValue>(name: &str, args: impl Serialize) -> AsyncCall<R> {
     let function = registry().get(name);
     let run = |_: &crate::Context| {
         let started = function.clone().and_then(|function| start(function, &args));
         call_with_outcome(async move {
             let (function, invocation) = started?;
-            let value = invocation.await?;
-            R::deserialize(value).map_err(|error| CallError::invalid_result(function, error.to_string()))
+            R::from_reply(invocation.await?.into(), function)
         })
     };
     // A function that reports progress gets a channel for it (the call's `on_progress`).

@@ -53,6 +53,8 @@ pub struct ServerFunctionParts {
     pub require: Option<&'static str>,
     /// Takes a `#[context] Progress`: a call by name gets its progress.
     pub reports_progress: bool,
+    /// Returns `Items<T>`: its call's value is read item by item.
+    pub streams: bool,
     pub handler: Handler,
     pub error_value: ErrorValueFn,
     pub doc: &'static str,
@@ -197,6 +199,12 @@ impl ServerFunction {
         self.parts.reports_progress
     }
 
+    /// Whether the function streams its items (it returns [`Items<T>`](crate::items::Items)),
+    /// which a caller reads one by one.
+    pub fn streams(&self) -> bool {
+        self.parts.streams
+    }
+
     /// The function's doc comment (its `///` lines, without the leading space), or `""`.
     ///
     /// # Examples
@@ -302,6 +310,7 @@ pub(crate) fn test_function(name: &'static str) -> &'static ServerFunction {
         is_async: true,
         require: None,
         reports_progress: false,
+        streams: false,
         handler: |_| unreachable!("a test entry is never called"),
         error_value: |_| None,
         doc: "",

@@ -1,20 +1,19 @@
 //! Where a server function runs once its arguments are read: an async function in the
 //! caller's task, a sync one on the blocking pool (or, opted in with `inline`, on the async
-//! worker), each giving the same [`Invocation`]: its value encoded as JSON, or the call's
-//! error.
+//! worker), each giving the same [`Invocation`]: its value encoded as JSON (or its items,
+//! each encoded as read), or the call's error.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use serde_json::Value;
-
 use super::arguments::Arguments;
 use crate::context::Context;
 use crate::errors::{BoxError, CallError};
+use crate::items::Returned;
 use crate::panic::catching;
 
 /// The future of one started call by name: the function's result encoded as JSON.
-pub type Invocation = Pin<Box<dyn Future<Output = Result<Value, CallError>> + Send>>;
+pub type Invocation = Pin<Box<dyn Future<Output = Result<Returned, CallError>> + Send>>;
 
 impl Arguments<'_> {
     /// Runs an async function's future; `encode` encodes its value (the return type's
@@ -24,7 +23,7 @@ impl Arguments<'_> {
         F: Future + Send + 'static,
     {
         let name = self.name();
-        in_context(self.take_context(), async move { encoded(name, encode(&future.await)) })
+        in_context(self.take_context(), async move { encode(future.await, name) })
     }
 
     /// Runs an async function's future whose `Err` is the call's failure.
@@ -36,7 +35,7 @@ impl Arguments<'_> {
         let name = self.name();
         in_context(self.take_context(), async move {
             match future.await {
-                Ok(value) => encoded(name, encode(&value)),
+                Ok(value) => encode(value, name),
                 Err(error) => Err(CallError::Failed(error.into())),
             }
         })
@@ -51,7 +50,7 @@ impl Arguments<'_> {
         R: 'static,
     {
         let name = self.name();
-        in_context(self.take_context(), async move { encoded(name, encode(&f())) })
+        in_context(self.take_context(), async move { encode(f(), name) })
     }
 
     /// Runs a sync function on the async worker, its `Err` being the call's failure.
@@ -73,7 +72,7 @@ impl Arguments<'_> {
         let name = self.name();
         let context = self.take_context();
         let f = within(context.clone(), f);
-        in_context(context, async move { encoded(name, encode(&on_blocking_pool(f).await?)) })
+        in_context(context, async move { encode(on_blocking_pool(f).await?, name) })
     }
 
     /// [`run_blocking`](Self::run_blocking) for a function whose `Err` is the call's failure.
@@ -87,7 +86,7 @@ impl Arguments<'_> {
         let f = within(context.clone(), f);
         in_context(context, async move {
             match on_blocking_pool(f).await? {
-                Ok(value) => encoded(name, encode(&value)),
+                Ok(value) => encode(value, name),
                 Err(error) => Err(CallError::Failed(error.into())),
             }
         })
@@ -98,7 +97,7 @@ impl Arguments<'_> {
 /// the stubs it calls, see it); a call without a context pays nothing for it.
 fn in_context<F>(context: Context, future: F) -> Invocation
 where
-    F: Future<Output = Result<Value, CallError>> + Send + 'static,
+    F: Future<Output = Result<Returned, CallError>> + Send + 'static,
 {
     if context.is_empty() { Box::pin(future) } else { Box::pin(context.scope(future)) }
 }
@@ -109,8 +108,9 @@ fn within<F: FnOnce() -> R, R>(context: Context, f: F) -> impl FnOnce() -> R {
     move || if context.is_empty() { f() } else { context.sync_scope(f) }
 }
 
-/// Encodes a function's value as JSON.
-pub type Encode<T> = fn(&T) -> Result<Value, serde_json::Error>;
+/// Encodes a function's value as JSON (or its items, one by one), naming `function` if it
+/// cannot.
+pub type Encode<T> = fn(T, &'static str) -> Result<Returned, CallError>;
 
 /// Runs `f` on the blocking pool. Dropping the future (a timeout, a cancel) leaves a run
 /// that already started to finish there in the background: a thread cannot be stopped.
@@ -127,10 +127,4 @@ where
         // The blocking task never ran: its runtime is shutting down.
         Err(_) => Err(CallError::Cancelled),
     }
-}
-
-fn encoded(name: &str, value: Result<Value, serde_json::Error>) -> Result<Value, CallError> {
-    value.map_err(|error| {
-        CallError::invalid_result(name, format!("its value could not be encoded as JSON: {error}"))
-    })
 }

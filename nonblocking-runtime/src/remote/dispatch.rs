@@ -19,13 +19,32 @@ use crate::context::Context;
 use crate::errors::CallError;
 use crate::panic::catching_async;
 use crate::progress::Reporter;
+use crate::items::{RawItems, Returned};
 use crate::registry::{RawArgs, ServerFunction, invoke_raw};
+
+/// Where a streaming function's items go, each as its JSON, for the transport to frame: a
+/// bounded channel, so a caller that reads slowly slows the function down.
+pub(crate) type ItemSink = tokio::sync::mpsc::Sender<Box<serde_json::value::RawValue>>;
+
+/// How many items wait in a call's [`ItemSink`] for its transport at most.
+pub(crate) const ITEM_BUFFER: usize = 16;
+
+/// What a call may send its caller while it runs, besides its answer.
+#[derive(Default)]
+pub(crate) struct Outlets {
+    /// For a caller that reads progress frames: where the function's reports go.
+    pub(crate) progress: Option<Arc<Reporter>>,
+    /// For a function that streams its items: where they go.
+    pub(crate) items: Option<ItemSink>,
+}
 
 /// What a call answers, for the transport to frame.
 #[derive(Debug)]
 pub(crate) enum Answer {
     /// The function's value, as JSON.
     Value(Vec<u8>),
+    /// The function's items, all sent (to the call's [`ItemSink`]): how many.
+    End(u64),
     /// An error object, with its status in the wire's table.
     Error(u16, ErrorBody),
     /// The transport stopped the call for its caller (a cancel): nobody waits for an answer.
@@ -59,15 +78,15 @@ pub(crate) enum Interrupt {
 /// `body` yields the request's bytes, or the transport's own refusal (a body that did not
 /// arrive in time, a wrong content type), which is returned as it is; it is awaited only once
 /// the caller is authorized, so an unauthorized request is never read. `interrupt` is polled only while the function is running (not for a
-/// call that finishes in its first poll), and stops it when it resolves. `progress`, for a
-/// caller that reads progress frames, is where the function's reports go.
+/// call that finishes in its first poll), and stops it when it resolves. `outlets` is where
+/// the function's progress and items go while it runs.
 pub(crate) async fn dispatch<B, E, I>(
     policy: &Policy,
     function: &'static ServerFunction,
     caller: &mut Caller<'_>,
     body: B,
     interrupt: I,
-    progress: Option<Arc<Reporter>>,
+    outlets: Outlets,
 ) -> Result<Answer, E>
 where
     B: Future<Output = Result<bytes::Bytes, E>>,
@@ -92,11 +111,11 @@ where
     // The function can read its deadline (`Context::deadline`): set once the body is in, when
     // the timeout starts counting.
     let mut context = context.with_deadline(tokio::time::Instant::now() + timeout);
-    if let Some(reporter) = progress {
+    if let Some(reporter) = outlets.progress {
         context = context.with_progress(reporter);
     }
     let (span, context) = call_span(function.name(), caller, context);
-    let running = run(policy, function, &body, context, timeout, interrupt);
+    let running = run(policy, function, &body, context, timeout, interrupt, outlets.items);
     Ok(match span {
         Some(span) => running.instrument(span).await,
         None => running.await,
@@ -111,7 +130,10 @@ async fn run(
     context: Context,
     timeout: Duration,
     interrupt: impl Future<Output = Interrupt>,
+    items: Option<ItemSink>,
 ) -> Answer {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut interrupt = pin!(interrupt);
     if let Some(refusal) = policy.refuse_size(body.len() as u64) {
         return Answer::Error(codes::PAYLOAD_TOO_LARGE.status, refusal);
     }
@@ -138,7 +160,7 @@ async fn run(
     // Most calls finish in their first poll: only one that does not gets a timer.
     let finished = match ready_now(running.as_mut()).await {
         Some(finished) => finished,
-        None => match first_of(tokio::time::timeout(timeout, running), interrupt).await {
+        None => match first_of(tokio::time::timeout_at(deadline, running), interrupt.as_mut()).await {
             Ok(Ok(finished)) => finished,
             Ok(Err(_elapsed)) => Ok(Err(CallError::TimedOut(timeout))),
             Err(Interrupt::Cancelled) => return Answer::Dropped,
@@ -152,10 +174,48 @@ async fn run(
         Ok(Err(failure)) => return Answer::failure(&failure, policy, function),
         Err(panic) => return Answer::failure(&CallError::Panicked(panic), policy, function),
     };
-    match serde_json::to_vec(&value) {
-        Ok(bytes) => Answer::Value(bytes),
-        Err(error) => Answer::failure(&CallError::invalid_result(function.name(), error.to_string()), policy, function),
+    let items = match (value, items) {
+        (Returned::Value(value), _) => {
+            return match serde_json::to_vec(&value) {
+                Ok(bytes) => Answer::Value(bytes),
+                Err(error) => Answer::failure(&CallError::invalid_result(function.name(), error.to_string()), policy, function),
+            };
+        }
+        (Returned::Items(items), Some(sink)) => (items, sink),
+        (Returned::Items(_), None) => {
+            let unread = CallError::invalid_result(function.name(), "it streams items, which this caller cannot read".to_owned());
+            return Answer::failure(&unread, policy, function);
+        }
+    };
+    // The items are made while they are sent: under the same deadline, slot and interrupt.
+    let sending = catching_async(send_items(items.0.idle_limit(policy.stream_idle), items.1));
+    let failure = match first_of(tokio::time::timeout_at(deadline, sending), interrupt).await {
+        Ok(Ok(Ok(Ok(Ok(count))))) => return Answer::End(count),
+        Ok(Ok(Ok(Ok(Err(Unread))))) => return Answer::Dropped,
+        Ok(Ok(Ok(Err(failure)))) => failure,
+        Ok(Ok(Err(panic))) => CallError::Panicked(panic),
+        Ok(Err(_elapsed)) => CallError::TimedOut(timeout),
+        Err(Interrupt::Cancelled) => return Answer::Dropped,
+        Err(Interrupt::ShutDown) => {
+            return Answer::refusal(codes::SHUTTING_DOWN, "the server shut down before the call finished");
+        }
+    };
+    Answer::failure(&failure, policy, function)
+}
+
+/// The transport stopped reading the items: its caller is gone.
+struct Unread;
+
+/// Reads `items` and sends each to `sink`, waiting while it is full; how many were sent.
+async fn send_items(mut items: RawItems, sink: ItemSink) -> Result<Result<u64, Unread>, CallError> {
+    let mut count = 0;
+    while let Some(item) = items.next().await {
+        if sink.send(item?).await.is_err() {
+            return Ok(Err(Unread));
+        }
+        count += 1;
     }
+    Ok(Ok(count))
 }
 
 /// The output of `future` if it is ready at its first poll; `None` (dropping it) if not.

@@ -7,15 +7,16 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use super::dispatch::{Answer, dispatch};
+use super::channeled::{AbortOnDrop, Channeled, Ending};
+use super::dispatch::{Answer, ITEM_BUFFER, Outlets, dispatch, first_of};
 use super::policy::{InvalidPolicy, Policy, Settings, policy_setters};
 use super::wire::from_wire;
 use super::{Caller, Decode, ReadProgress, Transport, sealed};
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::context::Context;
 use crate::errors::CallError;
+use crate::items::{CallValue, Items, Reply};
 use crate::registry::registry;
 
 /// Calls the server functions of this process as a server would run them: through the
@@ -149,10 +150,7 @@ impl InProcess {
     }
 
     /// Calls the server function `name` without waiting; see [`Transport::call_async_by_name`].
-    pub fn call_async_by_name<R>(&self, name: &str, args: impl Serialize) -> AsyncCall<R>
-    where
-        R: DeserializeOwned + Send + 'static,
-    {
+    pub fn call_async_by_name<R: CallValue>(&self, name: &str, args: impl Serialize) -> AsyncCall<R> {
         Transport::call_async_by_name(self, name, args)
     }
 }
@@ -172,20 +170,50 @@ impl Transport for InProcess {
                 Ok(_) => return Err(CallError::not_found(&name, None)),
                 Err(error) => return Err(error),
             };
-            let mut caller = Caller::in_process(&headers, context);
             let body = std::future::ready(Ok::<_, Infallible>(bytes::Bytes::from(body)));
             let progress = reporter.filter(|_| function.reports_progress());
-            let answer = match dispatch(&policy, function, &mut caller, body, std::future::pending(), progress).await {
-                Ok(answer) => answer,
-                Err(never) => match never {},
+            let error = {
+                let name = name.clone();
+                move |status: u16, json: &[u8]| from_wire("in-process", &name, &name, status, json)
+            };
+            let answer = if function.streams() {
+                // The dispatch runs on while the caller reads the items.
+                let (sink, mut items) = tokio::sync::mpsc::channel(ITEM_BUFFER);
+                let outlets = Outlets { progress, items: Some(sink) };
+                let mut running = AbortOnDrop(crate::runtime::spawn(async move {
+                    let mut caller = Caller::in_process(&headers, context);
+                    match dispatch(&policy, function, &mut caller, body, std::future::pending(), outlets).await {
+                        Ok(answer) => answer,
+                        Err(never) => match never {},
+                    }
+                }));
+                // Until its first item, an ordinary call: a refusal is the call's error.
+                let first = first_of(&mut running.0, std::future::poll_fn(|cx| items.poll_recv(cx))).await;
+                let (first, ending) = match first {
+                    Err(first) => (first, Ending::Running(running)),
+                    Ok(Ok(answer)) => (None, Ending::Known(answer)),
+                    Ok(Err(_)) => return Err(CallError::Cancelled),
+                };
+                match ending {
+                    Ending::Known(answer) if !matches!(answer, Answer::End(_)) && items.is_empty() => answer,
+                    ending => {
+                        let items = Channeled::new(first, items, ending, error);
+                        return decode(Reply::Items(Items::from_calls(items)), &name);
+                    }
+                }
+            } else {
+                let mut caller = Caller::in_process(&headers, context);
+                let outlets = Outlets { progress, items: None };
+                match dispatch(&policy, function, &mut caller, body, std::future::pending(), outlets).await {
+                    Ok(answer) => answer,
+                    Err(never) => match never {},
+                }
             };
             match answer {
-                Answer::Value(json) => decode(&json).map_err(|error| CallError::invalid_result(&name, error.to_string())),
+                Answer::Value(json) => decode(Reply::Json(&json), &name),
                 // Through the wire's table both ways: the error a real transport's caller gets.
-                Answer::Error(status, body) => {
-                    let json = serde_json::to_vec(&body).unwrap_or_default();
-                    Err(from_wire("in-process", &name, &name, status, &json))
-                }
+                Answer::Error(status, body) => Err(error(status, &serde_json::to_vec(&body).unwrap_or_default())),
+                Answer::End(_) => Err(CallError::invalid_result(&name, "it answered the end of items it did not stream".to_owned())),
                 Answer::Dropped => Err(CallError::Cancelled),
             }
         });

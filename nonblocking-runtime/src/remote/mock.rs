@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{Decode, ReadProgress, Transport, sealed};
+use crate::items::Reply;
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::CallError;
 
@@ -125,8 +126,8 @@ impl Transport for Mock {
         });
         let name = name.to_owned();
         call_with_outcome(async move {
-            let value = serde_json::to_vec(&outcome?).map_err(|error| CallError::invalid_result(&name, error.to_string()))?;
-            decode(&value).map_err(|error| CallError::invalid_result(&name, error.to_string()))
+            // An array answers a call read as items, one item per element.
+            decode(Reply::Value(outcome?), &name)
         })
     }
 }

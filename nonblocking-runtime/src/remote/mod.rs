@@ -11,6 +11,7 @@ mod caller;
 pub(crate) mod dispatch;
 pub(crate) mod failures;
 pub(crate) mod frames;
+mod channeled;
 mod in_process;
 mod intercept;
 mod mock;

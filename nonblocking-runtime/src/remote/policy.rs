@@ -74,6 +74,7 @@ pub(crate) struct Settings {
     pub(crate) expose: Expose,
     pub(crate) authorize: Option<Authorize>,
     pub(crate) timeout: Duration,
+    pub(crate) stream_idle: Duration,
     pub(crate) concurrency_limit: usize,
     pub(crate) body_limit: usize,
     pub(crate) shutdown_grace: Duration,
@@ -92,6 +93,7 @@ impl Settings {
             expose: Expose::All,
             authorize: None,
             timeout: Duration::from_secs(30),
+            stream_idle: Duration::from_secs(15),
             concurrency_limit: 1024,
             body_limit: DEFAULT_BODY_LIMIT,
             shutdown_grace: Duration::from_secs(10),
@@ -121,6 +123,7 @@ impl Settings {
             expose: self.expose,
             authorize: self.authorize,
             timeout: self.timeout,
+            stream_idle: self.stream_idle,
             slots: Slots::new(self.concurrency_limit.max(1)),
             body_limit: self.body_limit,
             shutdown_grace: self.shutdown_grace,
@@ -136,6 +139,7 @@ impl fmt::Debug for Settings {
             .field("expose", &self.expose)
             .field("authorize", &self.authorize.as_ref().map(|_| "Fn"))
             .field("timeout", &self.timeout)
+            .field("stream_idle", &self.stream_idle)
             .field("concurrency_limit", &self.concurrency_limit)
             .field("body_limit", &self.body_limit)
             .field("shutdown_grace", &self.shutdown_grace)
@@ -151,6 +155,8 @@ pub(crate) struct Policy {
     pub(crate) expose: Expose,
     pub(crate) authorize: Option<Authorize>,
     pub(crate) timeout: Duration,
+    /// The longest a streaming function may go without an item.
+    pub(crate) stream_idle: Duration,
     /// One per running call: the concurrency limit.
     pub(crate) slots: Slots,
     pub(crate) body_limit: usize,
@@ -278,6 +284,15 @@ macro_rules! policy_setters {
         /// Default 30 s.
         pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
             self.policy.timeout = timeout;
+            self
+        }
+
+        /// How long a function that streams its items may go without making one before it is
+        /// stopped, its caller reading `504 stream_idle` after the items it made (the time its
+        /// caller takes to read an item does not count). Default 15 s. The call's
+        /// [`timeout`](Self::timeout) still bounds the whole stream.
+        pub fn stream_idle_limit(mut self, limit: std::time::Duration) -> Self {
+            self.policy.stream_idle = limit;
             self
         }
 

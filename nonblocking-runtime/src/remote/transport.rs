@@ -3,13 +3,14 @@
 //! [`nats::Remote`](crate::nats::Remote)).
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::calls::AsyncCall;
 use crate::errors::CallError;
+use crate::items::{CallValue, Reply};
 
-/// Reads a call's value from the JSON bytes of its reply.
-pub type Decode<R> = Box<dyn FnOnce(&[u8]) -> Result<R, serde_json::Error> + Send>;
+/// Reads the call's value from its reply (the value's JSON, or the items), naming the
+/// function if it cannot.
+pub type Decode<R> = fn(Reply<'_>, &str) -> Result<R, CallError>;
 
 /// A way to call the server functions of another process: the typed stubs
 /// `call_remote_<name>(&remote, args..)` take any transport.
@@ -32,14 +33,11 @@ pub trait Transport: sealed::Sealed {
     /// [`call_async_by_name`](crate::call_async_by_name), with the same arguments rule and the
     /// same errors, plus the transport's own ([`CallError::Rejected`],
     /// [`CallError::Transport`]).
-    fn call_async_by_name<R>(&self, name: &str, args: impl Serialize) -> AsyncCall<R>
-    where
-        R: DeserializeOwned + Send + 'static,
-    {
+    fn call_async_by_name<R: CallValue>(&self, name: &str, args: impl Serialize) -> AsyncCall<R> {
         let body = serde_json::to_vec(&args).map_err(|error| encode_error(name, &error));
         // By name, whether the function reports progress is not known here: the call reads it
         // if the server sends it.
-        self.call_json(name, body, Box::new(|bytes| serde_json::from_slice(bytes)), Progress::Read)
+        self.call_json(name, body, R::from_reply, Progress::Read)
     }
 
     /// Sends `body` (the arguments as JSON) to the function `name`; `decode` reads the value;
@@ -48,15 +46,16 @@ pub trait Transport: sealed::Sealed {
     fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>, progress: Progress) -> AsyncCall<R>;
 }
 
-/// Whether a remote call reads its function's progress: a call that does asks the server for
-/// progress frames, and keeps a cell for them (and the state machine that holds it: about
+/// Whether a remote call reads its function's progress and items: a call that does asks the
+/// server for frames, and keeps a cell for them (and the state machine that holds it: about
 /// 4,000 instructions per call), which a call of a function that reports none need not pay.
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
-    /// Asks for progress frames and hands them to the call's `on_progress` handlers.
+    /// Asks for frames: progress for the call's `on_progress` handlers, items for its value.
     Read,
-    /// The function reports none (a typed stub knows): nothing asked, nothing kept.
+    /// The function reports no progress and streams no items (a typed stub knows): nothing
+    /// asked, nothing kept.
     Ignore,
 }
 
@@ -75,9 +74,9 @@ fn encode_error(name: &str, error: &serde_json::Error) -> CallError {
 pub fn call_typed<R, const N: usize>(
     remote: &impl Transport,
     name: &str,
-    reports_progress: bool,
+    frames: bool,
     args: [Result<serde_json::Value, serde_json::Error>; N],
-    decode: fn(serde_json::Value) -> Result<R, serde_json::Error>,
+    decode: Decode<R>,
 ) -> AsyncCall<R>
 where
     R: Send + 'static,
@@ -87,6 +86,6 @@ where
         .collect::<Result<Vec<_>, _>>()
         .and_then(|args| serde_json::to_vec(&args))
         .map_err(|error| encode_error(name, &error));
-    let progress = if reports_progress { Progress::Read } else { Progress::Ignore };
-    remote.call_json(name, body, Box::new(move |bytes| serde_json::from_slice(bytes).and_then(decode)), progress)
+    let progress = if frames { Progress::Read } else { Progress::Ignore };
+    remote.call_json(name, body, decode, progress)
 }

@@ -60,6 +60,8 @@ pub(crate) mod codes {
         Code::new(413, "payload_too_large");
     /// The call ran past the server's per-call timeout.
     pub(crate) const TIMED_OUT: Code = Code::new(504, "timed_out");
+    /// A stream sent no item within the server's idle limit.
+    pub(crate) const STREAM_IDLE: Code = Code::new(504, "stream_idle");
     /// The function returned an error.
     pub(crate) const FAILED: Code = Code::new(500, "failed");
     /// The function panicked.
@@ -76,7 +78,7 @@ pub(crate) mod codes {
 
     /// Every row, in the order the docs list them.
     #[cfg_attr(not(any(test, all(feature = "schema", feature = "http"))), allow(dead_code))]
-    pub(crate) const ALL: [Code; 15] = [
+    pub(crate) const ALL: [Code; 16] = [
         NOT_FOUND,
         METHOD_NOT_ALLOWED,
         UNSUPPORTED_MEDIA_TYPE,
@@ -87,6 +89,7 @@ pub(crate) mod codes {
         BODY_TIMEOUT,
         PAYLOAD_TOO_LARGE,
         TIMED_OUT,
+        STREAM_IDLE,
         FAILED,
         PANICKED,
         DUPLICATE_NAME,
@@ -130,6 +133,7 @@ pub(crate) fn to_wire(error: &CallError, show_panics: bool, function: Option<&Se
             json!({"function": missing.function, "parameter": missing.parameter, "type": missing.ty}),
         ),
         CallError::TimedOut(after) => (codes::TIMED_OUT, json!({"after_ms": after.as_millis() as u64})),
+        CallError::Idle(after) => (codes::STREAM_IDLE, json!({"after_ms": after.as_millis() as u64})),
         CallError::Panicked(_) if !show_panics => {
             return (codes::PANICKED.status, codes::PANICKED.body("the server function panicked"));
         }
@@ -198,6 +202,9 @@ pub(crate) fn from_wire(base: &str, url: &str, function: &str, status: u16, body
             serde_json::from_value(body.details.get("definitions").cloned().unwrap_or_default()).unwrap_or_default(),
         ),
         "timed_out" => CallError::TimedOut(Duration::from_millis(
+            body.details.get("after_ms").and_then(Value::as_u64).unwrap_or_default(),
+        )),
+        "stream_idle" => CallError::Idle(Duration::from_millis(
             body.details.get("after_ms").and_then(Value::as_u64).unwrap_or_default(),
         )),
         "panicked" => CallError::Panicked(body.message),

@@ -82,6 +82,9 @@ pub struct FunctionSchema {
     /// The schema of what it reports as progress, for a function that takes a `#[context]
     /// Progress<P>`.
     pub progress: Option<Value>,
+    /// The schema of its items, for a function that streams them (returns `Items<T>`); its
+    /// value ([`returns`](Self::returns)) is then their number.
+    pub items: Option<Value>,
 }
 
 /// One parameter of a [`FunctionSchema`].
@@ -138,6 +141,12 @@ impl ApiSchema {
                 };
                 let error = signature.error.map(output);
                 let progress = signature.progress.map(output);
+                // A stream's schema is the list of its items; its call's value, their number.
+                let items = function.streams().then(|| {
+                    let items = returns.get_mut("items").map(Value::take).unwrap_or_else(|| Value::Object(Default::default()));
+                    returns = serde_json::json!({"type": "integer", "minimum": 0});
+                    items
+                });
                 FunctionSchema {
                     name: function.name(),
                     doc: function.doc(),
@@ -146,6 +155,7 @@ impl ApiSchema {
                     returns,
                     error,
                     progress,
+                    items,
                 }
             })
             .collect();

@@ -131,8 +131,17 @@ fn stub(out: &mut String, types: &Types, indent: &str, key: &str, function: &Fun
         })
         .collect();
     let error = function.error.as_ref().map_or_else(|| "never".to_owned(), |error| types.of(error, 0));
-    // A function that reports progress types its `onProgress` handler.
-    let progress = function.progress.as_ref().map(|progress| format!(", {}", types.of(progress, 0))).unwrap_or_default();
+    // A function that reports progress types its `onProgress` handler; one that streams, its
+    // items (`onItem`, `for await`).
+    let progress = match (&function.progress, &function.items) {
+        (None, None) => String::new(),
+        (progress, None) => format!(", {}", types.of(progress.as_ref().expect("some"), 0)),
+        (progress, Some(items)) => format!(
+            ", {}, {}",
+            progress.as_ref().map_or_else(|| "never".to_owned(), |progress| types.of(progress, 0)),
+            types.of(items, 0)
+        ),
+    };
     let _ = writeln!(
         out,
         "{indent}{key}({}): AsyncCall<{}, {error}{progress}>;",

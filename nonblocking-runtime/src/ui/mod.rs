@@ -36,6 +36,7 @@
 mod context;
 mod defer;
 mod handlers;
+mod items;
 mod pending;
 mod progress;
 mod queue;
