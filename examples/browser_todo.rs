@@ -21,6 +21,9 @@
 //! - **Import** adds rows to the caller's list one at a time, reporting its progress (a
 //!   `#[context] Progress`), which the page shows as a progress bar; **Cancel import** stops it
 //!   on the server (`todo.imports_stopped`).
+//! - **Suggestions**: a stream (`todo.suggestions` returns `Items<Suggestion>`) fills a list
+//!   item by item (`onItem`); **Stop** cancels it and the server stops making them
+//!   (`todo.suggestions_stopped`).
 //! - The **status** line follows the last call: pending, then completed, failed or cancelled.
 //!
 //! From Rust, the same functions with the same login header:
@@ -52,6 +55,7 @@ use std::time::Duration;
 use axum::response::Html;
 use axum::routing::get;
 use nonblocking_runtime::http::{Cors, Server};
+use nonblocking_runtime::items::Items;
 use nonblocking_runtime::progress::Progress;
 use nonblocking_runtime::registry::ServerFunction;
 use nonblocking_runtime::remote::{Caller, Refusal};
@@ -120,6 +124,7 @@ static DRAFT: Mutex<String> = Mutex::new(String::new());
 static BEATS: AtomicU32 = AtomicU32::new(0);
 static SLOW_STOPPED: AtomicU32 = AtomicU32::new(0);
 static IMPORTS_STOPPED: AtomicU32 = AtomicU32::new(0);
+static SUGGESTIONS_STOPPED: AtomicU32 = AtomicU32::new(0);
 
 /// Adds an item to the caller's list; refuses a blank title.
 #[server_function(name = "todo.add", require = "user")]
@@ -261,6 +266,47 @@ pub async fn import(
 #[server_function(name = "todo.imports_stopped")]
 pub async fn imports_stopped() -> u32 {
     IMPORTS_STOPPED.load(Ordering::SeqCst)
+}
+
+/// A suggested item, as the suggestions stream makes them.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Suggestion {
+    /// Its place in the stream, from 1.
+    pub n: u16,
+    /// What to do.
+    pub title: String,
+}
+
+/// Counts a suggestions stream stopped before its end.
+struct SuggestionsStopped;
+
+impl Drop for SuggestionsStopped {
+    fn drop(&mut self) {
+        SUGGESTIONS_STOPPED.fetch_add(1, Ordering::SeqCst);
+        println!("[server] a suggestions stream was stopped before its end");
+    }
+}
+
+/// Streams `count` suggestions for the signed-in user, one every 30 ms: the page fills its
+/// list item by item.
+#[server_function(name = "todo.suggestions", require = "user")]
+pub async fn suggestions(count: u16) -> Items<Suggestion> {
+    Items::produce(4, move |items| async move {
+        let stopped = SuggestionsStopped;
+        for n in 1..=count {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let title = format!("suggestion {n}: water the plants \u{1f331}");
+            items.send(Suggestion { n, title }).await?;
+        }
+        std::mem::forget(stopped);
+        Ok(())
+    })
+}
+
+/// How many suggestions streams the server stopped before their end.
+#[server_function(name = "todo.suggestions_stopped")]
+pub async fn suggestions_stopped() -> u32 {
+    SUGGESTIONS_STOPPED.load(Ordering::SeqCst)
 }
 
 #[tokio::main]

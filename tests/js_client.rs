@@ -9,11 +9,12 @@ mod support;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use nonblocking_runtime::context::Roles;
 use nonblocking_runtime::http::{Refusal, Server};
+use nonblocking_runtime::items::Items;
 use nonblocking_runtime::progress::Progress;
 use nonblocking_runtime::registry::ServerFunction;
 use nonblocking_runtime::remote::Caller;
@@ -174,6 +175,49 @@ async fn ticking(#[context] progress: Progress<u32>) -> u8 {
 #[server_function(name = "js.ticking_stopped")]
 async fn ticking_stopped() -> u32 {
     TICKING_STOPPED.load(Ordering::SeqCst)
+}
+
+/// Items made so far by `js.letters` calls, and those stopped before their end.
+static LETTERS_MADE: AtomicU32 = AtomicU32::new(0);
+static LETTERS_STOPPED: AtomicU32 = AtomicU32::new(0);
+
+struct LettersWatch;
+
+impl Drop for LettersWatch {
+    fn drop(&mut self) {
+        LETTERS_STOPPED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Streams `count` items holding characters of every width and `pad` more bytes (then fails,
+/// at `fail_at`), as fast as they are read.
+#[server_function(name = "js.letters")]
+async fn letters(count: u32, fail_at: Option<u32>, pad: Option<usize>) -> Items<String> {
+    let pad = " ".repeat(pad.unwrap_or(0));
+    Items::produce(2, move |items| async move {
+        let watch = LettersWatch;
+        for n in 1..=count {
+            if fail_at == Some(n) {
+                std::mem::forget(watch);
+                return Err(format!("no letter {n}").into());
+            }
+            items
+                .send(format!("{n} caf\u{e9} \u{20ac} \u{1f600}{pad}"))
+                .await?;
+            LETTERS_MADE.fetch_add(1, Ordering::SeqCst);
+        }
+        std::mem::forget(watch);
+        Ok(())
+    })
+}
+
+/// How many `js.letters` items were made, and how many calls were stopped.
+#[server_function(name = "js.letters_seen")]
+async fn letters_seen() -> (u32, u32) {
+    (
+        LETTERS_MADE.load(Ordering::SeqCst),
+        LETTERS_STOPPED.load(Ordering::SeqCst),
+    )
 }
 
 async fn start() -> SocketAddr {

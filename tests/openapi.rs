@@ -243,6 +243,20 @@ fn the_example_s_document_validates_and_the_server_conforms_to_it() {
         frames[0]["properties"]["progress"], import["x-nonblocking-progress"],
         "{import}"
     );
+    // The suggestions stream: its `200` is frames only, items described.
+    let suggestions = &document["paths"]["/rpc/todo.suggestions"]["post"];
+    assert_eq!(
+        suggestions["x-nonblocking-items"],
+        json!({"$ref": "#/components/schemas/Suggestion"})
+    );
+    let ok = &suggestions["responses"]["200"]["content"];
+    assert!(ok.get("application/json").is_none(), "{suggestions}");
+    let frames = &ok["application/x-ndjson"]["schema"]["oneOf"];
+    assert_eq!(
+        frames[0]["properties"]["item"],
+        suggestions["x-nonblocking-items"]
+    );
+    assert_eq!(frames[1]["required"], json!(["end"]));
     let signed_in_file = out.join("signed-in.json");
     std::fs::write(&signed_in_file, &signed_in).unwrap();
     let report = run(

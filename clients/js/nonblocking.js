@@ -78,6 +78,12 @@ export class AsyncCall {
   #progress = undefined;
   #hasProgress = false;
   #progressDue = false;
+  // A streaming function's items read and not yet handed on, their handlers, and the reader
+  // and iterator waiting for room or for an item.
+  #items = [];
+  #itemHandlers = [];
+  #wakeReader = null;
+  #wakeIterator = null;
   #observed = false;
   #abort = null;
   #stopTimeout = null;
@@ -101,7 +107,9 @@ export class AsyncCall {
       try {
         // The deadline is read when the request goes out: `.timeout()` chained on the call
         // (before this microtask) travels with it.
-        started = Promise.resolve(start(abort.signal, () => this.#deadline, (value) => this.#reported(value)));
+        started = Promise.resolve(
+          start(abort.signal, () => this.#deadline, (value) => this.#reported(value), (item) => this.#item(item)),
+        );
       } catch (error) {
         started = Promise.reject(error);
       }
@@ -177,6 +185,49 @@ export class AsyncCall {
     return this;
   }
 
+  /** A handler for each item of a function that streams them, in order, each once; items
+   * read before the first handler is attached are kept for it (a few: the server waits while
+   * they are not handled). The call's value is then the number of items, after the last one
+   * was handled. */
+  onItem(itemHandler) {
+    if (typeof itemHandler !== "function") throw new TypeError("onItem needs a function");
+    this.#itemHandlers.push(itemHandler);
+    if (this.#items.length > 0) queueMicrotask(() => this.#handItems());
+    return this;
+  }
+
+  /** `for await (const item of call)`: the items, in order, each once, read as the loop asks
+   * for them (the server waits while a few wait here unread). The loop throws the call's
+   * error after the items before it; leaving the loop early cancels the call. */
+  [Symbol.asyncIterator]() {
+    this.#observed = true;
+    return {
+      next: async () => {
+        for (;;) {
+          if (this.#items.length > 0) {
+            const value = this.#items.shift();
+            this.#makeRoom();
+            return { value, done: false };
+          }
+          if (this.#status !== "pending") {
+            if (this.#error !== null) throw this.#error;
+            return { value: undefined, done: true };
+          }
+          await new Promise((resolve) => {
+            this.#wakeIterator = resolve;
+          });
+        }
+      },
+      return: async () => {
+        this.cancel();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
   /** Fails the call with `timed_out` if it is still pending after `seconds`; of two
    * timeouts, the earlier deadline wins. Returns the call. */
   timeout(seconds) {
@@ -239,6 +290,41 @@ export class AsyncCall {
     queueMicrotask(() => this.#deliverProgress());
   }
 
+  // An item frame arrived: handed to the item handlers at once, or kept (for handlers still to
+  // come, or for the iterator). Returns a promise while too many are kept: the reader waits.
+  #item(value) {
+    if (this.#status !== "pending") return null;
+    if (this.#itemHandlers.length > 0 && this.#items.length === 0) {
+      for (const handler of this.#itemHandlers.slice()) runHandler(handler, value, this.#label);
+      return null;
+    }
+    this.#items.push(value);
+    this.#wake("iterator");
+    if (this.#items.length < ITEMS_KEPT) return null;
+    return new Promise((resolve) => {
+      this.#wakeReader = resolve;
+    });
+  }
+
+  #handItems() {
+    if (this.#itemHandlers.length === 0) return;
+    for (const value of this.#items.splice(0)) {
+      for (const handler of this.#itemHandlers.slice()) runHandler(handler, value, this.#label);
+    }
+    this.#makeRoom();
+  }
+
+  #makeRoom() {
+    if (this.#items.length < ITEMS_KEPT) this.#wake("reader");
+  }
+
+  #wake(which) {
+    const wake = which === "reader" ? this.#wakeReader : this.#wakeIterator;
+    if (which === "reader") this.#wakeReader = null;
+    else this.#wakeIterator = null;
+    wake?.();
+  }
+
   #deliverProgress() {
     if (!this.#progressDue) return;
     this.#progressDue = false;
@@ -252,6 +338,10 @@ export class AsyncCall {
     else this.#hasProgress = false;
     this.#progressDue = false;
     this.#progressHandlers = [];
+    // Items kept for handlers go before the outcome; a cancelled call hands on no more.
+    if (status === "cancelled") this.#items = [];
+    else this.#handItems();
+    this.#itemHandlers = [];
     this.#status = status;
     this.#result = result;
     this.#error = error;
@@ -259,6 +349,8 @@ export class AsyncCall {
     if (this.#stopTimeout) this.#stopTimeout();
     this.#deliver();
     this.#resolve();
+    this.#wake("reader");
+    this.#wake("iterator");
     if (error !== null && status === "failed") {
       // Nobody handled it: say so once, as the Rust side reports unobserved failures.
       setTimeout(() => {
@@ -391,7 +483,7 @@ export class Client {
   #call(name, body) {
     if (typeof name !== "string" || name === "") throw new TypeError("a server function's name is a non-empty string");
     const label = `server function \`${name}\``;
-    const call = new AsyncCall(label, async (signal, deadline, progress) => {
+    const call = new AsyncCall(label, async (signal, deadline, progress, item) => {
       if (this.#url === undefined) {
         throw new NonBlockingError(
           "transport",
@@ -433,7 +525,7 @@ export class Client {
           cause: error,
         });
       }
-      if (response.ok && isFrames(response)) return readFrames(response, progress, this.#url);
+      if (response.ok && isFrames(response)) return readFrames(response, progress, item, this.#url);
       const text = await response.text();
       let json;
       try {
@@ -465,22 +557,28 @@ export class Client {
 // What a call accepts: newline-delimited JSON frames, or the plain value.
 const ACCEPT = "application/x-ndjson, application/json";
 
+// How many items a call keeps unhandled before it stops reading (and the server waits).
+const ITEMS_KEPT = 16;
+
 function isFrames(response) {
   const type = response.headers.get("content-type") ?? "";
   return type.split(";")[0].trim().toLowerCase() === "application/x-ndjson";
 }
 
 /**
- * Reads a framed answer as it arrives: `{"progress": v}` lines go to `progress`, then
- * `{"value": v}` is the call's value or `{"error": {...}, "status": n}` its error. The bytes are
- * decoded as a stream (a character cut between two chunks is joined) and split at newlines,
- * which JSON never holds inside a value. A body that ends before the answer was cut off.
+ * Reads a framed answer as it arrives: `{"progress": v}` lines go to `progress`, `{"item": v}`
+ * lines to `item` (which returns a promise to wait for while its items are not taken), then
+ * `{"value": v}` is the call's value, `{"end": n}` (after n items) too, or `{"error": {...},
+ * "status": n}` its error. The bytes are decoded as a stream (a character cut between two
+ * chunks is joined) and split at newlines, which JSON never holds inside a value. A body that
+ * ends before the answer was cut off.
  */
-async function readFrames(response, progress, url) {
+async function readFrames(response, progress, item, url) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let pending = "";
   let finished = false;
+  let items = 0;
   const frame = (line) => {
     let parsed;
     try {
@@ -489,7 +587,17 @@ async function readFrames(response, progress, url) {
       throw new NonBlockingError("transport", `the server at ${url} sent a line that is not a frame`, { cause: error });
     }
     if (parsed !== null && typeof parsed === "object") {
+      if ("item" in parsed) {
+        items += 1;
+        return { wait: item(parsed.item) };
+      }
       if ("value" in parsed) return { value: parsed.value };
+      if ("end" in parsed) {
+        if (parsed.end !== items) {
+          throw new NonBlockingError("transport", `the stream from ${url} ended after ${items} items, but the server sent ${parsed.end}`);
+        }
+        return { value: parsed.end };
+      }
       if ("error" in parsed && parsed.error && typeof parsed.error.code === "string") {
         throw new NonBlockingError(parsed.error.code, String(parsed.error.message ?? parsed.error.code), {
           status: typeof parsed.status === "number" ? parsed.status : null,
@@ -514,7 +622,13 @@ async function readFrames(response, progress, url) {
         pending = pending.slice(end + 1);
         if (line.trim() === "") continue;
         const answer = frame(line);
-        if (answer !== null) return answer.value;
+        if (answer === null) continue;
+        if ("wait" in answer) {
+          // Too many items not taken yet: stop reading (the server waits) until there is room.
+          if (answer.wait) await answer.wait;
+          continue;
+        }
+        return answer.value;
       }
       if (done) {
         throw new NonBlockingError("transport", `the answer from ${url} was cut off before the call's result`);
@@ -632,8 +746,10 @@ export class Mock {
   /** Every call so far: `{ name, args, headers }`, in order. */
   calls = [];
 
-  /** Answers calls of `name` with `answer(args, { progress })` (the JSON arguments: an array,
-   * or an object by keyword); `progress(value)` reports progress as a server function does. */
+  /** Answers calls of `name` with `answer(args, { progress, item })` (the JSON arguments: an
+   * array, or an object by keyword); `progress(value)` reports progress as a server function
+   * does, and `item(value)` sends an item as a streaming one does (an answer that sent items
+   * ends with their number, whatever it returns). */
   answer(name, answer) {
     if (typeof answer !== "function") throw new TypeError("an answer is a function of the arguments");
     this.#answers.set(name, answer);
@@ -662,18 +778,24 @@ export class Mock {
       let stream = null;
       let streaming = null;
       const started = new Promise((resolve) => (streaming = resolve));
-      const progress = (value) => {
+      let items = 0;
+      const send = (frame) => {
         if (stream === null) {
           stream = new TransformStream();
           streaming();
         }
         stream.writer ??= stream.writable.getWriter();
         // A reader that stopped (the call ended or was cancelled) takes nothing more.
-        stream.writer.write(encoder.encode(`${JSON.stringify({ progress: value })}\n`)).catch(() => {});
+        stream.writer.write(encoder.encode(`${JSON.stringify(frame)}\n`)).catch(() => {});
+      };
+      const progress = (value) => send({ progress: value });
+      const item = (value) => {
+        items += 1;
+        send({ item: value === undefined ? null : value });
       };
       const outcome = (async () => {
         try {
-          const value = await answer(args, { progress });
+          const value = await answer(args, { progress, item });
           if (init.signal?.aborted) throw init.signal.reason;
           return { status: 200, body: value === undefined ? null : value };
         } catch (error) {
@@ -691,7 +813,7 @@ export class Mock {
       }
       outcome.then(
         ({ status, body }) => {
-          const end = status === 200 ? { value: body } : { error: body, status };
+          const end = status !== 200 ? { error: body, status } : items > 0 ? { end: items } : { value: body };
           stream.writer.write(encoder.encode(`${JSON.stringify(end)}\n`)).catch(() => {});
           stream.writer.close().catch(() => {});
         },

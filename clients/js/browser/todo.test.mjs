@@ -277,6 +277,63 @@ test("a deadline set in the page stops an import mid-progress on the server", as
   assert.equal(stopped, before + 1, "the server stopped the import at the deadline");
 });
 
+test("Suggest fills the list item by item, in order, then says how many", async () => {
+  await page.evaluate(() => {
+    // The list's length at each change: it grows one item at a time.
+    window.__lengths = [];
+    const list = document.getElementById("suggestions");
+    new MutationObserver(() => window.__lengths.push(list.children.length)).observe(list, { childList: true });
+  });
+  await page.click("#suggest");
+  await page.locator("#suggest-status", { hasText: "loaded 20 suggestions" }).waitFor({ timeout: 20_000 });
+  const lengths = await page.evaluate(() => window.__lengths.filter((length) => length > 0));
+  assert.deepEqual(lengths, Array.from({ length: 20 }, (_, at) => at + 1), "one item at a time");
+  const numbers = await page.$$eval("#suggestions li", (items) => items.map((item) => Number(item.dataset.n)));
+  assert.deepEqual(numbers, Array.from({ length: 20 }, (_, at) => at + 1), "in order, each once");
+  assert.match(await page.textContent("#suggestions li:last-child"), /suggestion 20: water the plants \u{1f331}/u);
+});
+
+test("Stop cancels the stream: the server stops making suggestions and the list stops", async () => {
+  const before = await ask("todo.suggestions_stopped");
+  await page.click("#suggest");
+  await page.waitForFunction(() => document.querySelectorAll("#suggestions li").length >= 3);
+  await page.click("#stop-suggest");
+  await page.locator("#suggest-status", { hasText: "suggestions stopped: cancelled" }).waitFor();
+  let stopped = before;
+  for (let attempt = 0; attempt < 50 && stopped === before; attempt += 1) {
+    await page.waitForTimeout(50);
+    stopped = await ask("todo.suggestions_stopped");
+  }
+  assert.equal(stopped, before + 1, "the server stopped the stream");
+  const shown = await page.locator("#suggestions li").count();
+  await page.waitForTimeout(300);
+  assert.equal(await page.locator("#suggestions li").count(), shown, "no item after the stop");
+  assert.ok(shown < 20, `stopped part way: ${shown}`);
+});
+
+test("for await reads a stream in the page; leaving the loop early stops it on the server", async () => {
+  const before = await ask("todo.suggestions_stopped");
+  const outcome = await page.evaluate(async () => {
+    const { api } = await import("/rpc/api.js");
+    const all = [];
+    for await (const suggestion of api.todo.suggestions(5)) all.push(suggestion.n);
+    const some = [];
+    for await (const suggestion of api.todo.suggestions(20)) {
+      some.push(suggestion.n);
+      if (some.length === 3) break;
+    }
+    return { all, some };
+  });
+  assert.deepEqual(outcome.all, [1, 2, 3, 4, 5]);
+  assert.deepEqual(outcome.some, [1, 2, 3]);
+  let stopped = before;
+  for (let attempt = 0; attempt < 50 && stopped === before; attempt += 1) {
+    await page.waitForTimeout(50);
+    stopped = await ask("todo.suggestions_stopped");
+  }
+  assert.equal(stopped, before + 1, "leaving the loop stopped the stream on the server");
+});
+
 /** Serves, on `port`, a page that loads the client from its own origin and calls the example
  * server at `api` across origins; resolves with the server, to close. */
 async function secondOrigin(port, api) {

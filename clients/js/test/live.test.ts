@@ -188,3 +188,64 @@ test("a deadline set with timeout() stops a function mid-progress on the server"
   }
   assert.equal(stopped, before + 1, "the server stopped the function at the deadline");
 });
+
+test("a stream's items reach onItem in order, each once, then their number", async () => {
+  const seen: string[] = [];
+  const count = await client.callAsync<number>("js.letters", 300).onItem<string>((item) => seen.push(item));
+  assert.equal(count, 300);
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 300 }, (_, at) => `${at + 1} caf\u00e9 \u20ac \u{1f600}`),
+    "in order, each once, characters of every width whole",
+  );
+});
+
+test("for await reads a stream as it asks; an error after some items is thrown after them", async () => {
+  const all: string[] = [];
+  for await (const item of client.callAsync<number>("js.letters", 5)) all.push(item as string);
+  assert.equal(all.length, 5);
+  const some: string[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const item of client.callAsync<number>("js.letters", 10, 4)) some.push(item as string);
+    })(),
+    (error: NonBlockingError) => {
+      assert.equal(error.code, "failed");
+      assert.match(error.message, /no letter 4/);
+      return true;
+    },
+  );
+  assert.equal(some.length, 3, `the items before the error: ${some}`);
+});
+
+test("a loop that stops reading slows the server down; leaving it stops the function", async () => {
+  const [made, stopped] = await client.callAsync<[number, number]>("js.letters_seen");
+  // 4 KiB items: the connection's buffers hold a few thousand at most.
+  const call = client.callAsync<number>("js.letters", 1_000_000, null, 4096);
+  const iterator = call[Symbol.asyncIterator]();
+  assert.ok(!(await iterator.next()).done);
+  // Nobody reads: the buffers on the way fill, then the function waits.
+  let [before] = await client.callAsync<[number, number]>("js.letters_seen");
+  let settled = false;
+  for (let attempt = 0; attempt < 50 && !settled; attempt += 1) {
+    await sleep(200);
+    const [now] = await client.callAsync<[number, number]>("js.letters_seen");
+    settled = now === before;
+    before = now;
+  }
+  assert.ok(settled, `the function waits while nobody reads: ${before - made} made`);
+  assert.ok(before - made < 20_000, `bounded by the buffers on the way: ${before - made} items of 4 KiB made ahead`);
+  // Reading on, the items come, in order.
+  for (let n = 2; n <= 100; n += 1) {
+    const next = await iterator.next();
+    assert.ok((next.value as string).startsWith(`${n} `), `item ${n} in order`);
+  }
+  await iterator.return?.();
+  let now = stopped;
+  for (let attempt = 0; attempt < 50 && now === stopped; attempt += 1) {
+    await sleep(50);
+    [, now] = await client.callAsync<[number, number]>("js.letters_seen");
+  }
+  assert.equal(now, stopped + 1, "leaving the loop stopped the function on the server");
+  assert.equal(call.status, "cancelled");
+});

@@ -579,3 +579,45 @@ test("a Mock answer reports progress as a server function does", async () => {
   });
   await assert.rejects(settled(client.callAsync("fails")), (e: NonBlockingError) => e.code === "failed" && e.status === 500);
 });
+
+test("a mock's items: kept until onItem is attached, in order, then their number", async () => {
+  const mock = new Mock().answer("feed", async (_args, { item }) => {
+    for (const n of [1, 2, 3]) item(n);
+  });
+  const client = new Client({ url: "/rpc", fetch: mock.fetch });
+  const call = client.callAsync<number>("feed");
+  await sleep(20); // the items arrive before any handler
+  const seen: string[] = [];
+  call.onItem<number>((n) => seen.push(`item ${n}`)).onResult((count) => seen.push(`count ${count}`));
+  assert.equal(await call, 3);
+  assert.deepEqual(seen, ["item 1", "item 2", "item 3", "count 3"]);
+  const looped: number[] = [];
+  for await (const n of client.callAsync<number>("feed")) looped.push(n as number);
+  assert.deepEqual(looped, [1, 2, 3]);
+});
+
+test("a reader that keeps 16 items waits until they are taken, and loses none", async () => {
+  let sent = 0;
+  let release: () => void = () => {};
+  const mock = new Mock().answer("many", async (_args, { item }) => {
+    for (let n = 0; n < 100; n += 1) {
+      item(n);
+      sent += 1;
+    }
+    await new Promise<void>((resolve) => (release = resolve));
+  });
+  const client = new Client({ url: "/rpc", fetch: mock.fetch });
+  const call = client.callAsync<number>("many");
+  await sleep(30);
+  const iterator = call[Symbol.asyncIterator]();
+  const first: number[] = [];
+  for (let n = 0; n < 100; n += 1) {
+    const next = await iterator.next();
+    first.push(next.value as number);
+  }
+  assert.deepEqual(first, Array.from({ length: 100 }, (_, n) => n), "every item, in order, after the pauses");
+  release();
+  assert.ok((await iterator.next()).done);
+  assert.equal(await call, 100);
+  assert.equal(sent, 100);
+});

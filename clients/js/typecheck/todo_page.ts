@@ -22,6 +22,10 @@ export async function page(show: (text: string) => void): Promise<void> {
   // A progress bar: the handler gets the function's progress type.
   const imported: number = await api.todo.import(5).onProgress((progress) => show(`${progress.done} of ${progress.of}`));
   void imported;
+  // A stream: its items have the function's item type, its value is their number.
+  const listed: number = await api.todo.suggestions(3).onItem((suggestion) => show(`${suggestion.n}: ${suggestion.title}`));
+  void listed;
+  for await (const suggestion of api.todo.suggestions(3)) show(suggestion.title);
 
   // @ts-expect-error: the title is a string
   api.todo.add(42);
@@ -38,6 +42,8 @@ export async function page(show: (text: string) => void): Promise<void> {
   void saves;
   // @ts-expect-error: an import's progress has no `percent`
   api.todo.import(5).onProgress((progress) => progress.percent);
+  // @ts-expect-error: a suggestion has no `done`
+  api.todo.suggestions(3).onItem((suggestion) => suggestion.done);
   // @ts-expect-error: todo.ping cannot fail with a value of its own
   api.todo.ping().onError((error) => error.value?.title);
 }

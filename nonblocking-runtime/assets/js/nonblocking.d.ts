@@ -18,6 +18,7 @@ export type ErrorCode =
   | "body_timeout"
   | "payload_too_large"
   | "timed_out"
+  | "stream_idle"
   | "failed"
   | "panicked"
   | "duplicate_name"
@@ -51,8 +52,9 @@ export declare class NonBlockingError<E = unknown> extends Error {
 
 /** A call in flight. Awaitable: `await call` gives the value or throws the error, after the
  * handlers attached before it finished have run. `T` is its value, `E` its function's error
- * value (`NonBlockingError.value`); typed stubs fill both in from the Rust signature. */
-export declare class AsyncCall<T = unknown, E = unknown, P = unknown> implements PromiseLike<T> {
+ * value (`NonBlockingError.value`), `P` its progress, `I` its items (a function that streams
+ * them: its value is then their number); typed stubs fill them in from the Rust signature. */
+export declare class AsyncCall<T = unknown, E = unknown, P = unknown, I = unknown> implements PromiseLike<T>, AsyncIterable<I> {
   private constructor();
   /** `pending`, `completed`, `failed` or `cancelled`. */
   readonly status: Status;
@@ -72,6 +74,15 @@ export declare class AsyncCall<T = unknown, E = unknown, P = unknown> implements
    * (before the result handlers attached after it), unless the call was cancelled. `P` is the
    * function's progress type (the typed stubs of `api.d.ts` set it). */
   onProgress<Q = P>(progressHandler: (progress: Q) => void): this;
+  /** A handler for each item of a function that streams them, in order, each once; items read
+   * before the first handler is attached are kept for it (a few: the server waits while they
+   * are not handled). The call's value is then the number of items, after the last one was
+   * handled. */
+  onItem<J = I>(itemHandler: (item: J) => void): this;
+  /** `for await (const item of call)`: the items, in order, each once, read as the loop asks
+   * for them. The loop throws the call's error after the items before it; leaving it early
+   * cancels the call. */
+  [Symbol.asyncIterator](): AsyncIterator<I>;
   /** Fails the call with `timed_out` if it is still pending after `seconds`; of two
    * timeouts, the earlier deadline wins. Chained right away (`callAsync(..).timeout(2)`), it
    * also travels to the server, which stops the function at that deadline. */
@@ -181,6 +192,9 @@ export declare function cancel(ref: { cancel(): void } | null | undefined): void
 export interface MockAnswering {
   /** Reports progress to the call's `onProgress` handlers. */
   progress(value: unknown): void;
+  /** Sends an item, as a function that streams them does (the call's value is then the
+   * number of items sent). */
+  item(value: unknown): void;
 }
 
 /** One call a `Mock` got. */
