@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+pub mod frames;
+
 use nonblocking_runtime::server_function;
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;

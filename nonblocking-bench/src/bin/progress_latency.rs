@@ -12,16 +12,14 @@
 //! value is timed); the report's instant is kept by value number, the handler's is taken when
 //! it runs. Prints p50, p90 and p99 of both, and ours ÷ the hand-written one.
 
-use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Mutex;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use nonblocking_bench::frames::ndjson_response;
 use nonblocking_bench::{net_runtime, serve_ours};
 use nonblocking_runtime::http::Remote;
 use nonblocking_runtime::progress::Progress;
@@ -72,28 +70,7 @@ async fn bare_ticks(
             .send(Bytes::from(format!("{{\"value\":{values}}}\n")))
             .await;
     });
-    let mut response = axum::response::IntoResponse::into_response(Body::new(Frames(receiver)));
-    response.headers_mut().insert(
-        "content-type",
-        axum::http::HeaderValue::from_static("application/x-ndjson"),
-    );
-    response
-}
-
-struct Frames(mpsc::Receiver<Bytes>);
-
-impl http_body::Body for Frames {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
-        self.0
-            .poll_recv(context)
-            .map(|frame| frame.map(|bytes| Ok(http_body::Frame::data(bytes))))
-    }
+    ndjson_response(receiver)
 }
 
 /// One call of ours: the latency of every value its `on_progress` handler got.

@@ -9,17 +9,16 @@
 //! ```
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 #[path = "../../../tests/support/counting_alloc.rs"]
 mod counting_alloc;
 
 use counting_alloc::live_bytes;
 
+use nonblocking_bench::frames::stall;
 use nonblocking_bench::{net_runtime, serve_ours};
 use nonblocking_runtime::progress::Progress;
 use nonblocking_runtime::server_function;
-use tokio::io::AsyncWriteExt;
 
 #[global_allocator]
 static ALLOCATOR: counting_alloc::Counting = counting_alloc::Counting;
@@ -44,36 +43,7 @@ async fn flood(#[context] progress: Progress<String>) -> u8 {
 fn main() {
     net_runtime().block_on(async {
         let address = serve_ours().await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-
-        let before = live_bytes();
         let request = "POST /rpc/bench.flood HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/x-ndjson\r\nContent-Length: 0\r\n\r\n";
-        let mut clients = Vec::with_capacity(CALLS);
-        for _ in 0..CALLS {
-            let mut stream = tokio::net::TcpStream::connect(address).await.expect("a connection");
-            stream.write_all(request.as_bytes()).await.expect("the request");
-            // Never read: the connection's buffers fill, then the server's writes stop.
-            clients.push(stream);
-        }
-        let mut samples = Vec::new();
-        for _ in 0..6 {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            samples.push((live_bytes().saturating_sub(before), REPORTS.load(Ordering::Relaxed)));
-        }
-        println!("{CALLS} calls whose clients stop reading, each function reporting 1 KiB values:");
-        for (at, (bytes, reports)) in samples.iter().enumerate() {
-            println!(
-                "  after {:.1} s: {:>9} bytes live ({:>6} per call), {reports} reports so far",
-                (at + 1) as f64 * 0.5,
-                bytes,
-                bytes / CALLS as isize
-            );
-        }
-        drop(clients);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        println!(
-            "  clients gone, 0.5 s later: {} bytes live",
-            live_bytes().saturating_sub(before)
-        );
+        stall(address, request, CALLS, &REPORTS, "each function reporting 1 KiB values (reports)", live_bytes).await;
     });
 }
