@@ -334,6 +334,31 @@ test("for await reads a stream in the page; leaving the loop early stops it on t
   assert.equal(stopped, before + 1, "leaving the loop stopped the stream on the server");
 });
 
+test("a deadline set in the page stops a stream mid-way on the server", async () => {
+  const before = await ask("todo.suggestions_stopped");
+  const outcome = await page.evaluate(async () => {
+    const { api } = await import("/rpc/api.js");
+    const got = [];
+    const code = await api.todo
+      .suggestions(20)
+      .onItem((suggestion) => got.push(suggestion.n))
+      .timeout(0.2)
+      .then(
+        () => "completed",
+        (error) => error.code,
+      );
+    return { code, got };
+  });
+  assert.equal(outcome.code, "timed_out");
+  assert.ok(outcome.got.length >= 1 && outcome.got.length < 20, `items before the deadline: ${outcome.got}`);
+  let stopped = before;
+  for (let attempt = 0; attempt < 50 && stopped === before; attempt += 1) {
+    await page.waitForTimeout(50);
+    stopped = await ask("todo.suggestions_stopped");
+  }
+  assert.equal(stopped, before + 1, "the server stopped the stream at the deadline");
+});
+
 /** Serves, on `port`, a page that loads the client from its own origin and calls the example
  * server at `api` across origins; resolves with the server, to close. */
 async function secondOrigin(port, api) {
