@@ -203,6 +203,44 @@ fn a_function_that_streams_describes_its_items_and_its_value_is_their_number() {
     );
 }
 
+#[server_function(name = "schema.upload")]
+pub async fn upload(file: Vec<u8>) -> usize {
+    file.len()
+}
+
+#[server_function(name = "schema.download")]
+pub async fn download(name: String) -> Vec<u8> {
+    name.into_bytes()
+}
+
+#[test]
+fn bytes_are_described_as_bytes() {
+    let api = ApiSchema::of([&UPLOAD_SERVER_FUNCTION, &DOWNLOAD_SERVER_FUNCTION]);
+    let function = |name: &str| {
+        api.functions()
+            .iter()
+            .find(|function| function.name == name)
+            .unwrap()
+            .clone()
+    };
+    let (upload, download) = (function("schema.upload"), function("schema.download"));
+    assert!(upload.takes_bytes && !upload.returns_bytes);
+    assert!(!download.takes_bytes && download.returns_bytes);
+    assert_eq!(
+        download.returns,
+        json!({"type": "string", "contentMediaType": "application/octet-stream"})
+    );
+    let typescript = api.typescript();
+    assert!(
+        typescript.contains("    upload(file: ArrayBuffer | ArrayBufferView | Blob): AsyncCall<number /* uint: exact only up to 2^53 in JavaScript */, never>;"),
+        "{typescript}"
+    );
+    assert!(
+        typescript.contains("    download(name: string): AsyncCall<ArrayBuffer, never>;"),
+        "{typescript}"
+    );
+}
+
 fn api() -> ApiSchema {
     ApiSchema::of([
         &ADD_SERVER_FUNCTION,

@@ -36,6 +36,7 @@ fn build() -> (Vec<&'static str>, Duration) {
                 require: None,
                 reports_progress: false,
                 streams: false,
+                binary: Default::default,
                 handler,
                 error_value: nonblocking_runtime::__private::no_error_value,
                 doc: "",

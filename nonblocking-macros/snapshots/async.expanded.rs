@@ -29,6 +29,15 @@ pub const ADD_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunction 
     require: ::core::option::Option::None,
     reports_progress: false,
     streams: <i64 as ::nonblocking_runtime::__private::ReturnValue>::STREAMS,
+    binary: {
+        fn binary() -> ::nonblocking_runtime::__private::Binary {
+            ::nonblocking_runtime::__private::Binary {
+                takes: false,
+                returns: ::nonblocking_runtime::__private::is_bytes::<i64>(),
+            }
+        }
+        binary
+    },
     handler: {
         fn handler(
             mut args: ::nonblocking_runtime::__private::Arguments,

@@ -38,6 +38,15 @@ pub const SAVE_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunction
     require: ::core::option::Option::Some("user"),
     reports_progress: false,
     streams: <u32 as ::nonblocking_runtime::__private::ReturnValue>::STREAMS,
+    binary: {
+        fn binary() -> ::nonblocking_runtime::__private::Binary {
+            ::nonblocking_runtime::__private::Binary {
+                takes: ::nonblocking_runtime::__private::is_bytes::<String>(),
+                returns: ::nonblocking_runtime::__private::is_bytes::<u32>(),
+            }
+        }
+        binary
+    },
     handler: {
         fn handler(
             mut args: ::nonblocking_runtime::__private::Arguments,

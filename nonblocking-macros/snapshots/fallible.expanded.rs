@@ -26,6 +26,15 @@ pub(crate) const PARSE_SERVER_FUNCTION: ::nonblocking_runtime::__private::Server
     require: ::core::option::Option::Some("admin"),
     reports_progress: false,
     streams: <u32 as ::nonblocking_runtime::__private::ReturnValue>::STREAMS,
+    binary: {
+        fn binary() -> ::nonblocking_runtime::__private::Binary {
+            ::nonblocking_runtime::__private::Binary {
+                takes: ::nonblocking_runtime::__private::is_bytes::<String>(),
+                returns: ::nonblocking_runtime::__private::is_bytes::<u32>(),
+            }
+        }
+        binary
+    },
     handler: {
         fn handler(
             mut args: ::nonblocking_runtime::__private::Arguments,

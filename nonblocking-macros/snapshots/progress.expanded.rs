@@ -38,6 +38,15 @@ pub const IMPORT_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFuncti
     require: ::core::option::Option::None,
     reports_progress: true,
     streams: <u32 as ::nonblocking_runtime::__private::ReturnValue>::STREAMS,
+    binary: {
+        fn binary() -> ::nonblocking_runtime::__private::Binary {
+            ::nonblocking_runtime::__private::Binary {
+                takes: ::nonblocking_runtime::__private::is_bytes::<u32>(),
+                returns: ::nonblocking_runtime::__private::is_bytes::<u32>(),
+            }
+        }
+        binary
+    },
     handler: {
         fn handler(
             mut args: ::nonblocking_runtime::__private::Arguments,

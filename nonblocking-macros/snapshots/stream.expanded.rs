@@ -24,6 +24,15 @@ pub const ROWS_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunction
     require: ::core::option::Option::None,
     reports_progress: false,
     streams: <Items<Row> as ::nonblocking_runtime::__private::ReturnValue>::STREAMS,
+    binary: {
+        fn binary() -> ::nonblocking_runtime::__private::Binary {
+            ::nonblocking_runtime::__private::Binary {
+                takes: ::nonblocking_runtime::__private::is_bytes::<u32>(),
+                returns: ::nonblocking_runtime::__private::is_bytes::<Items<Row>>(),
+            }
+        }
+        binary
+    },
     handler: {
         fn handler(
             mut args: ::nonblocking_runtime::__private::Arguments,

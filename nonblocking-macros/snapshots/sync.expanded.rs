@@ -25,6 +25,15 @@ pub const SHOUT_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunctio
     require: ::core::option::Option::None,
     reports_progress: false,
     streams: <String as ::nonblocking_runtime::__private::ReturnValue>::STREAMS,
+    binary: {
+        fn binary() -> ::nonblocking_runtime::__private::Binary {
+            ::nonblocking_runtime::__private::Binary {
+                takes: ::nonblocking_runtime::__private::is_bytes::<String>(),
+                returns: ::nonblocking_runtime::__private::is_bytes::<String>(),
+            }
+        }
+        binary
+    },
     handler: {
         fn handler(
             mut args: ::nonblocking_runtime::__private::Arguments,

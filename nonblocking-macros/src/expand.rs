@@ -25,7 +25,7 @@ use syn::{Attribute, Ident, ItemFn, Path};
 
 use crate::attr::{Args, Errors};
 use crate::model::{
-    FromContext, Returns, ServerFn, display_type, return_span, strip_context_attrs,
+    FromContext, Param, Returns, ServerFn, display_type, return_span, strip_context_attrs,
 };
 
 /// The whole attribute: parse, check, generate. On any error the user's function is still
@@ -91,8 +91,11 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         .collect();
 
     // Every parameter, in order, for the call itself; the wire ones for what callers send.
-    let names: Vec<&Ident> = model.params.iter().map(|param| &param.ident).collect();
-    let wire_names: Vec<&Ident> = model.wire_params().map(|param| &param.ident).collect();
+    // A parameter named like its function (`fn tag(tag: u8)`) would shadow it in the stubs and
+    // the handler, which call it: the generated code binds that one under another name.
+    let bound = |param: &Param| binding(param, model);
+    let names: Vec<Ident> = model.params.iter().map(bound).collect();
+    let wire_names: Vec<Ident> = model.wire_params().map(bound).collect();
     let types: Vec<_> = model.wire_params().map(|param| &param.ty).collect();
     let return_span = return_span(item);
     // The call, spanned at the function's name: a non-`Send` future is reported there.
@@ -232,6 +235,18 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
     let param_types = types.iter().map(|ty| display_type(ty));
     let is_async = model.is_async;
     let reports_progress = model.reports_progress();
+    // Which of its body and value are raw bytes, known from the types (`Vec<u8>` needs no
+    // marker): only a function with one parameter can take its bytes as the whole body.
+    let takes_bytes = match types.as_slice() {
+        [only] => quote!(#rt::is_bytes::<#only>()),
+        _ => quote!(false),
+    };
+    let binary = quote! {{
+        fn binary() -> #rt::Binary {
+            #rt::Binary { takes: #takes_bytes, returns: #rt::is_bytes::<#value>() }
+        }
+        binary
+    }};
     // Whether its remote call reads frames: progress (the macro knows), or items (the type says).
     let reads_frames = if reports_progress {
         quote!(true)
@@ -252,19 +267,19 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
     // Spanned at each type: a type that is not serde-able is one error, at that parameter
     // (the handler's decode and the remote stub's encode give the same diagnostic).
     let decode = model.wire_params().map(|param| {
-        let (name, ty) = (&param.ident, &param.ty);
+        let (name, ty) = (bound(param), &param.ty);
         let decode = respan(quote!(<#ty as #rt::Argument>::decode), ty.span());
         quote!(let #name: #ty = #args.next(#decode)?;)
     });
     // `#[context]` parameters, read from the call's context (the handler's `args`, the stub's
     // current one), spanned at each type: a type that cannot be one is reported there.
     // Each one's expression: the value (a `T`) or its `Result` (a required `T`).
-    let from_context = |context: &TokenStream| -> Vec<(&Ident, &syn::Type, TokenStream, bool)> {
+    let from_context = |context: &TokenStream| -> Vec<(Ident, &syn::Type, TokenStream, bool)> {
         model
             .context_params()
             .map(|param| {
-                let (ident, ty) = (&param.ident, &param.ty);
-                let parameter = ident.to_string().trim_start_matches("r#").to_owned();
+                let (ident, ty) = (bound(param), &param.ty);
+                let parameter = param.ident.to_string().trim_start_matches("r#").to_owned();
                 match &param.context {
                     Some(FromContext::Optional(inner)) => {
                         let read = respan(quote!(#rt::context_optional::<#inner>), inner.span());
@@ -309,7 +324,7 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         })
         .collect();
     let encode_args = model.wire_params().map(|param| {
-        let (name, ty) = (&param.ident, &param.ty);
+        let (name, ty) = (bound(param), &param.ty);
         let encode = respan(quote!(<#ty as #rt::Argument>::encode), ty.span());
         quote!(#encode(&#name))
     });
@@ -332,6 +347,15 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
     } else {
         (quote!(), start)
     };
+    // The remote stub's first parameter: `remote`, unless a parameter of the function is named
+    // so (the stub's parameters are all in one list, so hygiene cannot keep them apart).
+    let transport = ["remote", "transport", "remote_"]
+        .into_iter()
+        .find(|candidate| model.wire_params().all(|param| param.ident != candidate))
+        .map_or_else(
+            || Ident::new("__remote", Span::mixed_site()),
+            |name| Ident::new(name, Span::mixed_site()),
+        );
     let register = format_ident!("__{}_SERVER_FUNCTION_SUBMIT", plain.to_uppercase());
 
     // Every item is one that may also stand in an `impl` block (a fn, a named const, a macro
@@ -360,6 +384,7 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
             require: #require,
             reports_progress: #reports_progress,
             streams: #streams,
+            binary: #binary,
             handler: {
                 fn handler(#args_binding: #rt::Arguments) -> #rt::Result<#rt::Invocation, #rt::CallError> {
                     #(#decode)*
@@ -376,8 +401,8 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
         #(#cfgs)*
         #rt::if_remote! {
             #[doc = #remote_doc]
-            #vis fn #remote(remote: &impl #rt::Transport, #(#wire_names: #types),*) -> #rt::AsyncCall<#value> {
-                #rt::call_remote(remote, #name, #reads_frames, [#(#encode_args),*], #decode_value)
+            #vis fn #remote(#transport: &impl #rt::Transport, #(#wire_names: #types),*) -> #rt::AsyncCall<#value> {
+                #rt::call_remote(#transport, #name, #reads_frames, [#(#encode_args),*], #decode_value)
             }
         }
 
@@ -416,6 +441,20 @@ fn doc_text(attrs: &[Attribute]) -> String {
         })
         .collect();
     lines.join("\n").trim_matches('\n').to_owned()
+}
+
+/// The name the generated code binds `param` under: its own, unless it is the function's name,
+/// which it would shadow (then the name with `_`s added, until no parameter has it).
+fn binding(param: &Param, model: &ServerFn) -> Ident {
+    let function = &model.item.sig.ident;
+    if param.ident != *function {
+        return param.ident.clone();
+    }
+    let mut name = format!("{}_", param.ident.to_string().trim_start_matches("r#"));
+    while model.params.iter().any(|other| other.ident == name) {
+        name.push('_');
+    }
+    Ident::new(&name, param.ident.span())
 }
 
 /// Gives every token of `tokens` the span `span`, keeping the tokens themselves.

@@ -155,6 +155,7 @@ macro_rules! not_under_loom {
 }
 
 not_under_loom! {
+mod binary;
 pub mod calls;
 pub mod context;
 pub mod errors;

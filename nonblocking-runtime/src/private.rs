@@ -11,7 +11,8 @@ pub use inventory;
 
 pub use crate::registry::arguments::{Arg, Arguments};
 pub use crate::registry::run::Invocation;
-pub use crate::registry::function::ServerFunctionParts;
+pub use crate::binary::is_bytes;
+pub use crate::registry::function::{Binary, ServerFunctionParts};
 pub use crate::registry::{Param, ServerFunction};
 pub use crate::{
     AsyncCall, CallError, call_async, call_blocking, try_call_async, try_call_blocking,
@@ -132,8 +133,9 @@ impl<T, E> Fallible for Result<T, E> {
 pub trait Argument: Sized {
     /// Decodes an argument.
     fn decode(arg: Arg<'_>) -> Result<Self, serde_json::Error>;
-    /// Encodes an argument (the typed remote stub).
-    fn encode(&self) -> Result<Value, serde_json::Error>;
+    /// Encodes an argument (the typed remote stub): its bytes for a bytes type, else JSON.
+    #[cfg(any(feature = "http", feature = "nats"))]
+    fn encode(&self) -> Result<crate::remote::Wire, serde_json::Error>;
 }
 
 // `do_not_recommend`: report the unmet `Argument` with the message above, at the user's type,
@@ -144,11 +146,16 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> Argumen
         match arg {
             Arg::Value(value) => serde_json::from_value(value),
             Arg::Raw(raw) => serde_json::from_str(raw.get()),
+            Arg::Bytes(bytes) => crate::binary::from_bytes(bytes),
         }
     }
 
-    fn encode(&self) -> Result<Value, serde_json::Error> {
-        serde_json::to_value(self)
+    #[cfg(any(feature = "http", feature = "nats"))]
+    fn encode(&self) -> Result<crate::remote::Wire, serde_json::Error> {
+        match crate::binary::bytes_of(self) {
+            Some(bytes) => Ok(crate::remote::Wire::Bytes(bytes)),
+            None => serde_json::to_value(self).map(crate::remote::Wire::Json),
+        }
     }
 }
 
@@ -173,7 +180,12 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> ReturnV
     const STREAMS: bool = false;
 
     fn encode(self, function: &'static str) -> Result<Returned, CallError> {
-        match serde_json::to_value(&self) {
+        // A bytes type travels as its bytes, never as a JSON array of numbers.
+        let value = match crate::binary::into_bytes(self) {
+            Ok(bytes) => return Ok(Returned::Bytes(bytes)),
+            Err(value) => value,
+        };
+        match serde_json::to_value(&value) {
             Ok(value) => Ok(Returned::Value(value)),
             Err(error) => Err(CallError::invalid_result(function, format!("its value could not be encoded as JSON: {error}"))),
         }

@@ -18,7 +18,8 @@ use crate::remote::ReadProgress;
 use crate::items::{CallValue, Reply};
 use crate::remote::frames::{NDJSON, Reading};
 use crate::remote::wire::from_wire;
-use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
+use super::handlers::OCTET_STREAM;
+use crate::remote::{Body, Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::{CallError, TransportError};
 
@@ -299,7 +300,7 @@ impl Remote {
 impl sealed::Sealed for Remote {}
 
 impl Transport for Remote {
-    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>, progress: ReadProgress) -> AsyncCall<R> {
+    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Body, CallError>, decode: Decode<R>, progress: ReadProgress) -> AsyncCall<R> {
         let request = body.and_then(|body| self.request(name, body, progress));
         let client = self.client.clone();
         let base = Arc::clone(&self.base);
@@ -318,7 +319,9 @@ impl Transport for Remote {
                     TransportError::caused(url.clone(), what, Box::new(error))
                 })?;
                 let status = response.status();
-                let framed = response.headers().get(CONTENT_TYPE).is_some_and(|value| value.as_bytes() == NDJSON.as_bytes());
+                let content_type = response.headers().get(CONTENT_TYPE);
+                let framed = content_type.is_some_and(|value| value.as_bytes() == NDJSON.as_bytes());
+                let raw = content_type.is_some_and(|value| value.as_bytes() == OCTET_STREAM.as_bytes());
                 let body = response.into_body();
                 if status == StatusCode::OK && framed {
                     // Frames this call did not ask for (an `Accept` header of the caller's own)
@@ -335,7 +338,8 @@ impl Transport for Remote {
                     })?
                     .to_bytes();
                 if status == StatusCode::OK {
-                    decode(Reply::Json(&body), &function)
+                    // A value of a bytes type comes as the bytes themselves.
+                    decode(if raw { Reply::Bytes(&body) } else { Reply::Json(&body) }, &function)
                 } else {
                     Err(from_wire(&base, &url, &function, status.as_u16(), &body))
                 }
@@ -354,15 +358,19 @@ impl Transport for Remote {
 }
 
 impl Remote {
-    fn request(&self, name: &str, body: Vec<u8>, progress: ReadProgress) -> Result<(String, Request<Full<Bytes>>), CallError> {
+    fn request(&self, name: &str, body: Body, progress: ReadProgress) -> Result<(String, Request<Full<Bytes>>), CallError> {
         // Registered names are URL-safe; anything else cannot name a function.
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
             return Err(CallError::not_found_remote(name, None, &self.base));
         }
         let url = format!("{}/{name}", self.base);
+        let content_type = match body {
+            Body::Json(_) => "application/json",
+            Body::Bytes(_) => OCTET_STREAM,
+        };
         let mut request = Request::post(&url)
-            .header(CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))
+            .header(CONTENT_TYPE, content_type)
+            .body(Full::new(Bytes::from(body.into_bytes())))
             .map_err(|error| TransportError::caused(url.clone(), "the request could not be built", Box::new(error)))?;
         if progress == ReadProgress::Read {
             // Frames (progress, then the answer) from a function that reports progress.

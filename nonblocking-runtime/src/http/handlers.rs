@@ -18,7 +18,7 @@ use super::state::{Drain, ServerState};
 use crate::errors::CallError;
 use crate::registry::registry;
 use crate::remote::Caller;
-use crate::remote::dispatch::{Outlets, dispatch, ready_now};
+use crate::remote::dispatch::{BodyKind, Outlets, dispatch, ready_now};
 use crate::remote::wire::{codes, to_wire};
 
 pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request) -> Response {
@@ -73,14 +73,17 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
         }
     };
     // A function that streams, or reports progress to a caller that reads frames: its own
-    // path, where the response goes on while the function runs.
-    if function.streams() || (function.reports_progress() && super::streamed::accepts_frames(headers)) {
+    // path, where the response goes on while the function runs. (A function returning bytes
+    // answers them as the body: its progress is not framed over HTTP.)
+    let frames = function.reports_progress() && !function.returns_bytes() && super::streamed::accepts_frames(headers);
+    if function.streams() || frames {
         return super::streamed::call(state, function, parts, body).await;
     }
     // Read only for an authorized caller: the dispatch awaits it after the hook said yes.
     let body = call_body(headers, body, &state);
     // HTTP stops a call by dropping this handler (the client went away, the grace ran out).
-    match dispatch(&state.policy, function, &mut caller, body, std::future::pending(), Outlets::default()).await {
+    let kind = body_kind(headers).unwrap_or_default();
+    match dispatch(&state.policy, function, &mut caller, body, std::future::pending(), Outlets::default(), kind).await {
         Ok(answer) => respond::answer(answer),
         Err(refusal) => refusal,
     }
@@ -88,12 +91,13 @@ pub(super) async fn call(State(state): State<Arc<ServerState>>, request: Request
 
 /// A call's arguments: the body, once the caller is authorized.
 pub(super) async fn call_body(headers: &HeaderMap, body: Body, state: &ServerState) -> Result<Bytes, Response> {
-    // Every call is JSON, even one without arguments: a cross-site "simple" request (a form,
-    // `text/plain`) gets no CORS preflight, so it must not be able to call anything.
-    if !is_json(headers) {
+    // Every call is JSON (even one without arguments) or a bytes argument: a cross-site
+    // "simple" request (a form, `text/plain`) gets no CORS preflight, so it must not be able to
+    // call anything.
+    if body_kind(headers).is_none() {
         return Err(reply(
             codes::UNSUPPORTED_MEDIA_TYPE,
-            "a call must be sent as Content-Type: application/json (an empty body for no arguments)",
+            "a call must be sent as Content-Type: application/json (an empty body for no arguments), or application/octet-stream for a function taking bytes",
         ));
     }
     let body = read_body(body, state).await?;
@@ -227,21 +231,24 @@ pub(super) async fn method_not_allowed(State(state): State<Arc<ServerState>>, me
     response
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return false;
-    };
+/// What the body is by its `Content-Type`: JSON (`application/json`, `*+json`), the one
+/// argument's bytes (`application/octet-stream`), or neither (`None`: refused).
+pub(super) fn body_kind(headers: &HeaderMap) -> Option<BodyKind> {
+    let value = headers.get(header::CONTENT_TYPE)?;
     // Nearly every client sends exactly this: no text parsing for it.
     if value.as_bytes().eq_ignore_ascii_case(b"application/json") {
-        return true;
+        return Some(BodyKind::Json);
     }
-    value
-        .to_str()
-        .ok()
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| {
-            let mime = mime.trim();
-            mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
-        })
+    let mime = value.to_str().ok()?.split(';').next()?.trim();
+    if mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json") {
+        Some(BodyKind::Json)
+    } else if mime.eq_ignore_ascii_case(OCTET_STREAM) {
+        Some(BodyKind::Bytes)
+    } else {
+        None
+    }
 }
+
+/// The media type of raw bytes.
+pub(crate) const OCTET_STREAM: &str = "application/octet-stream";
 

@@ -39,6 +39,12 @@ pub(super) fn document(api: &ApiSchema, prefix: &str, info: &ApiInfo) -> Value {
             "description": "The function's value.",
             "content": {"application/json": {"schema": function.returns}},
         });
+        if function.returns_bytes {
+            ok = json!({
+                "description": "The function's value: the bytes themselves.",
+                "content": {"application/octet-stream": {"schema": function.returns}},
+            });
+        }
         if let Some(items) = &function.items {
             // Always frames: items have no other form.
             ok = json!({
@@ -72,9 +78,9 @@ pub(super) fn document(api: &ApiSchema, prefix: &str, info: &ApiInfo) -> Value {
         let mut operation = json!({
             "operationId": function.name,
             "requestBody": {
-                "description": "The arguments: by keyword (an object), positional (an array), both (an object whose `$args` array fills the first parameters, its other members by keyword; a parameter given both ways is refused), `null` when none is needed, or the single argument itself. Always sent as `application/json`, even when empty.",
+                "description": "The arguments: by keyword (an object), positional (an array), both (an object whose `$args` array fills the first parameters, its other members by keyword; a parameter given both ways is refused), `null` when none is needed, or the single argument itself. Always sent as `application/json`, even when empty; a function whose one parameter is bytes also takes them as the body itself (`application/octet-stream`).",
                 "required": true,
-                "content": {"application/json": {"schema": arguments}},
+                "content": request_content(function, arguments),
             },
             "responses": responses,
         });
@@ -181,6 +187,16 @@ fn frames(progress: &Value, returns: &Value) -> Value {
             "required": ["error", "status"],
         },
     ]})
+}
+
+/// The request body's media types: JSON, and for a function whose one parameter is of a bytes
+/// type, the bytes themselves.
+fn request_content(function: &FunctionSchema, arguments: Value) -> Value {
+    let mut content = json!({"application/json": {"schema": arguments}});
+    if function.takes_bytes {
+        content["application/octet-stream"] = json!({"schema": {"type": "string", "contentMediaType": "application/octet-stream"}});
+    }
+    content
 }
 
 /// The schema of one frame of a stream's answer.

@@ -12,6 +12,11 @@ use crate::remote::wire::{Code, ErrorBody, codes};
 pub(super) fn answer(answer: Answer) -> Response {
     match answer {
         Answer::Value(json) => value(json),
+        Answer::Bytes(bytes) => {
+            let mut response = Body::from(bytes).into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(super::handlers::OCTET_STREAM));
+            response
+        }
         Answer::Error(status, body) => error(status, &body),
         // Items are always framed (the streamed path): no plain answer ends them.
         Answer::End(count) => value(count.to_string().into_bytes()),

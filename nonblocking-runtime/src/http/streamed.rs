@@ -69,7 +69,8 @@ pub(super) async fn call(
     let mut running: Running = Box::pin(async move {
         let mut caller = Caller::http(&parts.headers, peer(&parts.extensions));
         let body = call_body(&parts.headers, body, &state);
-        dispatch(&state.policy, function, &mut caller, body, std::future::pending(), outlets).await
+        let kind = super::handlers::body_kind(&parts.headers).unwrap_or_default();
+        dispatch(&state.policy, function, &mut caller, body, std::future::pending(), outlets, kind).await
     });
     // Until it first talks back, the call is an ordinary one.
     let first = poll_fn(|context| {

@@ -12,6 +12,8 @@ use crate::errors::CallError;
 pub enum Returned {
     Value(Value),
     Items(RawItems),
+    /// The value of a bytes type (`Vec<u8>`, `bytes::Bytes`): its bytes.
+    Bytes(Vec<u8>),
 }
 
 /// A call's reply as its caller reads it.
@@ -23,13 +25,17 @@ pub enum Reply<'a> {
     Json(&'a [u8]),
     /// The items of a function that streams them.
     Items(RawItems),
+    /// The value's bytes (a function returning a bytes type).
+    Bytes(&'a [u8]),
 }
 
-impl From<Returned> for Reply<'_> {
-    fn from(returned: Returned) -> Self {
-        match returned {
-            Returned::Value(value) => Reply::Value(value),
-            Returned::Items(items) => Reply::Items(items),
+impl Returned {
+    /// Reads what a function in this process gave as `R`, for a call by name of `function`.
+    pub(crate) fn read<R: CallValue>(self, function: &str) -> Result<R, CallError> {
+        match self {
+            Returned::Value(value) => R::from_reply(Reply::Value(value), function),
+            Returned::Items(items) => R::from_reply(Reply::Items(items), function),
+            Returned::Bytes(bytes) => R::from_reply(Reply::Bytes(&bytes), function),
         }
     }
 }
@@ -52,6 +58,7 @@ impl<T: DeserializeOwned + Send + 'static> CallValue for T {
         let decoded = match reply {
             Reply::Value(value) => T::deserialize(value),
             Reply::Json(json) => serde_json::from_slice(json),
+            Reply::Bytes(bytes) => crate::binary::from_bytes(bytes),
             Reply::Items(_) => {
                 return Err(CallError::invalid_result(
                     function,
@@ -72,7 +79,7 @@ impl<T: DeserializeOwned + Send + 'static> CallValue for Items<T> {
                 let items = values.into_iter().map(|value| serde_json::value::to_raw_value(&value).expect("a `Value` encodes"));
                 Ok(Items::from_iter(items.collect::<Vec<_>>()).decoded(function.to_owned()))
             }
-            Reply::Value(_) | Reply::Json(_) => {
+            Reply::Value(_) | Reply::Json(_) | Reply::Bytes(_) => {
                 Err(CallError::invalid_result(function, "it returns one value, not items: read it as that value's type".to_owned()))
             }
         }

@@ -23,12 +23,12 @@ use crate::progress::{self, Reporter};
 use crate::remote::ReadProgress;
 use crate::errors::{CallError, NoRespondersError, RejectedError, TransportError};
 use crate::remote::wire::{codes, from_wire};
-use super::headers::ITEMS;
+use super::headers::{BODY, BYTES, ITEMS};
 use super::stream_in;
 use crate::items::{Items, Reply};
 use crate::remote::dispatch::first_of;
 use std::future::poll_fn;
-use crate::remote::{Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
+use crate::remote::{Body, Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
 
 /// How often a call that found no worker is tried again, and how long apart at first (a
 /// worker may be restarting); after that, [`CallError::NoResponders`] at once.
@@ -239,7 +239,7 @@ impl Remote {
     async fn run<R>(
         self,
         name: String,
-        body: Vec<u8>,
+        body: Body,
         decode: Decode<R>,
         deadline: Instant,
         reporter: Option<Arc<Reporter>>,
@@ -248,11 +248,14 @@ impl Remote {
             return Err(CallError::not_found_remote(&name, None, &format!("nats:{}", self.prefix)));
         };
         let max_payload = self.client.server_info().max_payload;
-        if body.len() > max_payload {
+        let length = match &body {
+            Body::Json(bytes) | Body::Bytes(bytes) => bytes.len(),
+        };
+        if length > max_payload {
             return Err(CallError::Rejected(Box::new(RejectedError {
                 status: codes::PAYLOAD_TOO_LARGE.status,
                 code: codes::PAYLOAD_TOO_LARGE.code.into(),
-                message: format!("the arguments are {} bytes, over the NATS servers' max_payload of {max_payload} bytes", body.len()),
+                message: format!("the arguments are {} bytes, over the NATS servers' max_payload of {max_payload} bytes", length),
             })));
         }
         let inbound = reporter.map(|reporter| Closing(Arc::new(Inbound::new(reporter))));
@@ -269,7 +272,10 @@ impl Remote {
         if inbound.is_some() {
             headers.insert(FRAMES, "progress");
         }
-        let payload = bytes::Bytes::from(body);
+        if let Body::Bytes(_) = body {
+            headers.insert(BODY, BYTES);
+        }
+        let payload = bytes::Bytes::from(body.into_bytes());
         // Armed until the call's outcome is known: a call dropped before then (cancel,
         // timeout) is cancelled on the worker running it.
         let mut call = Pending { remote: self.clone(), id, notice: Some(notice), armed: true };
@@ -313,7 +319,9 @@ impl Remote {
                     match error_status(&message) {
                         None => {
                             call.armed = false;
-                            return decode(Reply::Json(&message.payload), &name);
+                            let raw = message.headers.as_ref().and_then(|headers| headers.get(BODY)).is_some_and(|value| value.as_str() == BYTES);
+                            let reply = if raw { Reply::Bytes(&message.payload) } else { Reply::Json(&message.payload) };
+                            return decode(reply, &name);
                         }
                         Some(status) => {
                             let error = from_wire(&format!("nats:{}", self.prefix), &subject, &name, status, &message.payload);
@@ -390,7 +398,7 @@ impl Remote {
 impl sealed::Sealed for Remote {}
 
 impl Transport for Remote {
-    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>, progress: ReadProgress) -> AsyncCall<R> {
+    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Body, CallError>, decode: Decode<R>, progress: ReadProgress) -> AsyncCall<R> {
         let remote = self.clone();
         let name = name.to_owned();
         let timeout = self.timeout;

@@ -27,3 +27,8 @@ pub(crate) const ITEMS: &str = "Nonblocking-Items";
 pub(crate) const CREDIT: &str = "Nonblocking-Credit";
 /// On a caller's message to a stream's [`CREDIT`] subject: how many items it has read.
 pub(crate) const READ: &str = "Nonblocking-Read";
+/// On a request or a reply: the payload is raw bytes ([`BYTES`]), the one argument or the value
+/// of a bytes type, not JSON.
+pub(crate) const BODY: &str = "Nonblocking-Body";
+/// The value of [`BODY`] for raw bytes.
+pub(crate) const BYTES: &str = "bytes";

@@ -15,12 +15,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::cancels::Cancels;
-use super::headers::{ACCEPTED, CALL_ID, FRAMES, ITEMS, NOTIFY, SERVICE_ERROR, SERVICE_ERROR_CODE};
+use super::headers::{ACCEPTED, BODY, BYTES, CALL_ID, FRAMES, ITEMS, NOTIFY, SERVICE_ERROR, SERVICE_ERROR_CODE};
 use super::service::Service;
 use crate::progress::{self, Cell};
 use crate::registry::ServerFunction;
 use super::stream_out::{publish_progress, send_stream};
-use crate::remote::dispatch::{Answer, ITEM_BUFFER, Interrupt, Outlets, dispatch, first_of};
+use crate::remote::dispatch::{Answer, BodyKind, ITEM_BUFFER, Interrupt, Outlets, dispatch, first_of};
 use crate::remote::wire::{ErrorBody, codes};
 use crate::remote::{Caller, Policy};
 
@@ -49,6 +49,7 @@ pub(crate) async fn handle(served: Arc<Served>, endpoint: usize, function: &'sta
     let mut caller = Caller::nats(message.headers.as_ref());
     let header = |name: &str| message.headers.as_ref().and_then(|headers| headers.get(name)).map(|value| value.as_str());
     let cancellable = header(CALL_ID).zip(header(NOTIFY));
+    let kind = if header(BODY) == Some(BYTES) { BodyKind::Bytes } else { BodyKind::Json };
     let body = std::future::ready(Ok::<_, Infallible>(message.payload.clone()));
     let interrupt = interrupt(&served, cancellable, function);
     // A caller that reads frames (this crate's) gets them at its notice subject while the call
@@ -59,7 +60,7 @@ pub(crate) async fn handle(served: Arc<Served>, endpoint: usize, function: &'sta
             let (reporter, cell) = progress::channel();
             let (sink, items) = tokio::sync::mpsc::channel(ITEM_BUFFER);
             let outlets = Outlets { progress: function.reports_progress().then_some(reporter), items: Some(sink) };
-            let running = dispatch(&served.policy, function, &mut caller, body, interrupt, outlets);
+            let running = dispatch(&served.policy, function, &mut caller, body, interrupt, outlets, kind);
             let (answer, sent) = send_stream(&served, notify, running, &cell, items).await;
             let mut headers = HeaderMap::new();
             headers.insert(FRAMES, sent.progress.to_string().as_str());
@@ -72,21 +73,26 @@ pub(crate) async fn handle(served: Arc<Served>, endpoint: usize, function: &'sta
         Some(notify) if function.reports_progress() => {
             let (reporter, cell) = progress::channel();
             let outlets = Outlets { progress: Some(reporter), items: None };
-            let running = dispatch(&served.policy, function, &mut caller, body, interrupt, outlets);
+            let running = dispatch(&served.policy, function, &mut caller, body, interrupt, outlets, kind);
             let (answer, sent) = send_progress(&served, notify, running, &cell).await;
             let mut headers = HeaderMap::new();
             headers.insert(FRAMES, sent.to_string().as_str());
             (answer, Some(headers))
         }
         // A stream to a caller that reads no frames is answered with an error by the dispatch.
-        _ => match dispatch(&served.policy, function, &mut caller, body, interrupt, Outlets::default()).await {
+        _ => match dispatch(&served.policy, function, &mut caller, body, interrupt, Outlets::default(), kind).await {
             Ok(answer) => (answer, None),
             Err(never) => match never {},
         },
     };
-    // A stream's answer is its number of items (the header says it too).
+    // A stream's answer is its number of items (the header says it too); a value of a bytes
+    // type goes as the bytes themselves, which a header says.
     let answer = match answer {
         Answer::End(count) => Answer::Value(count.to_string().into_bytes()),
+        Answer::Bytes(bytes) => {
+            headers.get_or_insert_with(HeaderMap::new).insert(BODY, BYTES);
+            Answer::Value(bytes)
+        }
         answer => answer,
     };
     let error = match answer {
@@ -118,7 +124,7 @@ pub(crate) async fn handle(served: Arc<Served>, endpoint: usize, function: &'sta
         // Cancelled by its caller, who waits for nothing: a request, not an error.
         Answer::Dropped => None,
         // Made a value above.
-        Answer::End(_) => None,
+        Answer::End(_) | Answer::Bytes(_) => None,
     };
     let error = error.as_ref().map(|(status, message)| (*status, message.as_str()));
     served.service.endpoints[endpoint].record(arrived.elapsed(), error);

@@ -64,6 +64,8 @@ enum Values<'a> {
     RawPositional(vec::IntoIter<&'a RawValue>),
     RawKeyword(Vec<(Cow<'a, str>, &'a RawValue)>),
     RawMixed(vec::IntoIter<&'a RawValue>, Vec<(Cow<'a, str>, &'a RawValue)>),
+    /// The one argument's bytes, until read.
+    Bytes(Option<&'a [u8]>),
 }
 
 /// One argument, as the generated code's `Argument::decode` receives it.
@@ -72,6 +74,8 @@ pub enum Arg<'a> {
     Value(Value),
     /// A slice of a JSON body, already checked to be well-formed.
     Raw(&'a RawValue),
+    /// The bytes of an `application/octet-stream` body.
+    Bytes(&'a [u8]),
 }
 
 impl<'a> Arguments<'a> {
@@ -162,6 +166,7 @@ impl<'a> Arguments<'a> {
                 }
                 Values::RawPositional(vec![single].into_iter())
             }
+            RawArgs::Bytes(bytes) => Values::Bytes(Some(bytes)),
         };
         Ok(Arguments { name, params, values, next: 0, context })
     }
@@ -185,6 +190,7 @@ impl<'a> Arguments<'a> {
             Values::RawKeyword(members) => take_member(members, param.name).map(Arg::Raw),
             Values::Mixed(values, map) => values.next().or_else(|| map.remove(param.name)).map(Arg::Value),
             Values::RawMixed(values, members) => values.next().or_else(|| take_member(members, param.name)).map(Arg::Raw),
+            Values::Bytes(bytes) => bytes.take().map(Arg::Bytes),
         };
         match value {
             Some(value) => decode(value)

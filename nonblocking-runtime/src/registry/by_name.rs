@@ -62,7 +62,7 @@ pub fn call_async_by_name<R: CallValue>(name: &str, args: impl Serialize) -> Asy
         let started = function.clone().and_then(|function| start(function, &args));
         call_with_outcome(async move {
             let (function, invocation) = started?;
-            R::from_reply(invocation.await?.into(), function)
+            invocation.await?.read(function)
         })
     };
     // A function that reports progress gets a channel for it (the call's `on_progress`).

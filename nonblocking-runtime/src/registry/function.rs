@@ -55,10 +55,23 @@ pub struct ServerFunctionParts {
     pub reports_progress: bool,
     /// Returns `Items<T>`: its call's value is read item by item.
     pub streams: bool,
+    /// Which of its parameter and value are raw bytes.
+    pub binary: fn() -> Binary,
     pub handler: Handler,
     pub error_value: ErrorValueFn,
     pub doc: &'static str,
     pub signature: SignatureFn,
+}
+
+/// Which parts of a call are raw bytes (`Vec<u8>`, `bytes::Bytes`), which a transport sends
+/// as `application/octet-stream` instead of JSON. Not public API.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Binary {
+    /// Its one parameter is of a bytes type: the body may be the bytes themselves.
+    pub takes: bool,
+    /// Its value is of a bytes type.
+    pub returns: bool,
 }
 
 /// The JSON Schemas of a function's types, generated on demand (feature `schema`).
@@ -199,6 +212,18 @@ impl ServerFunction {
         self.parts.reports_progress
     }
 
+    /// Whether the function's one parameter is of a bytes type (`Vec<u8>`, `bytes::Bytes`): a
+    /// call may then send the bytes themselves as its body (`application/octet-stream`).
+    pub fn takes_bytes(&self) -> bool {
+        (self.parts.binary)().takes
+    }
+
+    /// Whether the function returns a bytes type (`Vec<u8>`, `bytes::Bytes`): its value then
+    /// travels as the bytes themselves (`application/octet-stream`), never as JSON.
+    pub fn returns_bytes(&self) -> bool {
+        (self.parts.binary)().returns
+    }
+
     /// Whether the function streams its items (it returns [`Items<T>`](crate::items::Items)),
     /// which a caller reads one by one.
     pub fn streams(&self) -> bool {
@@ -311,6 +336,7 @@ pub(crate) fn test_function(name: &'static str) -> &'static ServerFunction {
         require: None,
         reports_progress: false,
         streams: false,
+        binary: Binary::default,
         handler: |_| unreachable!("a test entry is never called"),
         error_value: |_| None,
         doc: "",

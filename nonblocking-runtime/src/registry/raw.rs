@@ -17,6 +17,8 @@ pub(crate) enum RawArgs<'a> {
     Positional(Vec<&'a RawValue>),
     Keyword(Vec<(Cow<'a, str>, &'a RawValue)>),
     Single(&'a RawValue),
+    /// The one argument's bytes (an `application/octet-stream` body).
+    Bytes(&'a [u8]),
 }
 
 impl<'a> RawArgs<'a> {
@@ -144,6 +146,7 @@ mod tests {
                 members.iter().map(|(k, v)| format!("{k}={}", v.get())).collect::<Vec<_>>().join(" ")
             ),
             Ok(RawArgs::Single(value)) => format!("single {}", value.get()),
+            Ok(RawArgs::Bytes(_)) => unreachable!("parsing JSON never gives bytes"),
             Err(super::RawError::Malformed(_) | super::RawError::NotUtf8) => "malformed".into(),
             Err(super::RawError::TooDeep) => "too deep".into(),
         }

@@ -77,7 +77,7 @@ impl Stream for Channeled {
         Poll::Ready(match answer {
             Ok(Answer::End(_)) => None,
             Ok(Answer::Error(status, body)) => Some(Err((this.error)(status, &serde_json::to_vec(&body).unwrap_or_default()))),
-            Ok(Answer::Value(_)) => None,
+            Ok(Answer::Value(_) | Answer::Bytes(_)) => None,
             Ok(Answer::Dropped) | Err(_) => Some(Err(CallError::Cancelled)),
         })
     }

@@ -38,6 +38,17 @@ pub(crate) struct Outlets {
     pub(crate) items: Option<ItemSink>,
 }
 
+/// What a call's body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum BodyKind {
+    /// The arguments, as JSON.
+    #[default]
+    Json,
+    /// The one argument's bytes (`application/octet-stream`), for a function taking a bytes
+    /// type.
+    Bytes,
+}
+
 /// What a call answers, for the transport to frame.
 #[derive(Debug)]
 pub(crate) enum Answer {
@@ -45,6 +56,8 @@ pub(crate) enum Answer {
     Value(Vec<u8>),
     /// The function's items, all sent (to the call's [`ItemSink`]): how many.
     End(u64),
+    /// The function's value, of a bytes type: the bytes themselves.
+    Bytes(Vec<u8>),
     /// An error object, with its status in the wire's table.
     Error(u16, ErrorBody),
     /// The transport stopped the call for its caller (a cancel): nobody waits for an answer.
@@ -87,11 +100,16 @@ pub(crate) async fn dispatch<B, E, I>(
     body: B,
     interrupt: I,
     outlets: Outlets,
+    kind: BodyKind,
 ) -> Result<Answer, E>
 where
     B: Future<Output = Result<bytes::Bytes, E>>,
     I: Future<Output = Interrupt>,
 {
+    if kind == BodyKind::Bytes && !function.takes_bytes() {
+        let message = format!("`{}` takes no bytes: send its arguments as JSON", function.name());
+        return Ok(Answer::refusal(codes::UNSUPPORTED_MEDIA_TYPE, message));
+    }
     let context = match policy.authorize(caller, function) {
         Ok(context) => context,
         Err((code, message)) => return Ok(Answer::refusal(code, message)),
@@ -115,7 +133,7 @@ where
         context = context.with_progress(reporter);
     }
     let (span, context) = call_span(function.name(), caller, context);
-    let running = run(policy, function, &body, context, timeout, interrupt, outlets.items);
+    let running = run(policy, function, (&body, kind), context, timeout, interrupt, outlets.items);
     Ok(match span {
         Some(span) => running.instrument(span).await,
         None => running.await,
@@ -126,7 +144,7 @@ where
 async fn run(
     policy: &Policy,
     function: &'static ServerFunction,
-    body: &[u8],
+    (body, kind): (&[u8], BodyKind),
     context: Context,
     timeout: Duration,
     interrupt: impl Future<Output = Interrupt>,
@@ -143,7 +161,11 @@ async fn run(
     };
     // The arguments are read straight from the body, one raw slice per parameter: no `Value`
     // tree is built on the way to the function's own types.
-    let args = match RawArgs::parse(body) {
+    let parsed = match kind {
+        BodyKind::Bytes => Ok(RawArgs::Bytes(body)),
+        BodyKind::Json => RawArgs::parse(body),
+    };
+    let args = match parsed {
         Ok(args) => args,
         Err(refused) => {
             let (status, body) = refuse_arguments(function, refused, policy.show_panics);
@@ -181,6 +203,7 @@ async fn run(
                 Err(error) => Answer::failure(&CallError::invalid_result(function.name(), error.to_string()), policy, function),
             };
         }
+        (Returned::Bytes(bytes), _) => return Answer::Bytes(bytes),
         (Returned::Items(items), Some(sink)) => (items, sink),
         (Returned::Items(_), None) => {
             let unread = CallError::invalid_result(function.name(), "it streams items, which this caller cannot read".to_owned());

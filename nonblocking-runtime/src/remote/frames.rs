@@ -64,6 +64,9 @@ pub(crate) fn item(value: &RawValue) -> Vec<u8> {
 pub(crate) fn terminal(answer: Answer) -> Vec<u8> {
     let (status, body) = match answer {
         Answer::End(count) => return format!("{{\"end\":{count}}}\n").into_bytes(),
+        // Not framed over HTTP (a function returning bytes answers them as the body): only a
+        // transport that frames anyway gets them here, as the JSON a value of bytes would be.
+        Answer::Bytes(bytes) => return terminal(Answer::Value(serde_json::to_vec(&bytes).unwrap_or_default())),
         Answer::Value(json) => {
             let mut frame = Vec::with_capacity(json.len() + 11);
             frame.extend_from_slice(br#"{"value":"#);

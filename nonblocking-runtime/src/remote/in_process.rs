@@ -12,7 +12,7 @@ use super::channeled::{AbortOnDrop, Channeled, Ending};
 use super::dispatch::{Answer, ITEM_BUFFER, Outlets, dispatch, first_of};
 use super::policy::{InvalidPolicy, Policy, Settings, policy_setters};
 use super::wire::from_wire;
-use super::{Caller, Decode, ReadProgress, Transport, sealed};
+use super::{Body, Caller, Decode, ReadProgress, Transport, sealed};
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::context::Context;
 use crate::errors::CallError;
@@ -158,7 +158,7 @@ impl InProcess {
 impl sealed::Sealed for InProcess {}
 
 impl Transport for InProcess {
-    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>, progress: ReadProgress) -> AsyncCall<R> {
+    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Body, CallError>, decode: Decode<R>, progress: ReadProgress) -> AsyncCall<R> {
         let (policy, headers, name) = (Arc::clone(&self.policy), Arc::clone(&self.headers), name.to_owned());
         let context = self.context.clone();
         // A function that reports progress reports it to this call, as it would over a wire.
@@ -170,7 +170,8 @@ impl Transport for InProcess {
                 Ok(_) => return Err(CallError::not_found(&name, None)),
                 Err(error) => return Err(error),
             };
-            let body = std::future::ready(Ok::<_, Infallible>(bytes::Bytes::from(body)));
+            let kind = body.kind();
+            let body = std::future::ready(Ok::<_, Infallible>(bytes::Bytes::from(body.into_bytes())));
             let progress = reporter.filter(|_| function.reports_progress());
             let error = {
                 let name = name.clone();
@@ -182,7 +183,7 @@ impl Transport for InProcess {
                 let outlets = Outlets { progress, items: Some(sink) };
                 let mut running = AbortOnDrop(crate::runtime::spawn(async move {
                     let mut caller = Caller::in_process(&headers, context);
-                    match dispatch(&policy, function, &mut caller, body, std::future::pending(), outlets).await {
+                    match dispatch(&policy, function, &mut caller, body, std::future::pending(), outlets, kind).await {
                         Ok(answer) => answer,
                         Err(never) => match never {},
                     }
@@ -204,13 +205,14 @@ impl Transport for InProcess {
             } else {
                 let mut caller = Caller::in_process(&headers, context);
                 let outlets = Outlets { progress, items: None };
-                match dispatch(&policy, function, &mut caller, body, std::future::pending(), outlets).await {
+                match dispatch(&policy, function, &mut caller, body, std::future::pending(), outlets, kind).await {
                     Ok(answer) => answer,
                     Err(never) => match never {},
                 }
             };
             match answer {
                 Answer::Value(json) => decode(Reply::Json(&json), &name),
+                Answer::Bytes(bytes) => decode(Reply::Bytes(&bytes), &name),
                 // Through the wire's table both ways: the error a real transport's caller gets.
                 Answer::Error(status, body) => Err(error(status, &serde_json::to_vec(&body).unwrap_or_default())),
                 Answer::End(_) => Err(CallError::invalid_result(&name, "it answered the end of items it did not stream".to_owned())),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Decode, ReadProgress, Transport, sealed};
+use super::{Body, Decode, ReadProgress, Transport, sealed};
 use crate::items::Reply;
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::CallError;
@@ -112,11 +112,16 @@ impl fmt::Debug for Mock {
 impl sealed::Sealed for Mock {}
 
 impl Transport for Mock {
-    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>, _progress: ReadProgress) -> AsyncCall<R> {
+    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Body, CallError>, decode: Decode<R>, _progress: ReadProgress) -> AsyncCall<R> {
         // Recorded and answered now, in the caller: the record is complete as soon as the call
         // is made, and a test needs no runtime tick to see it.
         let outcome = body.and_then(|body| {
-            let args = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap_or(Value::Null) };
+            let args = match body {
+                Body::Json(body) if body.is_empty() => Value::Null,
+                Body::Json(body) => serde_json::from_slice(&body).unwrap_or(Value::Null),
+                // A bytes argument is recorded as the JSON it would be: a list of its numbers.
+                Body::Bytes(bytes) => Value::Array(vec![bytes.into()]),
+            };
             lock(&self.calls).push(MockCall { name: name.to_owned(), args: args.clone() });
             let answer = lock(&self.answers).get(name).cloned();
             match answer {

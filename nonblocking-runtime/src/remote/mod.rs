@@ -31,7 +31,7 @@ pub use self::mock::{Mock, MockCall};
 pub use self::policy::{Authorize, Expose, InvalidPolicy, Refusal};
 pub(crate) use self::policy::{Policy, Settings, policy_setters};
 pub use self::prefix::InvalidPrefix;
-pub use self::transport::{Decode, Transport};
+pub use self::transport::{Body, Decode, Transport, Wire};
 #[doc(hidden)]
 pub use self::transport::{Progress as ReadProgress, call_typed};
 pub(crate) use self::transport::sealed;

@@ -8,6 +8,31 @@ use crate::calls::AsyncCall;
 use crate::errors::CallError;
 use crate::items::{CallValue, Reply};
 
+/// A call's body as a transport sends it: the arguments as JSON, or the one argument's bytes
+/// (a function taking a bytes type), which HTTP sends as `application/octet-stream` and NATS
+/// as the payload itself.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Body {
+    Json(Vec<u8>),
+    Bytes(Vec<u8>),
+}
+
+impl Body {
+    pub(crate) fn kind(&self) -> super::dispatch::BodyKind {
+        match self {
+            Body::Json(_) => super::dispatch::BodyKind::Json,
+            Body::Bytes(_) => super::dispatch::BodyKind::Bytes,
+        }
+    }
+
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Body::Json(bytes) | Body::Bytes(bytes) => bytes,
+        }
+    }
+}
+
 /// Reads the call's value from its reply (the value's JSON, or the items), naming the
 /// function if it cannot.
 pub type Decode<R> = fn(Reply<'_>, &str) -> Result<R, CallError>;
@@ -34,7 +59,7 @@ pub trait Transport: sealed::Sealed {
     /// same errors, plus the transport's own ([`CallError::Rejected`],
     /// [`CallError::Transport`]).
     fn call_async_by_name<R: CallValue>(&self, name: &str, args: impl Serialize) -> AsyncCall<R> {
-        let body = serde_json::to_vec(&args).map_err(|error| encode_error(name, &error));
+        let body = serde_json::to_vec(&args).map(Body::Json).map_err(|error| encode_error(name, &error));
         // By name, whether the function reports progress is not known here: the call reads it
         // if the server sends it.
         self.call_json(name, body, R::from_reply, Progress::Read)
@@ -43,7 +68,7 @@ pub trait Transport: sealed::Sealed {
     /// Sends `body` (the arguments as JSON) to the function `name`; `decode` reads the value;
     /// `progress` says whether the call reads the function's progress.
     #[doc(hidden)]
-    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Vec<u8>, CallError>, decode: Decode<R>, progress: Progress) -> AsyncCall<R>;
+    fn call_json<R: Send + 'static>(&self, name: &str, body: Result<Body, CallError>, decode: Decode<R>, progress: Progress) -> AsyncCall<R>;
 }
 
 /// Whether a remote call reads its function's progress and items: a call that does asks the
@@ -64,6 +89,25 @@ pub(crate) mod sealed {
     pub trait Sealed {}
 }
 
+/// One argument of a typed stub, as its type encodes it.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Wire {
+    Json(serde_json::Value),
+    /// The argument is of a bytes type.
+    Bytes(Vec<u8>),
+}
+
+impl Wire {
+    fn into_value(self) -> serde_json::Value {
+        match self {
+            Wire::Json(value) => value,
+            // Among other arguments, bytes are what JSON can hold: an array of numbers.
+            Wire::Bytes(bytes) => bytes.into(),
+        }
+    }
+}
+
 fn encode_error(name: &str, error: &serde_json::Error) -> CallError {
     CallError::invalid_arguments(name, None, format!("the arguments could not be encoded as JSON: {error}"))
 }
@@ -75,17 +119,25 @@ pub fn call_typed<R, const N: usize>(
     remote: &impl Transport,
     name: &str,
     frames: bool,
-    args: [Result<serde_json::Value, serde_json::Error>; N],
+    args: [Result<Wire, serde_json::Error>; N],
     decode: Decode<R>,
 ) -> AsyncCall<R>
 where
     R: Send + 'static,
 {
-    let body = args
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .and_then(|args| serde_json::to_vec(&args))
-        .map_err(|error| encode_error(name, &error));
+    let body = match args.into_iter().collect::<Result<Vec<_>, _>>() {
+        // The one argument of a bytes type is the whole body.
+        Ok(mut args) if matches!(args.as_slice(), [Wire::Bytes(_)]) => match args.pop() {
+            Some(Wire::Bytes(bytes)) => Ok(Body::Bytes(bytes)),
+            _ => unreachable!("one bytes argument"),
+        },
+        Ok(args) => {
+            let values: Vec<serde_json::Value> = args.into_iter().map(Wire::into_value).collect();
+            serde_json::to_vec(&values).map(Body::Json)
+        }
+        Err(error) => Err(error),
+    }
+    .map_err(|error| encode_error(name, &error));
     let progress = if frames { Progress::Read } else { Progress::Ignore };
     remote.call_json(name, body, decode, progress)
 }

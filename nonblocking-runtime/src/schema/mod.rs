@@ -85,6 +85,12 @@ pub struct FunctionSchema {
     /// The schema of its items, for a function that streams them (returns `Items<T>`); its
     /// value ([`returns`](Self::returns)) is then their number.
     pub items: Option<Value>,
+    /// Its one parameter is of a bytes type: a call may send the bytes as its whole body
+    /// (`application/octet-stream`).
+    pub takes_bytes: bool,
+    /// Its value is of a bytes type, answered as the bytes themselves
+    /// (`application/octet-stream`); [`returns`](Self::returns) is then a binary string.
+    pub returns_bytes: bool,
 }
 
 /// One parameter of a [`FunctionSchema`].
@@ -142,6 +148,9 @@ impl ApiSchema {
                 let error = signature.error.map(output);
                 let progress = signature.progress.map(output);
                 // A stream's schema is the list of its items; its call's value, their number.
+                if function.returns_bytes() {
+                    returns = serde_json::json!({"type": "string", "contentMediaType": "application/octet-stream"});
+                }
                 let items = function.streams().then(|| {
                     let items = returns.get_mut("items").map(Value::take).unwrap_or_else(|| Value::Object(Default::default()));
                     returns = serde_json::json!({"type": "integer", "minimum": 0});
@@ -156,6 +165,8 @@ impl ApiSchema {
                     error,
                     progress,
                     items,
+                    takes_bytes: function.takes_bytes(),
+                    returns_bytes: function.returns_bytes(),
                 }
             })
             .collect();

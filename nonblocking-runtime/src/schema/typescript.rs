@@ -112,6 +112,9 @@ impl<'a> Node<'a> {
     }
 }
 
+/// What a bytes parameter takes: the client sends any of them as the body itself.
+const BYTES_IN: &str = "ArrayBuffer | ArrayBufferView | Blob";
+
 /// One stub's signature, with its doc comment.
 fn stub(out: &mut String, types: &Types, indent: &str, key: &str, function: &FunctionSchema) {
     let mut doc = function.doc.to_owned();
@@ -127,7 +130,9 @@ fn stub(out: &mut String, types: &Types, indent: &str, key: &str, function: &Fun
             // Only a trailing run of optional parameters may be left out of a positional call.
             let optional = function.params[i..].iter().all(|rest| rest.optional);
             let name = if RESERVED_WORDS.contains(&param.name) { format!("{}_", param.name) } else { param.name.to_owned() };
-            format!("{name}{}: {}", if optional { "?" } else { "" }, types.of(&param.schema, 0))
+            // The one bytes parameter takes what `fetch` sends as a body.
+            let ty = if function.takes_bytes { BYTES_IN.to_owned() } else { types.of(&param.schema, 0) };
+            format!("{name}{}: {ty}", if optional { "?" } else { "" })
         })
         .collect();
     let error = function.error.as_ref().map_or_else(|| "never".to_owned(), |error| types.of(error, 0));
@@ -142,12 +147,8 @@ fn stub(out: &mut String, types: &Types, indent: &str, key: &str, function: &Fun
             types.of(items, 0)
         ),
     };
-    let _ = writeln!(
-        out,
-        "{indent}{key}({}): AsyncCall<{}, {error}{progress}>;",
-        params.join(", "),
-        types.of(&function.returns, 0)
-    );
+    let returns = if function.returns_bytes { "ArrayBuffer".to_owned() } else { types.of(&function.returns, 0) };
+    let _ = writeln!(out, "{indent}{key}({}): AsyncCall<{returns}, {error}{progress}>;", params.join(", "));
 }
 
 fn doc_comment(out: &mut String, indent: &str, text: &str) {
