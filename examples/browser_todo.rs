@@ -21,6 +21,8 @@
 //! - **Import** adds rows to the caller's list one at a time, reporting its progress (a
 //!   `#[context] Progress`), which the page shows as a progress bar; **Cancel import** stops it
 //!   on the server (`todo.imports_stopped`).
+//! - **Export**: the list as a file (`todo.export` returns `Vec<u8>`: its bytes travel as
+//!   themselves), saved through a link to a `Blob`.
 //! - **Suggestions**: a stream (`todo.suggestions` returns `Items<Suggestion>`) fills a list
 //!   item by item (`onItem`); **Stop** cancels it and the server stops making them
 //!   (`todo.suggestions_stopped`).
@@ -158,6 +160,24 @@ pub async fn list(#[context] user: User) -> Vec<Item> {
         .and_then(|lists| lists.get(&user.name))
         .cloned()
         .unwrap_or_default()
+}
+
+/// The caller's list as a text file (one `id<TAB>title` line per item): its bytes travel as
+/// themselves (`application/octet-stream`), and the page saves them as a file.
+#[server_function(name = "todo.export", require = "user")]
+pub async fn export(#[context] user: User) -> Vec<u8> {
+    list(user)
+        .await
+        .iter()
+        .map(|item| format!("{}\t{}\n", item.id, item.title))
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// How many bytes a file the page sends has: a file goes as its bytes, not as JSON.
+#[server_function(name = "todo.measure", require = "user")]
+pub async fn measure(file: Vec<u8>) -> usize {
+    file.len()
 }
 
 /// Answers the heartbeat with how many beats arrived.

@@ -220,6 +220,12 @@ async fn letters_seen() -> (u32, u32) {
     )
 }
 
+/// The bytes reversed: raw bytes both ways.
+#[server_function(name = "js.reverse")]
+async fn reverse(data: Vec<u8>) -> Vec<u8> {
+    data.into_iter().rev().collect()
+}
+
 async fn start() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -243,6 +243,27 @@ fn the_example_s_document_validates_and_the_server_conforms_to_it() {
         frames[0]["properties"]["progress"], import["x-nonblocking-progress"],
         "{import}"
     );
+    // Bytes: the export answers them as themselves, the measure takes them as its body.
+    let export = &document["paths"]["/rpc/todo.export"]["post"];
+    assert!(
+        export["responses"]["200"]["content"]["application/octet-stream"].is_object(),
+        "{export}"
+    );
+    assert!(
+        export["responses"]["200"]["content"]
+            .get("application/json")
+            .is_none(),
+        "{export}"
+    );
+    let measure = &document["paths"]["/rpc/todo.measure"]["post"];
+    assert!(
+        measure["requestBody"]["content"]["application/octet-stream"].is_object(),
+        "{measure}"
+    );
+    assert!(
+        measure["requestBody"]["content"]["application/json"].is_object(),
+        "JSON still: {measure}"
+    );
     // The suggestions stream: its `200` is frames only, items described.
     let suggestions = &document["paths"]["/rpc/todo.suggestions"]["post"];
     assert_eq!(

@@ -128,7 +128,10 @@ export declare class Client {
   readonly url: string | undefined;
   /** A client that also sends these headers, sharing everything else. */
   withHeaders(headers: Record<string, string>): Client;
-  /** Calls a server function with positional arguments. */
+  /** Calls a server function with positional arguments. One argument of bytes (an
+   * `ArrayBuffer`, a typed array or `DataView`, a `Blob`) is sent as the body itself
+   * (`application/octet-stream`), for a function whose one parameter is `Vec<u8>` or `Bytes`;
+   * a value of such a type comes back as an `ArrayBuffer`. */
   callAsync<T = unknown>(name: string, ...args: unknown[]): AsyncCall<T>;
   /** Runs `fn(...args)` without waiting. */
   callAsync<A extends unknown[], R>(fn: (...args: A) => R | PromiseLike<R>, ...args: A): AsyncCall<R>;
@@ -139,7 +142,8 @@ export declare class Client {
 /** Sets the options of the module-level `callAsync` and `callAsyncNamed`. */
 export declare function configure(options?: ClientOptions): Client;
 
-/** Calls a server function with positional arguments on the configured client. */
+/** Calls a server function with positional arguments on the configured client (bytes as
+ * `Client.callAsync` sends them). */
 export declare function callAsync<T = unknown>(name: string, ...args: unknown[]): AsyncCall<T>;
 /** Runs `fn(...args)` without waiting. */
 export declare function callAsync<A extends unknown[], R>(
@@ -195,6 +199,8 @@ export interface MockAnswering {
   /** Sends an item, as a function that streams them does (the call's value is then the
    * number of items sent). */
   item(value: unknown): void;
+  // An answer may return bytes (an ArrayBuffer, a typed array, a Blob): they are answered as
+  // a function returning bytes answers, and read as an ArrayBuffer.
 }
 
 /** One call a `Mock` got. */

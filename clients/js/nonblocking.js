@@ -469,6 +469,8 @@ export class Client {
     if (typeof nameOrFn === "function") {
       return new AsyncCall(nameOrFn.name ? `${nameOrFn.name}()` : "a function", () => nameOrFn(...args));
     }
+    // One argument of bytes (an ArrayBuffer, a typed array, a Blob) is the body itself.
+    if (args.length === 1 && isBinary(args[0])) return this.#call(nameOrFn, undefined, args[0]);
     return this.#call(nameOrFn, mixedBody(args));
   }
 
@@ -480,7 +482,7 @@ export class Client {
     return this.#call(name, kwargs);
   }
 
-  #call(name, body) {
+  #call(name, body, bytes) {
     if (typeof name !== "string" || name === "") throw new TypeError("a server function's name is a non-empty string");
     const label = `server function \`${name}\``;
     const call = new AsyncCall(label, async (signal, deadline, progress, item) => {
@@ -512,10 +514,10 @@ export class Client {
       try {
         response = await doFetch(`${this.#url}/${encodeURIComponent(name)}`, {
           method: "POST",
-          // Always JSON: the interceptor cannot make a call a "simple" cross-site request.
-          // Frames (progress, then the answer) from a function that reports progress.
-          headers: { ...headers, "Content-Type": "application/json", Accept: ACCEPT },
-          body: JSON.stringify(body),
+          // Always JSON or bytes: the interceptor cannot make a call a "simple" cross-site
+          // request. Frames (progress, then the answer) from a function that reports progress.
+          headers: { ...headers, "Content-Type": bytes === undefined ? "application/json" : OCTET_STREAM, Accept: ACCEPT },
+          body: bytes === undefined ? JSON.stringify(body) : bytes,
           credentials: this.#credentials,
           signal,
         });
@@ -526,6 +528,8 @@ export class Client {
         });
       }
       if (response.ok && isFrames(response)) return readFrames(response, progress, item, this.#url);
+      // A value of a bytes type comes as the bytes themselves.
+      if (response.ok && mediaType(response) === OCTET_STREAM) return response.arrayBuffer();
       const text = await response.text();
       let json;
       try {
@@ -560,9 +564,25 @@ const ACCEPT = "application/x-ndjson, application/json";
 // How many items a call keeps unhandled before it stops reading (and the server waits).
 const ITEMS_KEPT = 16;
 
+// The media type of raw bytes: a bytes argument's body, a bytes value's answer.
+const OCTET_STREAM = "application/octet-stream";
+
+function mediaType(response) {
+  return (response.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+}
+
 function isFrames(response) {
-  const type = response.headers.get("content-type") ?? "";
-  return type.split(";")[0].trim().toLowerCase() === "application/x-ndjson";
+  return mediaType(response) === "application/x-ndjson";
+}
+
+/** Whether `value` is bytes the client sends as a body: an ArrayBuffer, a view of one (a
+ * Uint8Array, a DataView), or a Blob. */
+function isBinary(value) {
+  return (
+    value instanceof ArrayBuffer ||
+    ArrayBuffer.isView(value) ||
+    (typeof Blob !== "undefined" && value instanceof Blob)
+  );
 }
 
 /**
@@ -765,7 +785,13 @@ export class Mock {
   get fetch() {
     return async (url, init = {}) => {
       const name = decodeURIComponent(String(url).split("/").pop());
-      const args = init.body === undefined || init.body === "" ? null : JSON.parse(String(init.body));
+      // A bytes argument is recorded (and given to the answer) as one Uint8Array.
+      const args =
+        init.body === undefined || init.body === ""
+          ? null
+          : typeof init.body === "string"
+            ? JSON.parse(init.body)
+            : [new Uint8Array(await new Response(init.body).arrayBuffer())];
       this.calls.push({ name, args, headers: { ...(init.headers ?? {}) } });
       const reply = (status, body) =>
         new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
@@ -809,6 +835,10 @@ export class Mock {
       })();
       if ((await Promise.race([outcome.then(() => false), started.then(() => true)])) === false) {
         const { status, body } = await outcome;
+        // Bytes are answered as a bytes value is: the bytes themselves.
+        if (status === 200 && isBinary(body)) {
+          return new Response(body, { status, headers: { "Content-Type": OCTET_STREAM } });
+        }
         return reply(status, body);
       }
       outcome.then(

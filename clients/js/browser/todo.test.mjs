@@ -359,6 +359,30 @@ test("a deadline set in the page stops a stream mid-way on the server", async ()
   assert.equal(stopped, before + 1, "the server stopped the stream at the deadline");
 });
 
+test("Export downloads the list as a file: bytes, not JSON", async () => {
+  await signIn("erin");
+  await page.fill("#title", "buy a kettle \u{1f375}");
+  await page.click("#add");
+  await page.locator("#items li", { hasText: "buy a kettle" }).waitFor();
+  await page.click("#export");
+  await page.locator("#export-status", { hasText: "bytes" }).waitFor();
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export-file")]);
+  const path = await download.path();
+  const { readFile } = await import("node:fs/promises");
+  const text = (await readFile(path)).toString("utf8");
+  const lines = text.split("\n");
+  assert.equal(lines.pop(), "", "each line ends with a newline");
+  assert.ok(lines.every((line) => /^\d+\t\S/.test(line)), `id, tab, title: ${JSON.stringify(text)}`);
+  assert.match(lines.at(-1), /^\d+\tbuy a kettle \u{1f375}$/u, "the item just added, its characters whole");
+  assert.equal(lines.length, await page.locator("#items li").count(), "one line per item of the list");
+  // From the page: a Blob goes as its bytes, and the function sees their number.
+  const measured = await page.evaluate(async () => {
+    const { api } = await import("/rpc/api.js");
+    return api.todo.measure(new Blob([new Uint8Array(1000)]));
+  });
+  assert.equal(measured, 1000);
+});
+
 /** Serves, on `port`, a page that loads the client from its own origin and calls the example
  * server at `api` across origins; resolves with the server, to close. */
 async function secondOrigin(port, api) {

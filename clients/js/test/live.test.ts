@@ -249,3 +249,19 @@ test("a loop that stops reading slows the server down; leaving it stops the func
   assert.equal(now, stopped + 1, "leaving the loop stopped the function on the server");
   assert.equal(call.status, "cancelled");
 });
+
+test("bytes go as the body itself and come back as an ArrayBuffer", async () => {
+  const every = Uint8Array.from({ length: 512 }, (_, at) => at % 256);
+  const reversed = Array.from(every).reverse();
+  for (const sent of [every, every.buffer, new Blob([every]), new DataView(every.buffer)]) {
+    const back = await client.callAsync<ArrayBuffer>("js.reverse", sent);
+    assert.ok(back instanceof ArrayBuffer, `an ArrayBuffer for ${sent.constructor.name}`);
+    assert.deepEqual(Array.from(new Uint8Array(back)), reversed);
+  }
+  // A function that takes no bytes refuses them, by name.
+  await assert.rejects(settled(client.callAsync("js.add", new Uint8Array([1]))), (error: NonBlockingError) => {
+    assert.equal(error.code, "unsupported_media_type");
+    assert.match(error.message, /`js.add` takes no bytes/);
+    return true;
+  });
+});

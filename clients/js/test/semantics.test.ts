@@ -621,3 +621,14 @@ test("a reader that keeps 16 items waits until they are taken, and loses none", 
   assert.equal(await call, 100);
   assert.equal(sent, 100);
 });
+
+test("bytes to and from a mock: the body itself, an ArrayBuffer back", async () => {
+  const mock = new Mock().answer("reverse", (args: Uint8Array[]) => args[0].slice().reverse());
+  const client = new Client({ url: "/rpc", fetch: mock.fetch });
+  const back = await client.callAsync<ArrayBuffer>("reverse", new Uint8Array([1, 2, 3]));
+  assert.ok(back instanceof ArrayBuffer);
+  assert.deepEqual(Array.from(new Uint8Array(back)), [3, 2, 1]);
+  const call = mock.callsOf("reverse")[0];
+  assert.equal(call.headers["Content-Type"], "application/octet-stream");
+  assert.deepEqual(Array.from((call.args as Uint8Array[])[0]), [1, 2, 3]);
+});
