@@ -8,6 +8,7 @@ mod support;
 use std::net::SocketAddr;
 
 use nonblocking_runtime::http::{Remote, Server};
+use nonblocking_runtime::items::Items;
 use nonblocking_runtime::nats::{self, Connect, Worker};
 use nonblocking_runtime::remote::{InProcess, Transport};
 use nonblocking_runtime::{CallError, call_async_by_name, server_function};
@@ -35,6 +36,21 @@ async fn make(count: usize) -> bytes::Bytes {
 #[server_function(name = "bytes.tag")]
 async fn tag(data: Vec<u8>, tag: u8) -> Vec<u8> {
     data.into_iter().chain([tag]).collect()
+}
+
+/// A download: `count` chunks of `size` bytes (chunk `n` all `n`), failing before chunk
+/// `fail_at`.
+#[server_function(name = "bytes.download")]
+async fn download(count: u8, size: usize, fail_at: Option<u8>) -> Items<Vec<u8>> {
+    Items::produce(2, move |chunks| async move {
+        for n in 0..count {
+            if fail_at == Some(n) {
+                return Err(format!("the disk failed at chunk {n}").into());
+            }
+            chunks.send(vec![n; size]).await?;
+        }
+        Ok(())
+    })
 }
 
 fn every_byte() -> Vec<u8> {

@@ -213,9 +213,18 @@ pub async fn download(name: String) -> Vec<u8> {
     name.into_bytes()
 }
 
+#[server_function(name = "schema.chunks")]
+pub async fn chunks() -> nonblocking_runtime::items::Items<Vec<u8>> {
+    nonblocking_runtime::items::Items::empty()
+}
+
 #[test]
 fn bytes_are_described_as_bytes() {
-    let api = ApiSchema::of([&UPLOAD_SERVER_FUNCTION, &DOWNLOAD_SERVER_FUNCTION]);
+    let api = ApiSchema::of([
+        &UPLOAD_SERVER_FUNCTION,
+        &DOWNLOAD_SERVER_FUNCTION,
+        &CHUNKS_SERVER_FUNCTION,
+    ]);
     let function = |name: &str| {
         api.functions()
             .iter()

@@ -34,6 +34,7 @@ pub const ADD_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunction 
             ::nonblocking_runtime::__private::Binary {
                 takes: false,
                 returns: ::nonblocking_runtime::__private::is_bytes::<i64>(),
+                chunks: ::nonblocking_runtime::__private::is_bytes_stream::<i64>(),
             }
         }
         binary

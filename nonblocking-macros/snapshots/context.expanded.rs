@@ -43,6 +43,7 @@ pub const SAVE_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunction
             ::nonblocking_runtime::__private::Binary {
                 takes: ::nonblocking_runtime::__private::is_bytes::<String>(),
                 returns: ::nonblocking_runtime::__private::is_bytes::<u32>(),
+                chunks: ::nonblocking_runtime::__private::is_bytes_stream::<u32>(),
             }
         }
         binary

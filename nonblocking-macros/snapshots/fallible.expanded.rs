@@ -31,6 +31,7 @@ pub(crate) const PARSE_SERVER_FUNCTION: ::nonblocking_runtime::__private::Server
             ::nonblocking_runtime::__private::Binary {
                 takes: ::nonblocking_runtime::__private::is_bytes::<String>(),
                 returns: ::nonblocking_runtime::__private::is_bytes::<u32>(),
+                chunks: ::nonblocking_runtime::__private::is_bytes_stream::<u32>(),
             }
         }
         binary

@@ -29,6 +29,7 @@ pub const ROWS_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunction
             ::nonblocking_runtime::__private::Binary {
                 takes: ::nonblocking_runtime::__private::is_bytes::<u32>(),
                 returns: ::nonblocking_runtime::__private::is_bytes::<Items<Row>>(),
+                chunks: ::nonblocking_runtime::__private::is_bytes_stream::<Items<Row>>(),
             }
         }
         binary

@@ -30,6 +30,7 @@ pub const SHOUT_SERVER_FUNCTION: ::nonblocking_runtime::__private::ServerFunctio
             ::nonblocking_runtime::__private::Binary {
                 takes: ::nonblocking_runtime::__private::is_bytes::<String>(),
                 returns: ::nonblocking_runtime::__private::is_bytes::<String>(),
+                chunks: ::nonblocking_runtime::__private::is_bytes_stream::<String>(),
             }
         }
         binary

@@ -243,7 +243,11 @@ fn generate(model: &ServerFn, krate: &Path) -> TokenStream {
     };
     let binary = quote! {{
         fn binary() -> #rt::Binary {
-            #rt::Binary { takes: #takes_bytes, returns: #rt::is_bytes::<#value>() }
+            #rt::Binary {
+                takes: #takes_bytes,
+                returns: #rt::is_bytes::<#value>(),
+                chunks: #rt::is_bytes_stream::<#value>(),
+            }
         }
         binary
     }};

@@ -21,6 +21,20 @@ pub fn is_bytes<T: 'static>() -> bool {
     false
 }
 
+/// Whether `V` is a stream of bytes: `Items<Vec<u8>>`, or `Items<bytes::Bytes>` (with a
+/// transport feature), a download in chunks.
+pub fn is_bytes_stream<V: 'static>() -> bool {
+    let id = TypeId::of::<V>();
+    if id == TypeId::of::<crate::items::Items<Vec<u8>>>() {
+        return true;
+    }
+    #[cfg(any(feature = "http", feature = "nats"))]
+    if id == TypeId::of::<crate::items::Items<bytes::Bytes>>() {
+        return true;
+    }
+    false
+}
+
 /// The bytes of `value` if it is of a bytes type, else `value` back.
 pub(crate) fn into_bytes<T: 'static>(value: T) -> Result<Vec<u8>, T> {
     let mut slot = Some(value);

@@ -11,7 +11,7 @@ pub use inventory;
 
 pub use crate::registry::arguments::{Arg, Arguments};
 pub use crate::registry::run::Invocation;
-pub use crate::binary::is_bytes;
+pub use crate::binary::{is_bytes, is_bytes_stream};
 pub use crate::registry::function::{Binary, ServerFunctionParts};
 pub use crate::registry::{Param, ServerFunction};
 pub use crate::{

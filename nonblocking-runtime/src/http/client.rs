@@ -19,6 +19,7 @@ use crate::items::{CallValue, Reply};
 use crate::remote::frames::{NDJSON, Reading};
 use crate::remote::wire::from_wire;
 use super::handlers::OCTET_STREAM;
+use super::streamed::BYTE_STREAM;
 use crate::remote::{Body, Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::{CallError, TransportError};
@@ -322,7 +323,12 @@ impl Transport for Remote {
                 let content_type = response.headers().get(CONTENT_TYPE);
                 let framed = content_type.is_some_and(|value| value.as_bytes() == NDJSON.as_bytes());
                 let raw = content_type.is_some_and(|value| value.as_bytes() == OCTET_STREAM.as_bytes());
+                let download = content_type.is_some_and(|value| value.as_bytes() == BYTE_STREAM.as_bytes());
                 let body = response.into_body();
+                if status == StatusCode::OK && download {
+                    // A download: its chunks as they arrive.
+                    return super::framed::chunks(body, decode, url, function);
+                }
                 if status == StatusCode::OK && framed {
                     // Frames this call did not ask for (an `Accept` header of the caller's own)
                     // are still read: their progress goes nowhere.

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use hyper::body::{Body, Incoming};
 
 use crate::errors::{CallError, TransportError};
-use crate::items::{Items, Stream};
+use crate::items::{Items, Stream, WireItem};
 use crate::remote::frames::{ItemReader, Lines, Read, Reading, Step};
 use crate::remote::wire::from_wire;
 
@@ -66,7 +66,7 @@ struct HttpItems {
 }
 
 impl Stream for HttpItems {
-    type Item = Result<Box<serde_json::value::RawValue>, CallError>;
+    type Item = Result<WireItem, CallError>;
 
     fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -86,7 +86,7 @@ impl Stream for HttpItems {
                 }
             }
             match next.take() {
-                Some(Read::Item(item)) => return Poll::Ready(Some(Ok(item))),
+                Some(Read::Item(item)) => return Poll::Ready(Some(Ok(WireItem::Json(item)))),
                 Some(Read::Going) => continue,
                 Some(Read::End(error)) => {
                     this.ended = true;
@@ -111,5 +111,42 @@ impl Stream for HttpItems {
             this.reader.cut_off();
             return Poll::Ready(Some(Err(failure)));
         }
+    }
+}
+
+/// A download's value: its body's chunks as items, read as the caller reads them. The body's
+/// end is the items' end; a body broken off is a transport error (the server breaks it off when
+/// the function fails after its first bytes).
+pub(super) fn chunks<R>(body: Incoming, decode: crate::remote::Decode<R>, url: String, function: String) -> Result<R, CallError> {
+    let chunks = Chunks { body, ended: false, url };
+    decode(crate::items::Reply::Items(Items::from_calls(chunks)), &function)
+}
+
+struct Chunks {
+    body: Incoming,
+    ended: bool,
+    url: String,
+}
+
+impl Stream for Chunks {
+    type Item = Result<WireItem, CallError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        while !this.ended {
+            match std::task::ready!(Pin::new(&mut this.body).poll_frame(context)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(chunk) if !chunk.is_empty() => return Poll::Ready(Some(Ok(WireItem::Bytes(chunk.to_vec())))),
+                    _ => {}
+                },
+                Some(Err(error)) => {
+                    this.ended = true;
+                    let broken = TransportError::caused(this.url.clone(), "the download broke off before its end", Box::new(error));
+                    return Poll::Ready(Some(Err(broken)));
+                }
+                None => this.ended = true,
+            }
+        }
+        Poll::Ready(None)
     }
 }

@@ -45,7 +45,12 @@ pub(super) fn document(api: &ApiSchema, prefix: &str, info: &ApiInfo) -> Value {
                 "content": {"application/octet-stream": {"schema": function.returns}},
             });
         }
-        if let Some(items) = &function.items {
+        if function.streams_bytes {
+            ok = json!({
+                "description": "A download: the bytes themselves, as they are made (`Content-Type: application/octet-stream; stream=items`). A refusal before the first bytes is an ordinary error reply; a failure after them breaks the body off before its end.",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}},
+            });
+        } else if let Some(items) = &function.items {
             // Always frames: items have no other form.
             ok = json!({
                 "description": "The function's items, as they are made: one JSON object per line, `{\"item\": ..}` frames in order (and `{\"progress\": ..}` frames, for a caller that accepts `application/x-ndjson`, if it reports progress), then `{\"end\": n}` (n items) or `{\"error\": {..}, \"status\": n}`. A refusal before the first item is an ordinary error reply.",

@@ -22,12 +22,12 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use hyper::body::Frame;
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::handlers::call_body;
 use super::respond::{self, peer};
 use super::state::ServerState;
+use crate::items::WireItem;
 use crate::progress::{self, Cell};
 use crate::registry::ServerFunction;
 use crate::remote::Caller;
@@ -57,7 +57,10 @@ pub(super) async fn call(
     let (reporter, cell) = progress::channel();
     // Progress goes only to a caller that asked for frames; items always go (a caller of a
     // streaming function gets frames whatever it accepts: there is no other form of items).
-    let reads_progress = function.reports_progress() && accepts_frames(&parts.headers);
+    // A download (items of a bytes type) is one body of the bytes themselves, not frames: no
+    // progress in it.
+    let chunks = function.streams_bytes();
+    let reads_progress = function.reports_progress() && !chunks && accepts_frames(&parts.headers);
     let (sink, mut items) = match function.streams() {
         true => {
             let (sink, items) = mpsc::channel(ITEM_BUFFER);
@@ -76,7 +79,7 @@ pub(super) async fn call(
     let first = poll_fn(|context| {
         if let Some(items) = &mut items {
             if let Poll::Ready(item) = items.poll_recv(context) {
-                return Poll::Ready(item.map(|item| frames::item(&item)));
+                return Poll::Ready(item.map(item_bytes));
             }
         }
         cell.poll_report(context).map(|value| Some(frames::progress(&value)))
@@ -90,7 +93,7 @@ pub(super) async fn call(
                 return respond::answer(answer);
             }
             // Done before anything could go: what it left goes, then the answer.
-            Frames { running: None, items, cell, next: last.map(|last| Bytes::from(frames::progress(&last))), end: Some(answer) }
+            Frames { running: None, items, cell, next: last.map(|last| Bytes::from(frames::progress(&last))), end: Some(answer), chunks }
         }
         // The call goes on as a task: it must not wait for the client to read.
         Err(first) => Frames {
@@ -99,17 +102,37 @@ pub(super) async fn call(
             cell,
             next: first.map(Bytes::from),
             end: None,
+            chunks,
         },
     };
     let mut response = Body::new(frames).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
+    let media_type = if chunks { BYTE_STREAM } else { NDJSON };
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
     // No cache and no proxy buffering (nginx reads `X-Accel-Buffering`): each frame is worth
     // something only when it arrives.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }
+
+/// The media type of a download: the bytes themselves, marked as a stream of chunks (a
+/// parameter the media type's readers ignore, and that a browser may read across origins).
+pub(crate) const BYTE_STREAM: &str = "application/octet-stream; stream=items";
+
+/// An item as the body sends it: a frame, or a chunk of a download as it is.
+fn item_bytes(item: WireItem) -> Vec<u8> {
+    match item {
+        WireItem::Json(item) => frames::item(&item),
+        WireItem::Bytes(bytes) => bytes,
+    }
+}
+
+/// A download that failed after its first bytes: the body stops without its end, so that no
+/// client takes what came for the whole file.
+#[derive(Debug, thiserror::Error)]
+#[error("the download failed after its first bytes: {0}")]
+struct Broken(String);
 
 /// The call's task, aborted when dropped (the client went away).
 struct Detached(tokio::task::JoinHandle<Result<Answer, Response>>);
@@ -125,20 +148,22 @@ struct Frames {
     /// The call, until it has answered.
     running: Option<Detached>,
     /// A streaming function's items, until the call is done with them.
-    items: Option<mpsc::Receiver<Box<RawValue>>>,
+    items: Option<mpsc::Receiver<WireItem>>,
     cell: Arc<Cell>,
     /// A frame ready to go (the first one, found before the response started).
     next: Option<Bytes>,
     /// The call's answer, once it answered: its frame goes after the items and the last
     /// progress.
     end: Option<Answer>,
+    /// A download: the items are chunks of bytes, and the end is the body's.
+    chunks: bool,
 }
 
 impl Frames {
-    fn item(items: &mut Option<mpsc::Receiver<Box<RawValue>>>, context: &mut Context<'_>) -> Poll<Option<Bytes>> {
+    fn item(items: &mut Option<mpsc::Receiver<WireItem>>, context: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let Some(receiver) = items else { return Poll::Ready(None) };
         match receiver.poll_recv(context) {
-            Poll::Ready(Some(item)) => Poll::Ready(Some(Bytes::from(frames::item(&item)))),
+            Poll::Ready(Some(item)) => Poll::Ready(Some(Bytes::from(item_bytes(item)))),
             Poll::Ready(None) => {
                 *items = None;
                 Poll::Ready(None)
@@ -150,7 +175,7 @@ impl Frames {
 
 impl hyper::body::Body for Frames {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = Broken;
 
     fn poll_frame(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
@@ -189,7 +214,16 @@ impl hyper::body::Body for Frames {
         if let Some(last) = this.cell.take_report() {
             return data(Bytes::from(frames::progress(&last)));
         }
-        Poll::Ready(this.end.take().map(|end| Ok(Frame::data(Bytes::from(frames::terminal(end))))))
+        let end = this.end.take();
+        if this.chunks {
+            // A download ends with the body; a failure breaks it off.
+            return Poll::Ready(match end {
+                Some(Answer::Error(_, body)) => Some(Err(Broken(body.message))),
+                Some(Answer::Dropped) => Some(Err(Broken("the call was cancelled".into()))),
+                _ => None,
+            });
+        }
+        Poll::Ready(end.map(|end| Ok(Frame::data(Bytes::from(frames::terminal(end))))))
     }
 
     fn is_end_stream(&self) -> bool {

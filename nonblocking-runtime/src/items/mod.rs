@@ -216,15 +216,29 @@ impl<T> fmt::Debug for Items<T> {
     }
 }
 
-/// The items of a call by name, as the wire carries them: each one's JSON.
-pub type RawItems = Items<Box<RawValue>>;
+/// One item as the wire carries it: its JSON, or the bytes of an item of a bytes type (a chunk
+/// of a download).
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum WireItem {
+    Json(Box<RawValue>),
+    Bytes(Vec<u8>),
+}
+
+/// The items of a call by name, as the wire carries them.
+pub type RawItems = Items<WireItem>;
 
 impl<T: serde::Serialize + Send + 'static> Items<T> {
-    /// Each item as its JSON (a server sending them); one that cannot be encoded ends the
-    /// items with [`CallError::InvalidResult`] naming `function`.
+    /// Each item as the wire carries it (a server sending them): the bytes of a bytes type,
+    /// else its JSON; one that cannot be encoded ends the items with
+    /// [`CallError::InvalidResult`] naming `function`.
     pub(crate) fn encoded(self, function: &'static str) -> RawItems {
         Items::new(Mapped { items: self, map: move |item: T| {
-            serde_json::value::to_raw_value(&item).map_err(|error| {
+            let item = match crate::binary::into_bytes(item) {
+                Ok(bytes) => return Ok(WireItem::Bytes(bytes)),
+                Err(item) => item,
+            };
+            serde_json::value::to_raw_value(&item).map(WireItem::Json).map_err(|error| {
                 CallError::invalid_result(function, format!("an item could not be encoded as JSON: {error}"))
             })
         }})
@@ -235,8 +249,12 @@ impl RawItems {
     /// The items decoded as `T` (a caller reading them); one that does not decode ends the
     /// items with [`CallError::InvalidResult`].
     pub(crate) fn decoded<T: serde::de::DeserializeOwned + Send + 'static>(self, function: String) -> Items<T> {
-        Items::new(Mapped { items: self, map: move |raw: Box<RawValue>| {
-            serde_json::from_str(raw.get()).map_err(|error| {
+        Items::new(Mapped { items: self, map: move |item: WireItem| {
+            let decoded = match &item {
+                WireItem::Json(raw) => serde_json::from_str(raw.get()),
+                WireItem::Bytes(bytes) => crate::binary::from_bytes(bytes),
+            };
+            decoded.map_err(|error| {
                 CallError::invalid_result(&function, format!("an item does not decode as `{}`: {error}", std::any::type_name::<T>()))
             })
         }})

@@ -76,7 +76,9 @@ impl<T: DeserializeOwned + Send + 'static> CallValue for Items<T> {
             Reply::Items(items) => Ok(items.decoded(function.to_owned())),
             // A value that is a list (a mock's answer) is its items.
             Reply::Value(Value::Array(values)) => {
-                let items = values.into_iter().map(|value| serde_json::value::to_raw_value(&value).expect("a `Value` encodes"));
+                let items = values
+                    .into_iter()
+                    .map(|value| super::WireItem::Json(serde_json::value::to_raw_value(&value).expect("a `Value` encodes")));
                 Ok(Items::from_iter(items.collect::<Vec<_>>()).decoded(function.to_owned()))
             }
             Reply::Value(_) | Reply::Json(_) | Reply::Bytes(_) => {

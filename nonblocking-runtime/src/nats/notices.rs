@@ -13,7 +13,7 @@ use async_nats::Message;
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
 
-use super::headers::{ACCEPTED, CREDIT, ITEM, SEQ};
+use super::headers::{ACCEPTED, BODY, BYTES, CREDIT, ITEM, SEQ};
 use super::progress::Inbound;
 
 type Routes = Mutex<HashMap<u64, Route>>;
@@ -52,8 +52,10 @@ impl Notices {
                     if let Some(number) = header(&message, ITEM) {
                         let Some(frames) = route.frames.clone() else { continue };
                         drop(routes);
-                        let credit = message.headers.as_ref().and_then(|headers| headers.get(CREDIT)).map(|value| value.as_str().to_owned());
-                        frames.items.item(number, &message.payload, credit);
+                        let headers = message.headers.as_ref();
+                        let credit = headers.and_then(|headers| headers.get(CREDIT)).map(|value| value.as_str().to_owned());
+                        let bytes = headers.and_then(|headers| headers.get(BODY)).is_some_and(|value| value.as_str() == BYTES);
+                        frames.items.item(number, &message.payload, bytes, credit);
                     } else if let Some(seq) = seq(&message) {
                         let Some(frames) = route.frames.clone() else { continue };
                         drop(routes);

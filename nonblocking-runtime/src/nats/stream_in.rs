@@ -11,13 +11,12 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use async_nats::{HeaderMap, Message};
-use serde_json::value::RawValue;
 
 use super::headers::{ITEMS, READ};
 use super::progress::Closing;
 use super::stream_out::WINDOW;
 use crate::errors::{CallError, TransportError};
-use crate::items::Stream;
+use crate::items::{Stream, WireItem};
 use crate::remote::frames::Frame;
 
 /// How long a stream whose answer came waits for items sent before it and not routed yet.
@@ -31,7 +30,7 @@ pub(crate) struct ItemQueue {
 
 #[derive(Default)]
 struct Queue {
-    items: VecDeque<Box<RawValue>>,
+    items: VecDeque<WireItem>,
     /// How many arrived in order.
     arrived: u64,
     /// The first number missing, once one was skipped.
@@ -47,17 +46,25 @@ impl ItemQueue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Item number `number` arrived with `payload` (its frame), naming `credit_to` if first.
-    pub(crate) fn item(&self, number: u64, payload: &[u8], credit_to: Option<String>) {
+    /// Item number `number` arrived with `payload` (its frame, or its bytes when `bytes`),
+    /// naming `credit_to` if first.
+    pub(crate) fn item(&self, number: u64, payload: &[u8], bytes: bool, credit_to: Option<String>) {
         let mut state = self.state();
         if state.lost.is_some() {
             return;
         }
+        let item = match bytes {
+            true => Some(WireItem::Bytes(payload.to_vec())),
+            false => match Frame::parse(payload) {
+                Some(Frame::Item(item)) => Some(WireItem::Json(item.to_owned())),
+                _ => None,
+            },
+        };
         if number != state.arrived + 1 {
             state.lost = Some((state.arrived + 1, number));
-        } else if let Some(Frame::Item(item)) = Frame::parse(payload) {
+        } else if let Some(item) = item {
             state.arrived = number;
-            state.items.push_back(item.to_owned());
+            state.items.push_back(item);
             if credit_to.is_some() {
                 state.credit_to = credit_to;
             }
@@ -123,7 +130,7 @@ impl NatsItems {
         });
     }
 
-    fn finish(&mut self, end: Option<CallError>) -> Poll<Option<Result<Box<RawValue>, CallError>>> {
+    fn finish(&mut self, end: Option<CallError>) -> Poll<Option<Result<WireItem, CallError>>> {
         self.ended = true;
         self.inbound.0.close();
         Poll::Ready(end.map(Err))
@@ -135,7 +142,7 @@ impl NatsItems {
 }
 
 impl Stream for NatsItems {
-    type Item = Result<Box<RawValue>, CallError>;
+    type Item = Result<WireItem, CallError>;
 
     fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -212,12 +219,19 @@ mod tests {
     #[test]
     fn items_are_kept_in_order_and_a_missing_number_is_a_loss() {
         let queue = ItemQueue::default();
-        queue.item(1, &item(10), Some("credit".to_owned()));
-        queue.item(2, &item(20), None);
-        queue.item(4, &item(40), None);
-        queue.item(3, &item(30), None);
+        queue.item(1, &item(10), false, Some("credit".to_owned()));
+        queue.item(2, &item(20), false, None);
+        queue.item(4, &item(40), false, None);
+        queue.item(3, &item(30), false, None);
         let state = queue.state();
-        let kept: Vec<&str> = state.items.iter().map(|item| item.get()).collect();
+        let kept: Vec<&str> = state
+            .items
+            .iter()
+            .map(|item| match item {
+                WireItem::Json(item) => item.get(),
+                WireItem::Bytes(_) => panic!("JSON items"),
+            })
+            .collect();
         assert_eq!(kept, ["10", "20"], "nothing after the gap");
         assert_eq!(state.lost, Some((3, 4)));
         assert_eq!(state.credit_to.as_deref(), Some("credit"));
@@ -226,7 +240,11 @@ mod tests {
     #[test]
     fn a_payload_that_is_no_item_is_a_loss_too() {
         let queue = ItemQueue::default();
-        queue.item(1, b"not a frame", None);
+        queue.item(1, b"not a frame", false, None);
         assert_eq!(queue.state().lost, Some((1, 1)));
+        // The same payload as a chunk of bytes is an item.
+        let chunks = ItemQueue::default();
+        chunks.item(1, b"not a frame", true, None);
+        assert!(matches!(chunks.state().items.front(), Some(WireItem::Bytes(bytes)) if bytes == b"not a frame"));
     }
 }

@@ -12,11 +12,11 @@ use std::task::Poll;
 
 use async_nats::HeaderMap;
 use futures_util::StreamExt;
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use super::headers::{CREDIT, ITEM, READ, SEQ};
+use super::headers::{BODY, BYTES, CREDIT, ITEM, READ, SEQ};
 use super::serve::Served;
+use crate::items::WireItem;
 use crate::progress::Cell;
 use crate::remote::dispatch::Answer;
 use crate::remote::frames;
@@ -37,7 +37,7 @@ pub(crate) async fn send_stream<E: Into<Infallible>>(
     notify: &str,
     running: impl Future<Output = Result<Answer, E>>,
     cell: &Cell,
-    mut items: mpsc::Receiver<Box<RawValue>>,
+    mut items: mpsc::Receiver<WireItem>,
 ) -> (Answer, Sent) {
     let mut running = pin!(running);
     let mut sent = Sent { progress: 0, items: 0 };
@@ -54,7 +54,7 @@ pub(crate) async fn send_stream<E: Into<Infallible>>(
     let mut read = 0u64;
     enum Next {
         Done(Answer),
-        Item(Box<RawValue>),
+        Item(WireItem),
         Progress(Arc<serde_json::Value>),
         Read(u64),
     }
@@ -108,15 +108,23 @@ pub(crate) async fn send_stream<E: Into<Infallible>>(
     (answer, sent)
 }
 
-async fn send_item(served: &Served, notify: &str, item: &RawValue, sent: &mut Sent, credit_to: &str) {
+async fn send_item(served: &Served, notify: &str, item: &WireItem, sent: &mut Sent, credit_to: &str) {
     sent.items += 1;
     let mut headers = HeaderMap::new();
     headers.insert(ITEM, sent.items.to_string().as_str());
     if sent.items == 1 {
         headers.insert(CREDIT, credit_to);
     }
+    let payload = match item {
+        WireItem::Json(item) => frames::item(item),
+        // A chunk of bytes is the payload itself.
+        WireItem::Bytes(bytes) => {
+            headers.insert(BODY, BYTES);
+            bytes.clone()
+        }
+    };
     // An item that cannot go is a gap the caller sees by its numbers: its call fails.
-    let _ = served.reply.publish_with_headers(notify.to_owned(), headers, frames::item(item).into()).await;
+    let _ = served.reply.publish_with_headers(notify.to_owned(), headers, payload.into()).await;
 }
 
 async fn send_progress(served: &Served, notify: &str, value: &serde_json::Value, sent: &mut Sent) {

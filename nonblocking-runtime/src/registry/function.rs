@@ -72,6 +72,8 @@ pub struct Binary {
     pub takes: bool,
     /// Its value is of a bytes type.
     pub returns: bool,
+    /// It streams items of a bytes type (a download in chunks).
+    pub chunks: bool,
 }
 
 /// The JSON Schemas of a function's types, generated on demand (feature `schema`).
@@ -222,6 +224,13 @@ impl ServerFunction {
     /// travels as the bytes themselves (`application/octet-stream`), never as JSON.
     pub fn returns_bytes(&self) -> bool {
         (self.parts.binary)().returns
+    }
+
+    /// Whether the function streams items of a bytes type (`Items<Vec<u8>>`, `Items<Bytes>`):
+    /// a download, whose chunks travel as the bytes themselves (over HTTP, one
+    /// `application/octet-stream` body).
+    pub fn streams_bytes(&self) -> bool {
+        (self.parts.binary)().chunks
     }
 
     /// Whether the function streams its items (it returns [`Items<T>`](crate::items::Items)),

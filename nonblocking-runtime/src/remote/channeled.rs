@@ -5,18 +5,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::dispatch::Answer;
 use crate::errors::CallError;
-use crate::items::Stream;
+use crate::items::{Stream, WireItem};
 
 /// The items a dispatch sends to a channel, then its answer: the end, or the error that ended
 /// them. Dropping it drops the dispatch (its task is aborted): the function stops.
 pub(crate) struct Channeled {
-    first: Option<Box<RawValue>>,
-    items: mpsc::Receiver<Box<RawValue>>,
+    first: Option<WireItem>,
+    items: mpsc::Receiver<WireItem>,
     answer: Option<Ending>,
     /// Maps the answer's error as the transport's caller would see it.
     error: MapError,
@@ -44,8 +43,8 @@ impl Drop for AbortOnDrop {
 
 impl Channeled {
     pub(crate) fn new(
-        first: Option<Box<RawValue>>,
-        items: mpsc::Receiver<Box<RawValue>>,
+        first: Option<WireItem>,
+        items: mpsc::Receiver<WireItem>,
         answer: Ending,
         error: impl Fn(u16, &[u8]) -> CallError + Send + 'static,
     ) -> Self {
@@ -54,7 +53,7 @@ impl Channeled {
 }
 
 impl Stream for Channeled {
-    type Item = Result<Box<RawValue>, CallError>;
+    type Item = Result<WireItem, CallError>;
 
     fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;

@@ -19,12 +19,12 @@ use crate::context::Context;
 use crate::errors::CallError;
 use crate::panic::catching_async;
 use crate::progress::Reporter;
-use crate::items::{RawItems, Returned};
+use crate::items::{RawItems, Returned, WireItem};
 use crate::registry::{RawArgs, ServerFunction, invoke_raw};
 
-/// Where a streaming function's items go, each as its JSON, for the transport to frame: a
-/// bounded channel, so a caller that reads slowly slows the function down.
-pub(crate) type ItemSink = tokio::sync::mpsc::Sender<Box<serde_json::value::RawValue>>;
+/// Where a streaming function's items go, each as the wire carries it, for the transport to
+/// frame: a bounded channel, so a caller that reads slowly slows the function down.
+pub(crate) type ItemSink = tokio::sync::mpsc::Sender<WireItem>;
 
 /// How many items wait in a call's [`ItemSink`] for its transport at most.
 pub(crate) const ITEM_BUFFER: usize = 16;

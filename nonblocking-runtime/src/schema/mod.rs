@@ -91,6 +91,9 @@ pub struct FunctionSchema {
     /// Its value is of a bytes type, answered as the bytes themselves
     /// (`application/octet-stream`); [`returns`](Self::returns) is then a binary string.
     pub returns_bytes: bool,
+    /// It streams items of a bytes type: a download, answered as one body of the bytes
+    /// themselves; [`items`](Self::items) is then a binary string.
+    pub streams_bytes: bool,
 }
 
 /// One parameter of a [`FunctionSchema`].
@@ -152,7 +155,10 @@ impl ApiSchema {
                     returns = serde_json::json!({"type": "string", "contentMediaType": "application/octet-stream"});
                 }
                 let items = function.streams().then(|| {
-                    let items = returns.get_mut("items").map(Value::take).unwrap_or_else(|| Value::Object(Default::default()));
+                    let items = match function.streams_bytes() {
+                        true => serde_json::json!({"type": "string", "contentMediaType": "application/octet-stream"}),
+                        false => returns.get_mut("items").map(Value::take).unwrap_or_else(|| Value::Object(Default::default())),
+                    };
                     returns = serde_json::json!({"type": "integer", "minimum": 0});
                     items
                 });
@@ -167,6 +173,7 @@ impl ApiSchema {
                     items,
                     takes_bytes: function.takes_bytes(),
                     returns_bytes: function.returns_bytes(),
+                    streams_bytes: function.streams_bytes(),
                 }
             })
             .collect();

@@ -144,7 +144,8 @@ fn stub(out: &mut String, types: &Types, indent: &str, key: &str, function: &Fun
         (progress, Some(items)) => format!(
             ", {}, {}",
             progress.as_ref().map_or_else(|| "never".to_owned(), |progress| types.of(progress, 0)),
-            types.of(items, 0)
+            // A download's items are the chunks the client reads.
+            if function.streams_bytes { "Uint8Array".to_owned() } else { types.of(items, 0) }
         ),
     };
     let returns = if function.returns_bytes { "ArrayBuffer".to_owned() } else { types.of(&function.returns, 0) };
