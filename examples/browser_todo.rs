@@ -21,8 +21,8 @@
 //! - **Import** adds rows to the caller's list one at a time, reporting its progress (a
 //!   `#[context] Progress`), which the page shows as a progress bar; **Cancel import** stops it
 //!   on the server (`todo.imports_stopped`).
-//! - **Export**: the list as a file (`todo.export` returns `Vec<u8>`: its bytes travel as
-//!   themselves), saved through a link to a `Blob`.
+//! - **Export**: the list as a file, streamed a line at a time (`todo.export` returns
+//!   `Items<Vec<u8>>`: a download, its bytes as themselves), saved through a link to a `Blob`.
 //! - **Suggestions**: a stream (`todo.suggestions` returns `Items<Suggestion>`) fills a list
 //!   item by item (`onItem`); **Stop** cancels it and the server stops making them
 //!   (`todo.suggestions_stopped`).
@@ -162,16 +162,16 @@ pub async fn list(#[context] user: User) -> Vec<Item> {
         .unwrap_or_default()
 }
 
-/// The caller's list as a text file (one `id<TAB>title` line per item): its bytes travel as
-/// themselves (`application/octet-stream`), and the page saves them as a file.
+/// The caller's list as a text file, one `id<TAB>title` line per item, streamed a line at a
+/// time: a download, whose chunks travel as the bytes themselves (`application/octet-stream`);
+/// the page saves them as a file.
 #[server_function(name = "todo.export", require = "user")]
-pub async fn export(#[context] user: User) -> Vec<u8> {
-    list(user)
+pub async fn export(#[context] user: User) -> Items<Vec<u8>> {
+    let lines = list(user)
         .await
-        .iter()
-        .map(|item| format!("{}\t{}\n", item.id, item.title))
-        .collect::<String>()
-        .into_bytes()
+        .into_iter()
+        .map(|item| format!("{}\t{}\n", item.id, item.title).into_bytes());
+    Items::from_iter(lines.collect::<Vec<_>>())
 }
 
 /// How many bytes a file the page sends has: a file goes as its bytes, not as JSON.

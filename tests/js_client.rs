@@ -226,6 +226,21 @@ async fn reverse(data: Vec<u8>) -> Vec<u8> {
     data.into_iter().rev().collect()
 }
 
+/// A download of `count` chunks of `size` bytes (chunk `n` all `n % 256`), failing before chunk
+/// `fail_at`.
+#[server_function(name = "js.download")]
+async fn download(count: u32, size: usize, fail_at: Option<u32>) -> Items<Vec<u8>> {
+    Items::produce(2, move |chunks| async move {
+        for n in 0..count {
+            if fail_at == Some(n) {
+                return Err(format!("the disk failed at chunk {n}").into());
+            }
+            chunks.send(vec![n as u8; size]).await?;
+        }
+        Ok(())
+    })
+}
+
 async fn start() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

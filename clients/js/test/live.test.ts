@@ -265,3 +265,27 @@ test("bytes go as the body itself and come back as an ArrayBuffer", async () => 
     return true;
   });
 });
+
+test("a download comes as chunks of bytes, read as they are taken; its value is its size", async () => {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of client.callAsync<number>("js.download", 40, 4096)) chunks.push(chunk as Uint8Array);
+  const whole = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  chunks.reduce((at, chunk) => (whole.set(chunk, at), at + chunk.length), 0);
+  assert.equal(whole.length, 40 * 4096);
+  assert.ok(whole.every((byte, at) => byte === Math.floor(at / 4096)), "every byte in order");
+  const size = await client.callAsync<number>("js.download", 3, 10).onItem(() => {});
+  assert.equal(size, 30);
+  // Failing after its first bytes, it is a transport error, never a shorter file.
+  const read: Uint8Array[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const chunk of client.callAsync<number>("js.download", 40, 4096, 5)) read.push(chunk as Uint8Array);
+    })(),
+    (error: NonBlockingError) => {
+      assert.equal(error.code, "transport");
+      assert.match(error.message, /broke off/);
+      return true;
+    },
+  );
+  assert.ok(read.reduce((sum, chunk) => sum + chunk.length, 0) <= 5 * 4096);
+});

@@ -26,10 +26,12 @@ export async function page(show: (text: string) => void): Promise<void> {
   const listed: number = await api.todo.suggestions(3).onItem((suggestion) => show(`${suggestion.n}: ${suggestion.title}`));
   void listed;
   for await (const suggestion of api.todo.suggestions(3)) show(suggestion.title);
-  // Bytes: an ArrayBuffer back, a Blob (or a buffer, or a view) sent.
-  const file: ArrayBuffer = await api.todo.export();
-  const size: number = await api.todo.measure(new Blob([file]));
-  await api.todo.measure(new Uint8Array(file));
+  // Bytes: a download's chunks are Uint8Arrays, its value its size; a Blob (or a buffer, or
+  // a view) sent.
+  const chunks: Uint8Array[] = [];
+  const exported: number = await api.todo.export().onItem((chunk) => chunks.push(chunk));
+  const size: number = await api.todo.measure(new Blob([new Uint8Array(exported)]));
+  await api.todo.measure(new Uint8Array(8).buffer);
   void size;
 
   // @ts-expect-error: the title is a string
@@ -49,9 +51,8 @@ export async function page(show: (text: string) => void): Promise<void> {
   api.todo.import(5).onProgress((progress) => progress.percent);
   // @ts-expect-error: a file is bytes, not text
   api.todo.measure("text");
-  // @ts-expect-error: an export is bytes, not a string
-  const text: string = await api.todo.export();
-  void text;
+  // @ts-expect-error: a download's chunks are bytes, not strings
+  api.todo.export().onItem((chunk) => chunk.toUpperCase());
   // @ts-expect-error: a suggestion has no `done`
   api.todo.suggestions(3).onItem((suggestion) => suggestion.done);
   // @ts-expect-error: todo.ping cannot fail with a value of its own

@@ -528,7 +528,9 @@ export class Client {
         });
       }
       if (response.ok && isFrames(response)) return readFrames(response, progress, item, this.#url);
-      // A value of a bytes type comes as the bytes themselves.
+      // A download (items of a bytes type) comes as its chunks, read as they are taken; a value
+      // of a bytes type as the bytes themselves.
+      if (response.ok && isDownload(response)) return readChunks(response, item, this.#url);
       if (response.ok && mediaType(response) === OCTET_STREAM) return response.arrayBuffer();
       const text = await response.text();
       let json;
@@ -573,6 +575,36 @@ function mediaType(response) {
 
 function isFrames(response) {
   return mediaType(response) === "application/x-ndjson";
+}
+
+/** Whether `response` is a download: `application/octet-stream; stream=items`. */
+function isDownload(response) {
+  const parameters = (response.headers.get("content-type") ?? "").split(";").slice(1);
+  return mediaType(response) === OCTET_STREAM && parameters.some((parameter) => parameter.trim() === "stream=items");
+}
+
+/**
+ * Reads a download as it arrives: each chunk of the body (a `Uint8Array`) goes to `item`
+ * (which returns a promise to wait for while its items are not taken). The body's end is the
+ * download's: the call's value is the number of bytes. A body broken off (the function failed
+ * after its first bytes) is a `transport` error, never a shorter file.
+ */
+async function readChunks(response, item, url) {
+  const reader = response.body.getReader();
+  let bytes = 0;
+  for (;;) {
+    let read;
+    try {
+      read = await reader.read();
+    } catch (error) {
+      throw new NonBlockingError("transport", `the download from ${url} broke off before its end`, { cause: error });
+    }
+    if (read.done) return bytes;
+    if (read.value.byteLength === 0) continue;
+    bytes += read.value.byteLength;
+    const wait = item(read.value);
+    if (wait) await wait;
+  }
 }
 
 /** Whether `value` is bytes the client sends as a body: an ArrayBuffer, a view of one (a
