@@ -415,6 +415,46 @@ async fn over_nats() {
     })
     .await;
     worker.stop().await.unwrap();
+
+    // A worker whose concurrency limit is one: a running stream holds the slot (another call
+    // is refused `overloaded`, after the client's retries), and gives it back when dropped.
+    let limited = Worker::builder()
+        .prefix("streams1")
+        .concurrency_limit(1)
+        .start(&connect)
+        .await
+        .unwrap();
+    let remote = nats::Remote::builder()
+        .prefix("streams1")
+        .timeout(Duration::from_secs(20))
+        .connect(&connect)
+        .await
+        .unwrap();
+    let quick = nats::Remote::builder()
+        .prefix("streams1")
+        .timeout(Duration::from_millis(300))
+        .connect(&connect)
+        .await
+        .unwrap();
+    let mut items = call_remote_endless(&remote, tag, 10).await.unwrap();
+    items.next().await.unwrap().unwrap();
+    let refused = call_remote_numbers(&quick, 1, 0).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("concurrency limit"),
+        "{refused:?}"
+    );
+    drop(items);
+    wait_for("the function dropped", || {
+        DROPPED[tag].load(Ordering::SeqCst) == 4
+    })
+    .await;
+    let (all, end) = read_all(call_remote_numbers(&remote, 2, 0).await.unwrap()).await;
+    assert_eq!(
+        (all, end.is_none()),
+        (vec![0, 1], true),
+        "the slot is free again"
+    );
+    limited.stop().await.unwrap();
 }
 
 /// Over HTTP: the caller's deadline stops a stream mid-way on the server; a reader that
