@@ -233,10 +233,15 @@ impl<T: serde::Serialize + Send + 'static> Items<T> {
     /// else its JSON; one that cannot be encoded ends the items with
     /// [`CallError::InvalidResult`] naming `function`.
     pub(crate) fn encoded(self, function: &'static str) -> RawItems {
+        // Known once, from the type: not asked again for every item.
+        let bytes = crate::binary::is_bytes::<T>();
         Items::new(Mapped { items: self, map: move |item: T| {
-            let item = match crate::binary::into_bytes(item) {
-                Ok(bytes) => return Ok(WireItem::Bytes(bytes)),
-                Err(item) => item,
+            let item = match bytes {
+                true => match crate::binary::into_bytes(item) {
+                    Ok(bytes) => return Ok(WireItem::Bytes(bytes)),
+                    Err(item) => item,
+                },
+                false => item,
             };
             serde_json::value::to_raw_value(&item).map(WireItem::Json).map_err(|error| {
                 CallError::invalid_result(function, format!("an item could not be encoded as JSON: {error}"))
