@@ -91,7 +91,7 @@ async fn a_panicking_call_fails_with_its_message() {
     .on_error(move |error| tx.send(error.is_panic()).unwrap());
     let error = call.await.unwrap_err();
     assert!(
-        matches!(&error, CallError::Panicked(message) if message == "boom at 42"),
+        matches!(&error, CallError::Panicked(message) if &**message == "boom at 42"),
         "{error:?}"
     );
     assert!(rx.recv().unwrap());

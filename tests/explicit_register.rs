@@ -28,7 +28,7 @@ fn register_before_first_use_then_refused_after() {
     assert_eq!(registry().conflicts().count(), 0);
 
     let error = register(&PING_SERVER_FUNCTION).unwrap_err();
-    assert!(matches!(error, CallError::RegistryBuilt(ref name) if name == "explicit.ping"));
+    assert!(matches!(error, CallError::RegistryBuilt(ref name) if &**name == "explicit.ping"));
     assert!(
         error.to_string().contains("register before the first call"),
         "{error}"

@@ -120,6 +120,44 @@ fn a_call_whose_handle_was_dropped_frees_everything() {
     );
 }
 
+/// A pending plain call holds what a pending `tokio::spawn` of the same future holds: its
+/// task, nothing else. (Its error, boxed inside the task's output, once pushed tokio's task
+/// cell for a `u64` from 128 to 256 bytes.)
+#[test]
+fn a_pending_call_holds_no_more_than_a_pending_tokio_task() {
+    const TASKS: usize = 1_000;
+    let _serial = MEASURING.lock().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // Warm up: the runtime's own structures exist before anything is counted.
+        drop(tokio::spawn(std::future::pending::<u64>()));
+        drop(call_async(std::future::pending::<u64>()));
+
+        let before = live_bytes();
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| tokio::spawn(std::future::pending::<u64>()))
+            .collect();
+        let per_task = (live_bytes() - before) as f64 / TASKS as f64;
+        let before = live_bytes();
+        let calls: Vec<_> = (0..TASKS)
+            .map(|_| call_async(std::future::pending::<u64>()))
+            .collect();
+        let per_call = (live_bytes() - before) as f64 / TASKS as f64;
+        // Each vector holds its handles (a call's is larger than a `JoinHandle`): compare
+        // what the tasks hold beside them.
+        let per_task = per_task - std::mem::size_of_val(&tasks[0]) as f64;
+        let per_call = per_call - std::mem::size_of_val(&calls[0]) as f64;
+        assert!(
+            per_call <= per_task + 8.0,
+            "a pending call holds {per_call:.0} bytes of heap, a pending tokio task {per_task:.0}"
+        );
+        tasks.iter().for_each(|task| task.abort());
+        calls.iter().for_each(|call| call.cancel());
+    });
+}
+
 #[test]
 fn a_million_cancelled_defers_give_their_memory_back() {
     const DEFERS: u64 = 1_000_000;

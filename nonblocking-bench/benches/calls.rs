@@ -5,8 +5,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use nonblocking_bench::{Order, add, call_async_add, call_async_total, in_task, runtime};
-use nonblocking_runtime::{call_async, call_async_by_name, registry};
+use nonblocking_bench::{
+    Order, add, by_name_floor_struct, by_name_floor_tuple, call_async_add, call_async_total,
+    in_task, runtime,
+};
+use nonblocking_runtime::{call_async, call_async_by_name};
 use tokio::sync::oneshot;
 
 fn typed_call(c: &mut Criterion) {
@@ -184,31 +187,11 @@ fn by_name(c: &mut Criterion) {
     // serde of the same values (arguments to JSON and back, the result to JSON and back).
     let mut group = c.benchmark_group("by_name_floor");
     group.bench_function("tuple", |b| {
-        b.iter(|| {
-            let function = registry().get(black_box("add")).unwrap();
-            let args = serde_json::to_value(black_box((1_i64, 2_i64))).unwrap();
-            let serde_json::Value::Array(args) = args else {
-                unreachable!()
-            };
-            let mut args = args.into_iter();
-            let a: i64 = serde_json::from_value(args.next().unwrap()).unwrap();
-            let b: i64 = serde_json::from_value(args.next().unwrap()).unwrap();
-            let result = serde_json::to_value(a + b).unwrap();
-            black_box((function, serde_json::from_value::<i64>(result).unwrap()))
-        })
+        b.iter(|| black_box(by_name_floor_tuple(black_box("add"), black_box((1, 2)))))
     });
     let order = Order::sample();
     group.bench_function("struct", |b| {
-        b.iter(|| {
-            let function = registry().get(black_box("total")).unwrap();
-            let args = serde_json::to_value(black_box((&order,))).unwrap();
-            let serde_json::Value::Array(args) = args else {
-                unreachable!()
-            };
-            let order: Order = serde_json::from_value(args.into_iter().next().unwrap()).unwrap();
-            let result = serde_json::to_value(i64::from(order.quantity)).unwrap();
-            black_box((function, serde_json::from_value::<i64>(result).unwrap()))
-        })
+        b.iter(|| black_box(by_name_floor_struct(black_box("total"), black_box(&order))))
     });
     group.finish();
 }

@@ -144,3 +144,32 @@ impl Order {
 pub async fn total(order: Order) -> i64 {
     i64::from(order.quantity) * order.unit_cents + if order.express { 500 } else { 0 }
 }
+
+/// The floor of a call by name of `add(1, 2)`: what any call by name must do at the least,
+/// without calling anything: find the function, and serde of the same values (the arguments
+/// to JSON and back, the result to JSON and back).
+pub fn by_name_floor_tuple(name: &str, (a, b): (i64, i64)) -> i64 {
+    let function = nonblocking_runtime::registry().get(name);
+    let serde_json::Value::Array(args) = serde_json::to_value((a, b)).expect("JSON") else {
+        unreachable!("a tuple is an array")
+    };
+    let mut args = args.into_iter();
+    let mut next = || serde_json::from_value::<i64>(args.next().expect("two")).expect("an i64");
+    let (a, b) = (next(), next());
+    let result = serde_json::to_value(a + b).expect("JSON");
+    std::hint::black_box(function.is_ok());
+    serde_json::from_value(result).expect("an i64")
+}
+
+/// The floor of a call by name of `total(order)`, as [`by_name_floor_tuple`].
+pub fn by_name_floor_struct(name: &str, order: &Order) -> i64 {
+    let function = nonblocking_runtime::registry().get(name);
+    let serde_json::Value::Array(args) = serde_json::to_value((order,)).expect("JSON") else {
+        unreachable!("a tuple is an array")
+    };
+    let order: Order =
+        serde_json::from_value(args.into_iter().next().expect("one")).expect("an order");
+    let result = serde_json::to_value(i64::from(order.quantity)).expect("JSON");
+    std::hint::black_box(function.is_ok());
+    serde_json::from_value(result).expect("an i64")
+}

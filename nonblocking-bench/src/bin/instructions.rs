@@ -5,11 +5,19 @@
 //! `call_blocking`, and for handlers attached before completion `handler_baseline` (the work,
 //! a oneshot, a second task that runs the handler: the benches' baseline), `handler` and
 //! `handler_pair` (`on_result` + `on_error`), and for a handler attached after completion
-//! `after_baseline` (the work awaited, then a task that runs the handler) and `after`. The report runs it at two N and divides the difference, so start-up cancels.
+//! `after_baseline` (the work awaited, then a task that runs the handler) and `after`; for
+//! calls by name, `typed` (`call_async_add(1, 2)`), `by_name` (the same by name), `floor`
+//! (the lookup and serde a call by name cannot avoid, no call), and `typed_struct`,
+//! `by_name_struct`, `floor_struct` for `total(order)`; for the debounce, `defer_reset` and
+//! `defer_cancel_new`. The report runs it at two N and divides the difference, so start-up
+//! cancels.
 
 use std::hint::black_box;
 
-use nonblocking_runtime::{call_async, call_blocking};
+use nonblocking_bench::{
+    Order, by_name_floor_struct, by_name_floor_tuple, call_async_add, call_async_total,
+};
+use nonblocking_runtime::{call_async, call_async_by_name, call_blocking, defer};
 use tokio::sync::oneshot;
 
 fn main() {
@@ -24,6 +32,9 @@ fn main() {
         .expect("a runtime");
     runtime.block_on(async move {
         tokio::spawn(async move {
+            let order = Order::sample();
+            let later = std::time::Duration::from_secs(3600);
+            let mut pending = defer(|| {}, later);
             for i in 0..n {
                 match mode.as_str() {
                     "spawn" => drop(black_box(tokio::spawn(async move { black_box(i) }).await)),
@@ -86,6 +97,30 @@ fn main() {
                             let _ = done.send(*value);
                         }));
                         black_box(ran.await.unwrap());
+                    }
+                    "typed" => drop(black_box(call_async_add(black_box(1), 2).await)),
+                    "by_name" => drop(black_box(
+                        call_async_by_name::<i64>("add", black_box((1, 2))).await,
+                    )),
+                    "floor" => {
+                        black_box(by_name_floor_tuple(black_box("add"), (1, 2)));
+                    }
+                    "typed_struct" => {
+                        drop(black_box(call_async_total(black_box(order.clone())).await))
+                    }
+                    "by_name_struct" => {
+                        let order = black_box(order.clone());
+                        drop(black_box(
+                            call_async_by_name::<i64>("total", (&order,)).await,
+                        ))
+                    }
+                    "floor_struct" => {
+                        black_box(by_name_floor_struct(black_box("total"), black_box(&order)));
+                    }
+                    "defer_reset" => drop(black_box(pending.reset(later))),
+                    "defer_cancel_new" => {
+                        pending.cancel();
+                        pending = defer(move || _ = black_box(i), later);
                     }
                     other => panic!("unknown mode {other:?}"),
                 }

@@ -527,11 +527,13 @@ export class Client {
           cause: error,
         });
       }
-      if (response.ok && isFrames(response)) return readFrames(response, progress, item, this.#url);
+      // Read once: each `headers.get` of a fetch response costs time on every call.
+      const kind = response.ok ? bodyKind(response) : "json";
+      if (kind === "frames") return readFrames(response, progress, item, this.#url);
       // A download (items of a bytes type) comes as its chunks, read as they are taken; a value
       // of a bytes type as the bytes themselves.
-      if (response.ok && isDownload(response)) return readChunks(response, item, this.#url);
-      if (response.ok && mediaType(response) === OCTET_STREAM) return response.arrayBuffer();
+      if (kind === "download") return readChunks(response, item, this.#url);
+      if (kind === "bytes") return response.arrayBuffer();
       const text = await response.text();
       let json;
       try {
@@ -569,18 +571,20 @@ const ITEMS_KEPT = 16;
 // The media type of raw bytes: a bytes argument's body, a bytes value's answer.
 const OCTET_STREAM = "application/octet-stream";
 
-function mediaType(response) {
-  return (response.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-}
-
-function isFrames(response) {
-  return mediaType(response) === "application/x-ndjson";
-}
-
-/** Whether `response` is a download: `application/octet-stream; stream=items`. */
-function isDownload(response) {
-  const parameters = (response.headers.get("content-type") ?? "").split(";").slice(1);
-  return mediaType(response) === OCTET_STREAM && parameters.some((parameter) => parameter.trim() === "stream=items");
+/**
+ * What a successful answer's body is, from its media type: `frames` (newline-delimited JSON),
+ * `download` (`application/octet-stream; stream=items`), `bytes` (a bytes value) or `json`.
+ */
+function bodyKind(response) {
+  const [type, ...parameters] = (response.headers.get("content-type") ?? "").split(";");
+  switch (type.trim().toLowerCase()) {
+    case "application/x-ndjson":
+      return "frames";
+    case OCTET_STREAM:
+      return parameters.some((parameter) => parameter.trim() === "stream=items") ? "download" : "bytes";
+    default:
+      return "json";
+  }
 }
 
 /**

@@ -15,7 +15,7 @@ use std::task::{Context, Poll, Waker, ready};
 use tokio::task::{AbortHandle, JoinError, JoinHandle};
 use tracing::Span;
 
-use super::state::{Outcome, Shared};
+use super::state::{Outcome, Shared, TaskOutcome};
 use crate::errors::{CallError, panic_message};
 use crate::sync::{Arc, Mutex};
 
@@ -50,16 +50,17 @@ impl Join {
 /// The outcome a task's output stands for: tokio caught a panic, or the task was aborted
 /// (`cancel()`, a timeout) or dropped by its runtime's shutdown.
 #[inline]
-pub(crate) fn outcome_of<T>(output: Result<Outcome<T>, JoinError>) -> Outcome<T> {
+pub(crate) fn outcome_of<T>(output: Result<TaskOutcome<T>, JoinError>) -> Outcome<T> {
     match output {
-        Ok(outcome) => outcome,
-        Err(error) if error.is_panic() => Err(CallError::Panicked(panic_message(&*error.into_panic()))),
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(*error),
+        Err(error) if error.is_panic() => Err(CallError::Panicked(panic_message(&*error.into_panic()).into())),
         Err(_) => Err(CallError::Cancelled),
     }
 }
 
 /// The outcome, if the task finished; leaves no waker behind.
-pub(crate) fn take_finished<T>(handle: &mut JoinHandle<Outcome<T>>) -> Option<Outcome<T>> {
+pub(crate) fn take_finished<T>(handle: &mut JoinHandle<TaskOutcome<T>>) -> Option<Outcome<T>> {
     if !handle.is_finished() {
         return None;
     }
@@ -73,7 +74,7 @@ pub(crate) fn take_finished<T>(handle: &mut JoinHandle<Outcome<T>>) -> Option<Ou
 }
 
 /// A state watching the task: a [`Watcher`] task delivers its outcome.
-pub(crate) fn watch<T: Send + 'static>(task: JoinHandle<Outcome<T>>, span: Span) -> Arc<CallState<T>> {
+pub(crate) fn watch<T: Send + 'static>(task: JoinHandle<TaskOutcome<T>>, span: Span) -> Arc<CallState<T>> {
     let state = Shared::with_join(Join::new(Some(task.abort_handle()), span));
     let watcher = Watcher {
         task: Some(task),
@@ -121,7 +122,7 @@ fn deliver<T: Send + 'static>(state: Arc<CallState<T>>, outcome: Outcome<T>) {
 /// `JoinHandle` (a task dropped by its runtime resolves as cancelled): the handlers still run
 /// exactly once, in a task, never in the thread that drops the runtime.
 struct Watcher<T: Send + 'static> {
-    task: Option<JoinHandle<Outcome<T>>>,
+    task: Option<JoinHandle<TaskOutcome<T>>>,
     state: Option<Arc<CallState<T>>>,
     /// Already moved once: dropped again, it delivers in place rather than move for ever.
     rescued: bool,

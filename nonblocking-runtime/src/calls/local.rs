@@ -6,6 +6,7 @@
 //! handler attached later runs on the runtime, concurrently with `result()`: the outcome is
 //! then shared (see [`SharedOutcome`]).
 
+use std::mem;
 use std::sync::Arc as StdArc;
 use std::sync::OnceLock;
 
@@ -95,13 +96,18 @@ impl<T: Send + 'static> Local<T> {
         if sharer.is_some() != completed {
             return None;
         }
-        let outcome = match self.held.take()? {
+        // Changed in place: through `&mut self` the cell needs no second `set`.
+        let held = self.held.get_mut()?;
+        let outcome = match mem::replace(held, Held::Owned(Err(CallError::NotFinished))) {
             Held::Shared(outcome) => outcome,
-            Held::Owned(Ok(value)) => sharer?.share(value),
+            Held::Owned(Ok(value)) => match sharer {
+                Some(sharer) => sharer.share(value),
+                None => unreachable!("checked above: a completed call's share has a sharer"),
+            },
             Held::Owned(Err(error)) => SharedOutcome::Error(StdArc::new(error)),
         };
         let mine = outcome.share();
-        let _ = self.held.set(Held::Shared(outcome));
+        *held = Held::Shared(outcome);
         Some(mine)
     }
 

@@ -52,7 +52,7 @@ pub(crate) use self::spawn::call_with_outcome;
 pub use self::spawn::{call_async, call_blocking, try_call_async, try_call_blocking};
 use self::local::Local;
 use self::join::{CallState, take_finished};
-use self::state::{Delivery, Handler, Kind, Outcome, Sharer};
+use self::state::{Delivery, Handler, Kind, Sharer, TaskOutcome};
 pub use self::cancel::{Cancel, CancelOnDrop, cancel};
 pub use self::wait::CallFuture;
 pub use crate::runtime::{SetRuntimeError, set_runtime};
@@ -89,7 +89,7 @@ use crate::sync::Arc;
 pub struct AsyncCall<T> {
     /// The task, whose output is the outcome, until the handle takes the outcome from it or
     /// the state machine takes it over. Locked only by the `&self` methods that look at it.
-    task: Mutex<Option<JoinHandle<Outcome<T>>>>,
+    task: Mutex<Option<JoinHandle<TaskOutcome<T>>>>,
     /// The state machine, made only when something needs it before the call finishes: a
     /// handler, a timeout.
     shared: Option<Arc<CallState<T>>>,
@@ -101,7 +101,7 @@ pub struct AsyncCall<T> {
     span: Span,
     /// Watches a call whose handle is dropped while it runs, to report a failure nobody saw: a
     /// function made where `T: Send + 'static` is known, which `Drop` cannot ask for.
-    watch: fn(JoinHandle<Outcome<T>>, Span),
+    watch: fn(JoinHandle<TaskOutcome<T>>, Span),
     /// The last of the handlers attached after the call finished, without a state machine:
     /// each runs as a task after the one before, and `.await` waits for the last.
     late: Option<JoinHandle<()>>,
@@ -137,7 +137,7 @@ static NOT_FINISHED: CallError = CallError::NotFinished;
 
 impl<T: Send + 'static> AsyncCall<T> {
     #[inline]
-    fn spawned(task: JoinHandle<Outcome<T>>, span: Span) -> Self {
+    fn spawned(task: JoinHandle<TaskOutcome<T>>, span: Span) -> Self {
         AsyncCall {
             task: Mutex::new(Some(task)),
             shared: None,
@@ -420,6 +420,13 @@ impl<T: Send + 'static> AsyncCall<T> {
     /// assert_eq!(call.result().ok(), Some(&1));
     /// ```
     pub fn is_finished(&self) -> bool {
+        if self.shared.is_none() && self.local.is_empty() {
+            // A plain call: its task says, and the outcome stays there until it is needed.
+            let task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(task) = task.as_ref() {
+                return task.is_finished();
+            }
+        }
         self.kind().is_some()
     }
 
@@ -677,7 +684,7 @@ impl<T: Send + 'static, F: FnOnce(Result<&T, &CallError>) + Send + 'static> Drop
 
 /// Watches a call whose handle is dropped while it runs, to report a failure nobody observed
 /// when it ends: a task that awaits it (no state machine: nothing else can attach to it now).
-fn watch_dropped<T: Send + 'static>(task: JoinHandle<Outcome<T>>, span: Span) {
+fn watch_dropped<T: Send + 'static>(task: JoinHandle<TaskOutcome<T>>, span: Span) {
     drop(crate::runtime::spawn(async move {
         if let Err(error) = join::outcome_of(task.await) {
             if !error.is_cancelled() {

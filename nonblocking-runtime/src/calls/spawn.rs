@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use tracing::{Instrument, Span};
 
 use super::AsyncCall;
-use super::state::Outcome;
+use super::state::{Outcome, TaskOutcome};
 use crate::errors::{BoxError, CallError, SharedError};
 use crate::runtime;
 
@@ -111,7 +111,7 @@ where
     F: Future<Output = Outcome<T>> + Send + 'static,
     T: Send + 'static,
 {
-    spawn_task(future)
+    spawn_task(IntoOutcome { future, kind: Outcomes })
 }
 
 /// What a call's work returns, and the outcome that stands for it.
@@ -155,11 +155,23 @@ pin_project_lite::pin_project! {
 }
 
 impl<F: Future, K: OutcomeKind<F::Output>> Future for IntoOutcome<F, K> {
-    type Output = Outcome<K::Value>;
+    type Output = TaskOutcome<K::Value>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().future.poll(cx).map(K::outcome)
+        self.project().future.poll(cx).map(|output| K::outcome(output).map_err(Box::new))
+    }
+}
+
+/// A future of a call's outcome whose error is boxed for its task (see [`TaskOutcome`]).
+struct Outcomes;
+
+impl<T> OutcomeKind<Outcome<T>> for Outcomes {
+    type Value = T;
+
+    #[inline]
+    fn outcome(output: Outcome<T>) -> Outcome<T> {
+        output
     }
 }
 
@@ -172,7 +184,7 @@ fn failure_of<T, E: Into<BoxError>>(output: Result<T, E>) -> Outcome<T> {
 #[inline]
 fn spawn_task<F, T>(task: F) -> AsyncCall<T>
 where
-    F: Future<Output = Outcome<T>> + Send + 'static,
+    F: Future<Output = TaskOutcome<T>> + Send + 'static,
     T: Send + 'static,
 {
     match crate::context::Context::current_if_set() {
@@ -184,7 +196,7 @@ where
 #[inline]
 fn spawn_traced<F, T>(task: F) -> AsyncCall<T>
 where
-    F: Future<Output = Outcome<T>> + Send + 'static,
+    F: Future<Output = TaskOutcome<T>> + Send + 'static,
     T: Send + 'static,
 {
     // Entering a span on every poll costs time on the hottest path; without any subscriber
@@ -212,6 +224,7 @@ where
             None => f(),
             Some(context) => context.sync_scope(f),
         })
+        .map_err(Box::new)
     });
     AsyncCall::spawned(task, span)
 }

@@ -35,6 +35,13 @@ use crate::sync::{Arc, AtomicBool, AtomicUsize, AtomicWaker, Mutex, Ordering};
 /// What a finished call produced.
 pub(crate) type Outcome<T> = Result<T, CallError>;
 
+/// What a call's task returns: its outcome with the error boxed. Tokio stores a task's output
+/// beside its `JoinError` in the task's cell; a bare `CallError` would push the cell of a call
+/// returning a small value out of tokio's smallest cell (128 bytes) into the next (256), an
+/// `_int_memalign` of twice the size and a `malloc_consolidate` on every call. Failures,
+/// the rare path, pay one allocation instead.
+pub(crate) type TaskOutcome<T> = Result<T, Box<CallError>>;
+
 /// A handler attached with `on_result` or `on_error`. A result handler brings the means to
 /// share the value, which exist only where `T: Sync` is known.
 pub(crate) enum Handler<T> {

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use super::join::{CallState, outcome_of};
 use super::local::Local;
-use super::state::Outcome;
+use super::state::{Outcome, TaskOutcome};
 use crate::errors::CallError;
 use crate::sync::Arc;
 
@@ -48,7 +48,7 @@ pub struct CallFuture<T> {
 enum Source<T> {
     /// A plain call: the task's output is the outcome. `abort_on_drop`: the future of a
     /// `CancelOnDrop` guard, which aborts the task if dropped before it resolves.
-    Task { task: JoinHandle<Outcome<T>>, abort_on_drop: bool },
+    Task { task: JoinHandle<TaskOutcome<T>>, abort_on_drop: bool },
     /// The handle already held the outcome.
     Ready(Outcome<T>),
     /// Finished, with handlers attached after: ready once the last of them ran.
@@ -68,7 +68,7 @@ impl<T> Unpin for CallFuture<T> {}
 
 impl<T> CallFuture<T> {
     #[inline]
-    pub(super) fn task(task: JoinHandle<Outcome<T>>) -> Self {
+    pub(super) fn task(task: JoinHandle<TaskOutcome<T>>) -> Self {
         CallFuture { source: Source::Task { task, abort_on_drop: false } }
     }
 

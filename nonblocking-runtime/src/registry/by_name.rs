@@ -1,5 +1,10 @@
 //! [`call_async_by_name`]: call a server function by its registered name.
 
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
 use serde::Serialize;
 
 use serde_json::Value;
@@ -11,7 +16,6 @@ use super::raw::RawArgs;
 use super::function::ServerFunction;
 use super::table::registry;
 use crate::calls::{AsyncCall, call_with_outcome};
-use crate::context::Context;
 use crate::errors::CallError;
 use crate::items::CallValue;
 
@@ -58,12 +62,9 @@ use crate::items::CallValue;
 /// ```
 pub fn call_async_by_name<R: CallValue>(name: &str, args: impl Serialize) -> AsyncCall<R> {
     let function = registry().get(name);
-    let run = |_: &crate::Context| {
-        let started = function.clone().and_then(|function| start(function, &args));
-        call_with_outcome(async move {
-            let (function, invocation) = started?;
-            invocation.await?.read(function)
-        })
+    let run = |_: &crate::Context| match function.clone().and_then(|function| start(function, &args)) {
+        Ok((function, invocation)) => call_with_outcome(Running { invocation, function, read: PhantomData }),
+        Err(error) => call_with_outcome(std::future::ready(Err(error))),
     };
     // A function that reports progress gets a channel for it (the call's `on_progress`).
     match &function {
@@ -72,8 +73,26 @@ pub fn call_async_by_name<R: CallValue>(name: &str, args: impl Serialize) -> Asy
     }
 }
 
+/// A started call by name, as its task runs it: the function's future, then its value read as
+/// `R`. Small on purpose (three words): with the outcome beside it, it fits tokio's smallest task
+/// cell (128 bytes), as a typed call does.
+struct Running<R> {
+    invocation: Invocation,
+    function: &'static ServerFunction,
+    read: PhantomData<fn() -> R>,
+}
+
+impl<R: CallValue> Future for Running<R> {
+    type Output = Result<R, CallError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let returned = ready!(self.invocation.as_mut().poll(cx))?;
+        Poll::Ready(returned.read(self.function.name()))
+    }
+}
+
 /// Decodes the arguments and creates (but does not poll) the function's future.
-fn start(function: &'static ServerFunction, args: &impl Serialize) -> Result<(&'static str, Invocation), CallError> {
+fn start(function: &'static ServerFunction, args: &impl Serialize) -> Result<(&'static ServerFunction, Invocation), CallError> {
     let args = serde_json::to_value(args).map_err(|error| {
         CallError::invalid_arguments(
             function.name(),
@@ -81,13 +100,13 @@ fn start(function: &'static ServerFunction, args: &impl Serialize) -> Result<(&'
             format!("the arguments could not be encoded as JSON: {error}"),
         )
     })?;
-    Ok((function.name(), invoke(function, args)?))
+    Ok((function, invoke(function, args)?))
 }
 
 /// Decodes `args` for `function` and creates (but does not poll) its future: a call by name
 /// without a task of its own, for callers that already run in one (the HTTP server).
 pub(crate) fn invoke(function: &'static ServerFunction, args: Value) -> Result<Invocation, CallError> {
-    (function.handler())(Arguments::new(function.name(), function.params(), args, Context::current())?)
+    (function.handler())(Arguments::new(function.name(), function.params(), args, crate::Context::current())?)
 }
 
 /// [`invoke`] with the arguments read straight from a JSON body (no `Value` tree built). The
@@ -96,7 +115,7 @@ pub(crate) fn invoke(function: &'static ServerFunction, args: Value) -> Result<I
 pub(crate) fn invoke_raw(
     function: &'static ServerFunction,
     args: RawArgs<'_>,
-    context: Context,
+    context: crate::Context,
 ) -> Result<Invocation, CallError> {
     (function.handler())(Arguments::from_raw(function.name(), function.params(), args, context)?)
 }

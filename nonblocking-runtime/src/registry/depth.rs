@@ -1,5 +1,5 @@
 //! Arguments nested deeper than serde_json's own parser allows (128 levels) are refused before
-//! anything recurses into them, and dropped without recursion: a `Value` built in code can be
+//! anything recurses past that depth, and dropped without recursion: a `Value` built in code can be
 //! 20,000 levels deep, and decoding, encoding or dropping it recursively would overflow a
 //! worker's 2 MiB stack and abort the process.
 
@@ -10,23 +10,32 @@ pub(crate) const MAX_DEPTH: usize = 128;
 
 /// Whether `value` nests more than [`MAX_DEPTH`] levels (a scalar is one level).
 pub(crate) fn too_deep(value: &Value) -> bool {
-    let mut pending = vec![(value, 1_usize)];
-    while let Some((value, depth)) = pending.pop() {
-        if depth > MAX_DEPTH {
-            return true;
-        }
-        match value {
-            Value::Array(items) => pending.extend(items.iter().map(|item| (item, depth + 1))),
-            Value::Object(map) => pending.extend(map.values().map(|item| (item, depth + 1))),
-            _ => {}
-        }
-    }
-    false
+    deeper_than_allowed(value, 1)
 }
 
-/// [`too_deep`] for JSON text not yet parsed: counts brackets outside strings, stopping at the
-/// first one past the limit. A body read raw builds no tree, so nothing would recurse into it
-/// here; the check keeps the rule (and the refusal) the same on every path.
+/// Recursive, but never past `MAX_DEPTH + 1` frames: it stops at the first value too deep, so
+/// the walk itself cannot overflow, and a shallow value (every call's) costs no allocation.
+fn deeper_than_allowed(value: &Value, depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return true;
+    }
+    match value {
+        Value::Array(items) => items.iter().any(|item| inner_too_deep(item, depth + 1)),
+        Value::Object(map) => map.values().any(|item| inner_too_deep(item, depth + 1)),
+        _ => false,
+    }
+}
+
+/// [`deeper_than_allowed`] for a value inside a container, without a call for a scalar (the
+/// common argument).
+#[inline]
+fn inner_too_deep(value: &Value, depth: usize) -> bool {
+    match value {
+        Value::Array(_) | Value::Object(_) => deeper_than_allowed(value, depth),
+        _ => depth > MAX_DEPTH,
+    }
+}
+
 #[cfg_attr(not(any(feature = "http", feature = "nats")), allow(dead_code))]
 pub(crate) fn too_deep_text(text: &[u8]) -> bool {
     let (mut containers, mut in_string, mut escaped) = (0_usize, false, false);

@@ -123,7 +123,7 @@ where
     let span = tracing::Span::current();
     match crate::runtime::spawn_blocking(move || span.in_scope(|| catching(f))).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(message)) => Err(CallError::Panicked(message)),
+        Ok(Err(message)) => Err(CallError::Panicked(message.into())),
         // The blocking task never ran: its runtime is shutting down.
         Err(_) => Err(CallError::Cancelled),
     }

@@ -98,7 +98,7 @@ pub fn registry() -> &'static Registry {
 pub fn register(function: &'static ServerFunction) -> Result<(), CallError> {
     let mut explicit = EXPLICIT.lock().unwrap_or_else(PoisonError::into_inner);
     if explicit.built {
-        return Err(CallError::RegistryBuilt(function.name().to_owned()));
+        return Err(CallError::RegistryBuilt(function.name().into()));
     }
     explicit.functions.push(function);
     Ok(())

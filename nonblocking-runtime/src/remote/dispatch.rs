@@ -194,7 +194,7 @@ async fn run(
     let value = match finished {
         Ok(Ok(value)) => value,
         Ok(Err(failure)) => return Answer::failure(&failure, policy, function),
-        Err(panic) => return Answer::failure(&CallError::Panicked(panic), policy, function),
+        Err(panic) => return Answer::failure(&CallError::Panicked(panic.into()), policy, function),
     };
     let items = match (value, items) {
         (Returned::Value(value), _) => {
@@ -216,7 +216,7 @@ async fn run(
         Ok(Ok(Ok(Ok(Ok(count))))) => return Answer::End(count),
         Ok(Ok(Ok(Ok(Err(Unread))))) => return Answer::Dropped,
         Ok(Ok(Ok(Err(failure)))) => failure,
-        Ok(Ok(Err(panic))) => CallError::Panicked(panic),
+        Ok(Ok(Err(panic))) => CallError::Panicked(panic.into()),
         Ok(Err(_elapsed)) => CallError::TimedOut(timeout),
         Err(Interrupt::Cancelled) => return Answer::Dropped,
         Err(Interrupt::ShutDown) => {

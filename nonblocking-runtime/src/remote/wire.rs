@@ -137,7 +137,7 @@ pub(crate) fn to_wire(error: &CallError, show_panics: bool, function: Option<&Se
         CallError::Panicked(_) if !show_panics => {
             return (codes::PANICKED.status, codes::PANICKED.body("the server function panicked"));
         }
-        CallError::Panicked(panic) => return (codes::PANICKED.status, codes::PANICKED.body(panic.clone())),
+        CallError::Panicked(panic) => return (codes::PANICKED.status, codes::PANICKED.body(panic.to_string())),
         CallError::Cancelled => (codes::SHUTTING_DOWN, Value::Null),
         CallError::Failed(failure) => {
             let value = function.and_then(|function| function.error_value(failure.as_ref()));
@@ -207,7 +207,7 @@ pub(crate) fn from_wire(base: &str, url: &str, function: &str, status: u16, body
         "stream_idle" => CallError::Idle(Duration::from_millis(
             body.details.get("after_ms").and_then(Value::as_u64).unwrap_or_default(),
         )),
-        "panicked" => CallError::Panicked(body.message),
+        "panicked" => CallError::Panicked(body.message.into()),
         "failed" => CallError::Failed(std::sync::Arc::new(RemoteFailure {
             message: body.message,
             value: body.details.get("value").cloned(),

@@ -44,8 +44,9 @@ pub(crate) struct TimerQueue {
     runtime: Handle,
     /// `false` for a runtime built without the time driver: every defer is cancelled at once.
     has_time_driver: bool,
-    /// When the `DelayQueue` started, on the runtime's clock: its reach counts from here.
-    started: Instant,
+    /// The end of the `DelayQueue`'s reach, on the runtime's clock: [`QUEUE_REACH`] past its
+    /// start. Kept as an instant so that checking a deadline is one comparison.
+    reach_end: Instant,
     state: Mutex<QueueState>,
 }
 
@@ -129,10 +130,12 @@ impl TimerQueue {
         let queue = {
             // The queue reads the runtime's clock, which may be a paused test clock.
             let _clock = runtime.enter();
+            // An instant ~795 days on fits every clock tokio runs on.
+            let started = Instant::now();
             Arc::new(TimerQueue {
                 runtime: runtime.clone(),
                 has_time_driver,
-                started: Instant::now(),
+                reach_end: started.checked_add(QUEUE_REACH).unwrap_or(started),
                 state: Mutex::new(QueueState {
                     delays: Some(DelayQueue::new()),
                 }),
@@ -165,25 +168,25 @@ impl TimerQueue {
             span,
         };
         let _clock = self.runtime.enter();
-        let within_reach = self.within_reach(delay);
+        let deadline = self.deadline_within_reach(delay);
         let mut state = lock(&self.state);
-        match &mut state.delays {
+        match (&mut state.delays, deadline) {
             // No time driver: nothing could ever fire it. The slot stays cancelled.
-            Some(_) if !self.has_time_driver => {
+            (Some(_), _) if !self.has_time_driver => {
                 drop(state);
                 drop(entry);
             }
-            Some(delays) if within_reach => {
-                let key = delays.insert(entry, delay);
+            (Some(delays), Some(deadline)) => {
+                let key = delays.insert_at(entry, deadline);
                 *lock(&slot.state) = SlotState::Pending(key);
             }
-            Some(_) => {
+            (Some(_), None) => {
                 *lock(&slot.state) = SlotState::Waiting {
                     body: entry.body,
                     span: entry.span,
                 };
             }
-            None => {
+            (None, _) => {
                 drop(state);
                 drop(entry);
             }
@@ -191,13 +194,13 @@ impl TimerQueue {
         slot
     }
 
-    /// Whether `delay` from now is within the queue's reach; call with the runtime's clock
-    /// entered.
-    fn within_reach(&self, delay: Duration) -> bool {
+    /// The deadline `delay` from now, if it is within the queue's reach; call with the
+    /// runtime's clock entered. The clock is read once: the queue is given the deadline, not
+    /// the delay, so it does not read it again.
+    fn deadline_within_reach(&self, delay: Duration) -> Option<Instant> {
         Instant::now()
-            .saturating_duration_since(self.started)
             .checked_add(delay)
-            .is_some_and(|end| end < QUEUE_REACH)
+            .filter(|deadline| *deadline < self.reach_end)
     }
 
     fn poll_due(&self, cx: &mut Context<'_>, due: &mut Vec<Entry>) -> Poll<()> {
@@ -291,35 +294,35 @@ impl Slot {
         let queue = &self.queue;
         let _clock = queue.runtime.enter();
         // Decided before anything moves: nothing below can fail.
-        let within_reach = queue.within_reach(delay);
+        let deadline = queue.deadline_within_reach(delay);
         let mut state = lock(&queue.state);
         let Some(delays) = &mut state.delays else {
             return false;
         };
         let mut slot = lock(&self.state);
         let previous = std::mem::replace(&mut *slot, SlotState::Cancelled);
-        *slot = match previous {
-            SlotState::Pending(key) if within_reach => {
-                delays.reset(&key, delay);
+        *slot = match (previous, deadline) {
+            (SlotState::Pending(key), Some(deadline)) => {
+                delays.reset_at(&key, deadline);
                 SlotState::Pending(key)
             }
-            SlotState::Pending(key) => {
+            (SlotState::Pending(key), None) => {
                 let entry = delays.remove(&key).into_inner();
                 SlotState::Waiting {
                     body: entry.body,
                     span: entry.span,
                 }
             }
-            SlotState::Waiting { body, span } if within_reach => {
+            (SlotState::Waiting { body, span }, Some(deadline)) => {
                 let entry = Entry {
                     body,
                     slot: Arc::clone(self),
                     span,
                 };
-                SlotState::Pending(delays.insert(entry, delay))
+                SlotState::Pending(delays.insert_at(entry, deadline))
             }
-            waiting @ SlotState::Waiting { .. } => waiting,
-            done @ (SlotState::Fired | SlotState::Cancelled) => {
+            (waiting @ SlotState::Waiting { .. }, None) => waiting,
+            (done @ (SlotState::Fired | SlotState::Cancelled), _) => {
                 *slot = done;
                 return false;
             }

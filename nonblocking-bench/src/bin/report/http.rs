@@ -174,7 +174,7 @@ pub fn measure(
 }
 
 /// Starts a server binary (pinned to core 0) and reads the ports it prints, one per label.
-fn start(binary: &Path, pinned: bool, labels: &[&str]) -> (Child, Vec<u16>) {
+pub(crate) fn start(binary: &Path, pinned: bool, labels: &[&str]) -> (Child, Vec<u16>) {
     let mut command = if pinned {
         let mut command = Command::new("taskset");
         command.args(["-c", "0"]).arg(binary);
