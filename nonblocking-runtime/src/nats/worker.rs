@@ -228,8 +228,9 @@ impl WorkerBuilder {
             // in: with NATS unreachable a drain or a flush never completes, and a worker that
             // cannot leave cannot be rolled during an outage.
             let deadline = tokio::time::Instant::now() + grace;
-            // Draining unsubscribes every endpoint (and `$SRV`), then takes in what the server
-            // sent before it saw that: no accepted request is lost.
+            // Draining unsubscribes every endpoint (and `$SRV`), then takes in what the client
+            // library received before it ended the subscriptions: every request that reached us
+            // is answered (what the server routed to us after that is lost: see `stop`).
             let drained = tokio::time::timeout_at(deadline, serving.drain()).await.is_ok();
             let aborts: Vec<_> = loops.iter().map(JoinHandle::abort_handle).collect();
             if !drained || tokio::time::timeout_at(deadline, futures_util::future::join_all(loops)).await.is_err() {
@@ -330,6 +331,15 @@ impl Worker {
     /// It returns within the grace plus one second (for those answers and the last flush) in
     /// every state of the connection: with NATS unreachable, the drain and the flush that
     /// cannot complete are given up at that deadline, and `stop()` says so in its error.
+    ///
+    /// # Requests in flight as it unsubscribes
+    ///
+    /// A request the NATS server routes to this worker in the moment it unsubscribes can be
+    /// lost: async-nats ends a drained subscription before the server confirms the unsubscribe,
+    /// and drops what still arrives for it. Such a call never reaches the worker (it never
+    /// runs) and ends at its caller's timeout; under load on one host, a few calls in two
+    /// thousand were. Give callers a timeout you can wait for; a caller that knows its function
+    /// is idempotent may retry a timed-out call.
     pub async fn stop(mut self) -> Result<(), WorkerError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
