@@ -17,6 +17,7 @@ use nonblocking_runtime::progress::Progress;
 use nonblocking_runtime::remote::{InProcess, Transport};
 use nonblocking_runtime::{AsyncCall, CallError, server_function};
 use support::nats_server::NatsServer;
+use support::runs::Runs;
 use support::wait_for;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -59,23 +60,14 @@ async fn breaks(at: u32, #[context] progress: Progress<u32>) -> Result<u32, Brok
     Err(Broke { row: at })
 }
 
-/// Calls of `progress_remote.forever` started, and dropped before they finished, by tag.
-static STARTED: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
-static DROPPED: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
-
-struct Unfinished(usize);
-
-impl Drop for Unfinished {
-    fn drop(&mut self) {
-        DROPPED[self.0].fetch_add(1, Ordering::SeqCst);
-    }
-}
+/// Runs of `progress_remote.forever` and `flood`, by tag.
+static RUNS: Runs = Runs::new();
 
 /// Reports every 10 ms and never ends on its own.
 #[server_function(name = "progress_remote.forever")]
 async fn forever(tag: usize, #[context] progress: Progress<u64>) -> u8 {
-    STARTED[tag].fetch_add(1, Ordering::SeqCst);
-    let _unfinished = Unfinished(tag);
+    RUNS.started(tag);
+    let _unfinished = RUNS.unfinished(tag);
     for tick in 1.. {
         progress.report(tick);
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -83,10 +75,10 @@ async fn forever(tag: usize, #[context] progress: Progress<u64>) -> u8 {
     unreachable!()
 }
 
-/// Reports a 1 KiB value as fast as it can, forever (counted in `DROPPED[tag]` when stopped).
+/// Reports a 1 KiB value as fast as it can, forever (counted in `RUNS.drops(tag)` when stopped).
 #[server_function(name = "progress_remote.flood")]
 async fn flood(tag: usize, #[context] progress: Progress<String>) -> u8 {
-    let _unfinished = Unfinished(tag);
+    let _unfinished = RUNS.unfinished(tag);
     let filler = "x".repeat(1_000);
     for tick in 0u64.. {
         progress.report(format!("{tick} {filler}"));
@@ -217,10 +209,7 @@ async fn progress_cases(remote: &impl Transport, tag: usize) {
     );
 
     // Cancelling the call stops the function on the server.
-    let (started, dropped) = (
-        STARTED[tag].load(Ordering::SeqCst),
-        DROPPED[tag].load(Ordering::SeqCst),
-    );
+    let (started, dropped) = (RUNS.starts(tag), RUNS.drops(tag));
     let ticks = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&ticks);
     let call = call_remote_forever(remote, tag).on_progress(move |_: u64| {
@@ -233,10 +222,10 @@ async fn progress_cases(remote: &impl Transport, tag: usize) {
     call.cancel();
     assert!(matches!(call.await, Err(CallError::Cancelled)));
     wait_for("the function dropped on the server", || {
-        DROPPED[tag].load(Ordering::SeqCst) == dropped + 1
+        RUNS.drops(tag) == dropped + 1
     })
     .await;
-    assert_eq!(STARTED[tag].load(Ordering::SeqCst), started + 1);
+    assert_eq!(RUNS.starts(tag), started + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,7 +267,7 @@ async fn in_process() {
 /// concurrency limit 1: the timeout and the caller's deadline stop it mid-progress, and it holds
 /// its slot while it runs.
 async fn limit_cases<T: Transport>(remote: &T, short: &T, tag: usize) {
-    let dropped = DROPPED[tag].load(Ordering::SeqCst);
+    let dropped = RUNS.drops(tag);
     let ticks = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&ticks);
     let streaming = call_remote_forever(remote, tag).on_progress(move |_: u64| {
@@ -297,10 +286,7 @@ async fn limit_cases<T: Transport>(remote: &T, short: &T, tag: usize) {
         matches!(error, CallError::TimedOut(after) if after == Duration::from_millis(400)),
         "{error:?}"
     );
-    wait_for("the function dropped", || {
-        DROPPED[tag].load(Ordering::SeqCst) == dropped + 1
-    })
-    .await;
+    wait_for("the function dropped", || RUNS.drops(tag) == dropped + 1).await;
     // The slot is free again.
     assert_eq!(call_remote_count(remote, 1, 0).await.unwrap(), 1);
 
@@ -311,7 +297,7 @@ async fn limit_cases<T: Transport>(remote: &T, short: &T, tag: usize) {
         .unwrap_err();
     assert!(matches!(error, CallError::TimedOut(_)), "{error:?}");
     wait_for("the function stopped at the caller's deadline", || {
-        DROPPED[tag].load(Ordering::SeqCst) == dropped + 2
+        RUNS.drops(tag) == dropped + 2
     })
     .await;
 }
@@ -445,7 +431,7 @@ async fn a_client_that_stops_reading_holds_no_slot_past_the_timeout() {
         .trim_start_matches("http://")
         .trim_end_matches("/rpc")
         .to_owned();
-    let dropped = DROPPED[5].load(Ordering::SeqCst);
+    let dropped = RUNS.drops(5);
     let body = "[5]";
     let request = format!(
         "POST /rpc/progress_remote.flood HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/x-ndjson\r\nContent-Length: {}\r\n\r\n{body}",
@@ -455,7 +441,7 @@ async fn a_client_that_stops_reading_holds_no_slot_past_the_timeout() {
     stalled.write_all(request.as_bytes()).await.unwrap();
     // Never read; the function floods the connection until its buffers are full.
     wait_for("the flood stopped by the timeout", || {
-        DROPPED[5].load(Ordering::SeqCst) == dropped + 1
+        RUNS.drops(5) == dropped + 1
     })
     .await;
     let remote = Remote::new(&url).unwrap();

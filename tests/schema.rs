@@ -3,8 +3,8 @@
 #![allow(missing_docs)]
 
 use nonblocking_runtime::progress::Progress;
-use nonblocking_runtime::schema::ApiSchema;
 use nonblocking_runtime::schema::schemars::{self, JsonSchema};
+use nonblocking_runtime::schema::{ApiSchema, FunctionSchema};
 use nonblocking_runtime::server_function;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -109,14 +109,18 @@ pub async fn import(rows: u16, #[context] progress: Progress<Imported>) -> u16 {
     rows
 }
 
+/// What `api` says of the function called `name`.
+fn described<'a>(api: &'a ApiSchema, name: &str) -> &'a FunctionSchema {
+    api.functions()
+        .iter()
+        .find(|function| function.name == name)
+        .unwrap_or_else(|| panic!("no function named {name} in the schema"))
+}
+
 #[test]
 fn a_function_that_reports_progress_describes_what_it_reports() {
     let api = ApiSchema::of([&IMPORT_SERVER_FUNCTION, &ADD_SERVER_FUNCTION]);
-    let import = api
-        .functions()
-        .iter()
-        .find(|function| function.name == "schema.import")
-        .unwrap();
+    let import = described(&api, "schema.import");
     assert_eq!(
         import.progress,
         Some(json!({"$ref": "#/components/schemas/Imported"}))
@@ -127,11 +131,7 @@ fn a_function_that_reports_progress_describes_what_it_reports() {
         "the progress reporter is no parameter"
     );
     assert!(api.definitions().contains_key("Imported"));
-    let add = api
-        .functions()
-        .iter()
-        .find(|function| function.name == "schema.todo.add")
-        .unwrap();
+    let add = described(&api, "schema.todo.add");
     assert_eq!(add.progress, None);
     let typescript = api.typescript();
     assert!(
@@ -171,13 +171,7 @@ fn a_function_that_streams_describes_its_items_and_its_value_is_their_number() {
         &NUMBERS_SERVER_FUNCTION,
         &ADD_SERVER_FUNCTION,
     ]);
-    let function = |name: &str| {
-        api.functions()
-            .iter()
-            .find(|function| function.name == name)
-            .unwrap()
-            .clone()
-    };
+    let function = |name: &str| described(&api, name);
     let rows = function("schema.rows");
     assert_eq!(
         rows.items,
@@ -225,13 +219,7 @@ fn bytes_are_described_as_bytes() {
         &DOWNLOAD_SERVER_FUNCTION,
         &CHUNKS_SERVER_FUNCTION,
     ]);
-    let function = |name: &str| {
-        api.functions()
-            .iter()
-            .find(|function| function.name == name)
-            .unwrap()
-            .clone()
-    };
+    let function = |name: &str| described(&api, name);
     let (upload, download) = (function("schema.upload"), function("schema.download"));
     assert!(upload.takes_bytes && !upload.returns_bytes);
     assert!(!download.takes_bytes && download.returns_bytes);

@@ -17,6 +17,7 @@ use nonblocking_runtime::nats::{self, Connect, Worker};
 use nonblocking_runtime::progress::Progress;
 use nonblocking_runtime::remote::{InProcess, Transport};
 use nonblocking_runtime::{CallError, call_async_by_name, server_function};
+use support::runs::Runs;
 use support::wait_for;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -73,25 +74,16 @@ impl<I: Iterator + Unpin> futures_core::Stream for Iter<I> {
     }
 }
 
-/// Per tag: items sent, producers started, producers dropped before their end.
+/// Per tag: items sent; producers started and dropped before their end.
 static SENT: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
-static STARTED: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
-static DROPPED: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
-
-struct Unfinished(usize);
-
-impl Drop for Unfinished {
-    fn drop(&mut self) {
-        DROPPED[self.0].fetch_add(1, Ordering::SeqCst);
-    }
-}
+static RUNS: Runs = Runs::new();
 
 /// Items of `size` bytes, as fast as they are read, forever; progress every 10 items.
 #[server_function(name = "streams.endless")]
 async fn endless(tag: usize, size: usize, #[context] progress: Progress<usize>) -> Items<String> {
-    STARTED[tag].fetch_add(1, Ordering::SeqCst);
+    RUNS.started(tag);
     Items::produce(4, move |items| async move {
-        let _unfinished = Unfinished(tag);
+        let _unfinished = RUNS.unfinished(tag);
         let filler = "x".repeat(size);
         for n in 0usize.. {
             items.send(format!("{n} {filler}")).await?;
@@ -108,7 +100,7 @@ async fn endless(tag: usize, size: usize, #[context] progress: Progress<usize>) 
 #[server_function(name = "streams.silent")]
 async fn silent(tag: usize, first: u32) -> Items<u32> {
     Items::produce(1, move |items| async move {
-        let _unfinished = Unfinished(tag);
+        let _unfinished = RUNS.unfinished(tag);
         for n in 0..first {
             items.send(n).await?;
         }
@@ -180,10 +172,7 @@ async fn in_this_process() {
     assert_eq!(SENT[tag].load(Ordering::SeqCst), sent, "and waits");
     // Dropping the items drops the producer.
     drop(items);
-    wait_for("the producer dropped", || {
-        DROPPED[tag].load(Ordering::SeqCst) == 1
-    })
-    .await;
+    wait_for("the producer dropped", || RUNS.drops(tag) == 1).await;
 
     // The caller's idle limit.
     let items = call_async_silent(tag, 2)
@@ -291,10 +280,7 @@ async fn stream_cases(remote: &impl Transport, tag: usize) {
     .await;
     drop(items);
     // Dropping the items stops the function where it runs.
-    wait_for("the function dropped", || {
-        DROPPED[tag].load(Ordering::SeqCst) == 1
-    })
-    .await;
+    wait_for("the function dropped", || RUNS.drops(tag) == 1).await;
 
     // Cancelling a call reading items stops the function.
     let read = Arc::new(AtomicUsize::new(0));
@@ -309,10 +295,10 @@ async fn stream_cases(remote: &impl Transport, tag: usize) {
     call.cancel();
     assert!(matches!(call.await, Err(CallError::Cancelled)));
     wait_for("the function dropped after the cancel", || {
-        DROPPED[tag].load(Ordering::SeqCst) == 2
+        RUNS.drops(tag) == 2
     })
     .await;
-    assert_eq!(STARTED[tag].load(Ordering::SeqCst), 2);
+    assert_eq!(RUNS.starts(tag), 2);
 }
 
 /// A server whose idle limit is 200 ms, serving the functions above.
@@ -347,10 +333,7 @@ async fn limits(remote: &impl Transport, tag: usize) {
         matches!(end, Some(CallError::Idle(limit)) if limit == Duration::from_millis(200)),
         "{end:?}"
     );
-    wait_for("the silent function dropped", || {
-        DROPPED[tag].load(Ordering::SeqCst) == 1
-    })
-    .await;
+    wait_for("the silent function dropped", || RUNS.drops(tag) == 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -395,10 +378,7 @@ async fn over_nats() {
         items.next().await.unwrap().unwrap();
     }
     drop(items);
-    wait_for("the function dropped", || {
-        DROPPED[tag].load(Ordering::SeqCst) == 2
-    })
-    .await;
+    wait_for("the function dropped", || RUNS.drops(tag) == 2).await;
 
     // The caller's deadline travels: the worker stops the stream mid-way.
     let late = nats::Remote::builder()
@@ -411,7 +391,7 @@ async fn over_nats() {
     assert!(!all.is_empty(), "items before the deadline");
     assert!(matches!(end, Some(CallError::TimedOut(_))), "{end:?}");
     wait_for("the function stopped at the deadline", || {
-        DROPPED[tag].load(Ordering::SeqCst) == 3
+        RUNS.drops(tag) == 3
     })
     .await;
     worker.stop().await.unwrap();
@@ -444,10 +424,7 @@ async fn over_nats() {
         "{refused:?}"
     );
     drop(items);
-    wait_for("the function dropped", || {
-        DROPPED[tag].load(Ordering::SeqCst) == 4
-    })
-    .await;
+    wait_for("the function dropped", || RUNS.drops(tag) == 4).await;
     let (all, end) = read_all(call_remote_numbers(&remote, 2, 0).await.unwrap()).await;
     assert_eq!(
         (all, end.is_none()),
@@ -486,10 +463,7 @@ async fn over_http_the_deadline_backpressure_and_slots_hold() {
         "{refused}"
     );
     drop(items);
-    wait_for("the function dropped", || {
-        DROPPED[tag].load(Ordering::SeqCst) == 1
-    })
-    .await;
+    wait_for("the function dropped", || RUNS.drops(tag) == 1).await;
     // The slot is free again (freed as the function is dropped: allow the server a moment).
     let mut freed = false;
     for _ in 0..100 {
@@ -508,7 +482,7 @@ async fn over_http_the_deadline_backpressure_and_slots_hold() {
     assert!(!all.is_empty(), "items before the deadline");
     assert!(matches!(end, Some(CallError::TimedOut(_))), "{end:?}");
     wait_for("the function stopped at the deadline", || {
-        DROPPED[tag].load(Ordering::SeqCst) == 2
+        RUNS.drops(tag) == 2
     })
     .await;
 }

@@ -6,6 +6,7 @@
 #[cfg(feature = "http")]
 pub mod http;
 pub mod nats_server;
+pub mod runs;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
