@@ -43,6 +43,26 @@ pub async fn serve_ours() -> std::net::SocketAddr {
     address
 }
 
+/// Serves `router` (a hand-written baseline endpoint) on a free loopback port, in a task of the
+/// current runtime; the address.
+pub async fn serve_bare(router: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = listener.local_addr().expect("bound");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    address
+}
+
+/// A benchmark binary's arguments, each a number; `defaults` for those not given.
+pub fn numeric_args<const N: usize>(defaults: [u64; N]) -> [u64; N] {
+    let mut values = defaults;
+    for (value, arg) in values.iter_mut().zip(std::env::args().skip(1)) {
+        *value = arg.parse().expect("a number");
+    }
+    values
+}
+
 /// Runs a timed loop inside one spawned task and returns what it measured. Driving every
 /// iteration with `block_on` would cost ~18 µs each on this machine and flatten every ratio.
 pub fn in_task<F, Fut>(runtime: &Runtime, timed: F) -> Duration

@@ -20,7 +20,7 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use nonblocking_bench::frames::ndjson_response;
-use nonblocking_bench::{net_runtime, serve_ours};
+use nonblocking_bench::{net_runtime, numeric_args, serve_bare, serve_ours};
 use nonblocking_runtime::http::Remote;
 use nonblocking_runtime::progress::Progress;
 use nonblocking_runtime::server_function;
@@ -128,19 +128,12 @@ fn percentile(sorted: &[Duration], share: f64) -> Duration {
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .map(|arg| arg.parse().expect("a number"))
-        .collect();
-    let calls = args.first().copied().unwrap_or(40);
-    let values = args.get(1).copied().unwrap_or(100);
+    let [calls, values] = numeric_args([40, 100]);
     let gap_us = 1_000;
     net_runtime().block_on(async {
         let url = format!("http://{}/rpc", serve_ours().await);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
-        let bare_url = format!("http://{}/ticks", listener.local_addr().expect("bound"));
         let router = axum::Router::new().route("/ticks", axum::routing::post(bare_ticks));
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        let bare_url = format!("http://{}/ticks", serve_bare(router).await);
 
         let remote = Remote::new(&url).expect("a client");
         let client = Client::builder(TokioExecutor::new()).build_http();

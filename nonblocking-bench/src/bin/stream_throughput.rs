@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use nonblocking_bench::frames::ndjson_response;
-use nonblocking_bench::{net_runtime, serve_ours};
+use nonblocking_bench::{net_runtime, numeric_args, serve_bare, serve_ours};
 use nonblocking_runtime::http::Remote;
 use nonblocking_runtime::items::Items;
 use nonblocking_runtime::server_function;
@@ -123,20 +123,11 @@ async fn bare(client: &BareClient, url: &str, count: u64) -> Duration {
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .map(|arg| arg.parse().expect("a number"))
-        .collect();
-    let calls = args.first().copied().unwrap_or(10);
-    let count = args.get(1).copied().unwrap_or(100_000);
+    let [calls, count] = numeric_args([10, 100_000]);
     net_runtime().block_on(async {
         let url = format!("http://{}/rpc", serve_ours().await);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port");
-        let bare_url = format!("http://{}/rows", listener.local_addr().expect("bound"));
         let router = axum::Router::new().route("/rows", axum::routing::post(bare_rows));
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        let bare_url = format!("http://{}/rows", serve_bare(router).await);
 
         let remote = Remote::new(&url).expect("a client");
         let client = Client::builder(TokioExecutor::new()).build_http();
