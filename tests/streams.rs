@@ -486,3 +486,65 @@ async fn over_http_the_deadline_backpressure_and_slots_hold() {
     })
     .await;
 }
+
+/// A NATS item lost on the wire fails the stream after the items before it: it is never
+/// skipped. A bare async-nats client plays the worker, so that an item can really be left out
+/// (the worker's side never loses one on purpose).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_item_lost_on_the_wire_fails_the_stream_after_the_items_before_it() {
+    use nonblocking_runtime::nats::async_nats::{self, HeaderMap};
+    let server = support::nats_server::NatsServer::start("");
+    let worker = async_nats::connect(server.url()).await.unwrap();
+    let mut requests = worker.subscribe("lossy.streams.numbers").await.unwrap();
+    worker.flush().await.unwrap();
+    let remote = nats::Remote::builder()
+        .prefix("lossy")
+        .timeout(Duration::from_secs(5))
+        .connect(&Connect::new([server.url()]))
+        .await
+        .unwrap();
+    let playing_the_worker = async {
+        let request = futures_util::StreamExt::next(&mut requests).await.unwrap();
+        let notify = request.headers.as_ref().unwrap().get("Nonblocking-Notify");
+        let notify = notify
+            .expect("a stream's caller names its notice subject")
+            .to_string();
+        // Items 1 and 3, numbered as a worker numbers them: item 2 never goes out.
+        for number in [1_u64, 3] {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nonblocking-Item", number.to_string().as_str());
+            if number == 1 {
+                headers.insert("Nonblocking-Credit", "lossy.credit");
+            }
+            let frame = format!("{{\"item\":{number}}}\n");
+            worker
+                .publish_with_headers(notify.clone(), headers, frame.into())
+                .await
+                .unwrap();
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("Nonblocking-Frames", "0");
+        headers.insert("Nonblocking-Items", "3");
+        let reply = request.reply.expect("a request");
+        worker
+            .publish_with_headers(reply, headers, "3".into())
+            .await
+            .unwrap();
+        worker.flush().await.unwrap();
+    };
+    let (items, ()) = tokio::join!(
+        remote.call_async_by_name::<Items<u64>>("streams.numbers", (3, 0)),
+        playing_the_worker
+    );
+    let (read, error) = read_all(items.unwrap()).await;
+    assert_eq!(
+        read,
+        [1],
+        "the item before the lost one, and nothing after it"
+    );
+    let error = error.expect("the stream fails");
+    assert!(
+        error.to_string().contains("item 2 of the stream was lost"),
+        "{error}"
+    );
+}

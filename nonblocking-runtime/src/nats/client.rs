@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_nats::client::RequestErrorKind;
 use async_nats::{HeaderMap, Message};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
@@ -25,7 +25,7 @@ use crate::errors::{CallError, NoRespondersError, RejectedError, TransportError}
 use crate::remote::wire::{codes, from_wire};
 use super::headers::{BODY, BYTES, ITEMS};
 use super::stream_in;
-use crate::items::{Items, Reply};
+use crate::items::{CallValue, Items, Reply};
 use crate::remote::dispatch::first_of;
 use std::future::poll_fn;
 use crate::remote::{Body, Decode, Intercept, OutgoingHeaders, TIMEOUT_HEADER, Transport, outgoing_trace, sealed, send_trace};
@@ -218,10 +218,7 @@ impl Remote {
     }
 
     /// Calls the server function `name` without waiting; see [`Transport::call_async_by_name`].
-    pub fn call_async_by_name<R>(&self, name: &str, args: impl Serialize) -> AsyncCall<R>
-    where
-        R: DeserializeOwned + Send + 'static,
-    {
+    pub fn call_async_by_name<R: CallValue>(&self, name: &str, args: impl Serialize) -> AsyncCall<R> {
         Transport::call_async_by_name(self, name, args)
     }
 

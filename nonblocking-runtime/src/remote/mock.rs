@@ -6,11 +6,11 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+
 use serde_json::Value;
 
 use super::{Body, Decode, ReadProgress, Transport, sealed};
-use crate::items::Reply;
+use crate::items::{CallValue, Reply};
 use crate::calls::{AsyncCall, call_with_outcome};
 use crate::errors::CallError;
 
@@ -89,10 +89,7 @@ impl Mock {
     }
 
     /// Calls `name` without waiting; see [`Transport::call_async_by_name`].
-    pub fn call_async_by_name<R>(&self, name: &str, args: impl Serialize) -> AsyncCall<R>
-    where
-        R: DeserializeOwned + Send + 'static,
-    {
+    pub fn call_async_by_name<R: CallValue>(&self, name: &str, args: impl Serialize) -> AsyncCall<R> {
         Transport::call_async_by_name(self, name, args)
     }
 }
